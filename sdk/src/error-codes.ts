@@ -1,0 +1,124 @@
+/**
+ * Every error Tributary returns, as data. The server maps each code to its HTTP status;
+ * the SDK decides whether to retry from `retryable`. Codes are stable: add, never rename.
+ *
+ * Every error response has one shape:
+ * `{"error": {"code": "TOPIC_NOT_FOUND", "message": "...", ...details}}`.
+ */
+export const errorCodes = {
+  INVALID_REQUEST: {
+    status: 400,
+    retryable: false,
+    description:
+      'The request is malformed: bad JSON, a wrong type, a missing or unknown field, a bad query parameter.',
+  },
+  INVALID_RECORD: {
+    status: 400,
+    retryable: false,
+    description:
+      'A record in a produce request is malformed (wrong type, bad base64, bad header); details name its index.',
+  },
+  EMPTY_BATCH: {
+    status: 400,
+    retryable: false,
+    description: 'A produce request carried no records.',
+  },
+  RECORD_TOO_LARGE: {
+    status: 400,
+    retryable: false,
+    description: "A record is larger than the topic's max.message.bytes.",
+  },
+  TOO_MANY_PARTITIONS: {
+    status: 400,
+    retryable: false,
+    description: 'A produce request touches more partitions than one atomic commit can hold.',
+  },
+  INVALID_TOPIC: {
+    status: 400,
+    retryable: false,
+    description:
+      'The topic name is not one Kafka allows (1-249 of [a-zA-Z0-9._-], not "." or "..").',
+  },
+  INVALID_CONFIG: {
+    status: 400,
+    retryable: false,
+    description: 'A topic config key is unknown or its value is invalid.',
+  },
+  INVALID_PARTITIONS: {
+    status: 400,
+    retryable: false,
+    description: 'A partition count is out of range, or would not increase the count.',
+  },
+  NOT_FOUND: { status: 404, retryable: false, description: 'No such route.' },
+  TOPIC_NOT_FOUND: { status: 404, retryable: false, description: 'The topic does not exist.' },
+  PARTITION_NOT_FOUND: {
+    status: 404,
+    retryable: false,
+    description: 'The topic exists but has no such partition.',
+  },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    retryable: false,
+    description: 'The route exists but not for this HTTP method.',
+  },
+  TOPIC_ALREADY_EXISTS: {
+    status: 409,
+    retryable: false,
+    description: 'A topic with this name already exists.',
+  },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    retryable: false,
+    description: 'The request body is over 6 MB, the Lambda payload limit.',
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    retryable: false,
+    description: 'The Content-Type is neither application/json nor application/x-ndjson.',
+  },
+  OFFSET_OUT_OF_RANGE: {
+    status: 416,
+    retryable: false,
+    description:
+      'The offset is below logStartOffset or above highWatermark; details carry both bounds.',
+  },
+  RECORD_NOT_DECODABLE: {
+    status: 422,
+    retryable: false,
+    description:
+      'A stored record cannot be rendered in the requested format (e.g. binary value fetched as json); fetch it with format=base64.',
+  },
+  THROTTLED: {
+    status: 429,
+    retryable: true,
+    description: 'A storage service throttled the request; retry with backoff.',
+  },
+  INTERNAL: {
+    status: 500,
+    retryable: false,
+    description: 'An unexpected server error. Details are in the server log under the request id.',
+  },
+  COMMIT_CONFLICT: {
+    status: 503,
+    retryable: true,
+    description:
+      'Too many concurrent writers raced for the same partition; nothing was written. Retry.',
+  },
+  STORAGE_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    description: 'A storage service did not answer; nothing was acknowledged. Retry.',
+  },
+} as const satisfies Record<string, { status: number; retryable: boolean; description: string }>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; [detail: string]: unknown };
+}
+
+/** Whether retrying a request that failed with `code` can succeed. */
+export function isRetryable(code: string): boolean {
+  return code in errorCodes && errorCodes[code as ErrorCode].retryable;
+}
