@@ -1,0 +1,50 @@
+import type { SegmentStore } from '../ports/segment-store.ts';
+import { type DecodedBatch, decodeBatch } from './batch-codec.ts';
+import type { IndexEntry } from './partition-items.ts';
+
+/**
+ * Reads committed batches by their index entry: one byte-range read of the segment store,
+ * cached forever because segment objects never change. The LRU is bounded by bytes, so hot
+ * tails (many consumers reading the same recent batches) are served from memory.
+ */
+export class BatchReader {
+  readonly #segments: SegmentStore;
+  readonly #maxBytes: number;
+  #bytes = 0;
+  // Map keeps insertion order: the first key is the least recently used.
+  readonly #cache = new Map<string, Uint8Array>();
+
+  constructor(segments: SegmentStore, cacheBytes: number) {
+    this.#segments = segments;
+    this.#maxBytes = cacheBytes;
+  }
+
+  async read(entry: IndexEntry): Promise<DecodedBatch> {
+    const key = `${entry.chunk}@${entry.byteOffset}+${entry.byteLength}`;
+    const cached = this.#cache.get(key);
+    if (cached) {
+      // Move to the most recently used end.
+      this.#cache.delete(key);
+      this.#cache.set(key, cached);
+      return decodeBatch(cached);
+    }
+    const bytes = await this.#segments.get(entry.chunk, {
+      offset: entry.byteOffset,
+      length: entry.byteLength,
+    });
+    this.#remember(key, bytes);
+    return decodeBatch(bytes);
+  }
+
+  #remember(key: string, bytes: Uint8Array): void {
+    // Two concurrent reads of one batch both miss; keep one copy.
+    if (bytes.byteLength > this.#maxBytes / 4 || this.#cache.has(key)) return;
+    this.#bytes += bytes.byteLength;
+    this.#cache.set(key, bytes);
+    for (const [oldKey, old] of this.#cache) {
+      if (this.#bytes <= this.#maxBytes) break;
+      this.#cache.delete(oldKey);
+      this.#bytes -= old.byteLength;
+    }
+  }
+}

@@ -1,0 +1,182 @@
+import type { CoreContext } from '../context.ts';
+import { TributaryError } from '../errors.ts';
+import { assertPartition, loadTopic, type Topic } from '../topics/topic.ts';
+import type { RecordHeader } from './batch-codec.ts';
+import type { BatchReader } from './batch-reader.ts';
+import { entriesFrom } from './index-reader.ts';
+import type { IndexEntry } from './partition-items.ts';
+import { type PartitionState, readPartitionState } from './partition-state.ts';
+
+export interface FetchLimits {
+  readonly maxRecords: number;
+  /** Soft: at least one record is returned even when it alone is larger. */
+  readonly maxBytes: number;
+  /** How long to wait for new records when `offset` is the high watermark. */
+  readonly waitMs: number;
+}
+
+export interface FetchedRecord {
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
+  readonly headers: readonly RecordHeader[];
+}
+
+export interface FetchResult {
+  readonly records: FetchedRecord[];
+  /** The offset to fetch next. */
+  readonly nextOffset: number;
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+}
+
+export interface FetchDeps {
+  readonly ctx: CoreContext;
+  readonly reader: BatchReader;
+  /** Resolves after `ms`; injected so long-poll tests need not sleep. */
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+/** Batches read from the segment store at once. */
+const readConcurrency = 8;
+
+/**
+ * Records with offset >= `offset`, in order, from the index entry covering it. An offset
+ * outside [logStartOffset, highWatermark] is OFFSET_OUT_OF_RANGE; at the high watermark the
+ * fetch waits up to `waitMs` for new records, then answers empty.
+ */
+export async function fetchRecords(
+  deps: FetchDeps,
+  topicName: string,
+  partition: number,
+  offset: number,
+  limits: FetchLimits,
+): Promise<FetchResult> {
+  const { ctx } = deps;
+  const topic = await loadTopic(ctx, topicName);
+  assertPartition(topic, partition);
+  let state = await readPartitionState(ctx, topic, partition);
+  assertInRange(topic, partition, offset, state);
+  if (offset === state.highWatermark && limits.waitMs > 0) {
+    state = await waitForRecords(deps, topic, partition, offset, limits.waitMs, state);
+  }
+  if (offset === state.highWatermark) {
+    return { records: [], nextOffset: offset, ...bounds(state) };
+  }
+
+  const entries = await entriesToRead(ctx, topic, partition, offset, state, limits);
+  const records: FetchedRecord[] = [];
+  let bytes = 0;
+  for (let i = 0; i < entries.length; i += readConcurrency) {
+    const group = entries.slice(i, i + readConcurrency);
+    const batches = await Promise.all(group.map((entry) => deps.reader.read(entry)));
+    for (const [j, batch] of batches.entries()) {
+      const entry = group[j];
+      if (!entry) continue;
+      for (const record of batch.records) {
+        const recordOffset = entry.baseOffset + record.offsetDelta;
+        if (recordOffset < offset || recordOffset < state.logStartOffset) continue;
+        const size = recordBytes(record);
+        if (
+          records.length >= limits.maxRecords ||
+          (records.length > 0 && bytes + size > limits.maxBytes)
+        ) {
+          return done(records, state);
+        }
+        records.push({
+          offset: recordOffset,
+          timestamp: record.timestamp,
+          key: record.key,
+          value: record.value,
+          headers: record.headers,
+        });
+        bytes += size;
+      }
+    }
+  }
+  return done(records, state);
+}
+
+function done(records: FetchedRecord[], state: PartitionState): FetchResult {
+  const last = records.at(-1);
+  return { records, nextOffset: last ? last.offset + 1 : state.highWatermark, ...bounds(state) };
+}
+
+const bounds = (state: PartitionState) => ({
+  highWatermark: state.highWatermark,
+  logStartOffset: state.logStartOffset,
+});
+
+export function assertInRange(
+  topic: Topic,
+  partition: number,
+  offset: number,
+  state: PartitionState,
+): void {
+  if (offset < state.logStartOffset || offset > state.highWatermark) {
+    throw new TributaryError(
+      'OFFSET_OUT_OF_RANGE',
+      `Offset ${offset} is out of range for ${topic.name}-${partition}: records are at [${state.logStartOffset}, ${state.highWatermark}).`,
+      {
+        topic: topic.name,
+        partition,
+        offset,
+        logStartOffset: state.logStartOffset,
+        highWatermark: state.highWatermark,
+      },
+    );
+  }
+}
+
+/** Index entries enough to fill the limits, stopping at the head that was read. */
+async function entriesToRead(
+  ctx: CoreContext,
+  topic: Topic,
+  partition: number,
+  offset: number,
+  state: PartitionState,
+  limits: FetchLimits,
+): Promise<IndexEntry[]> {
+  const entries: IndexEntry[] = [];
+  let records = 0;
+  let bytes = 0;
+  const pageSize = Math.min(100, Math.max(4, Math.ceil(limits.maxRecords / 8)));
+  for await (const entry of entriesFrom(ctx, topic.id, partition, offset, pageSize)) {
+    if (entry.baseOffset >= state.highWatermark) break;
+    if (entry.baseOffset + entry.count <= offset) continue;
+    entries.push(entry);
+    records += entry.baseOffset + entry.count - Math.max(offset, entry.baseOffset);
+    bytes += entry.byteLength;
+    if (records >= limits.maxRecords || bytes >= limits.maxBytes) break;
+  }
+  return entries;
+}
+
+function recordBytes(record: Omit<FetchedRecord, 'offset' | 'timestamp'>): number {
+  let size = (record.key?.byteLength ?? 0) + (record.value?.byteLength ?? 0);
+  for (const header of record.headers) size += header.name.length + (header.value?.byteLength ?? 0);
+  return size;
+}
+
+/** Polls the head with growing pauses until a record lands or `waitMs` passes. */
+async function waitForRecords(
+  deps: FetchDeps,
+  topic: Topic,
+  partition: number,
+  offset: number,
+  waitMs: number,
+  initial: PartitionState,
+): Promise<PartitionState> {
+  const deadline = deps.ctx.now() + waitMs;
+  let pause = 25;
+  let state = initial;
+  while (state.highWatermark === offset) {
+    const remaining = deadline - deps.ctx.now();
+    if (remaining <= 0) break;
+    await deps.sleep(Math.min(pause, remaining));
+    pause = Math.min(pause * 2, 500);
+    state = await readPartitionState(deps.ctx, topic, partition);
+  }
+  return state;
+}

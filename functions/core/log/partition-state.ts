@@ -1,0 +1,120 @@
+import type { CoreContext } from '../context.ts';
+import { headKey, startKey } from '../keys.ts';
+import { ConditionFailedError, expectAbsent, expectVersion } from '../ports/metadata-store.ts';
+import type { Topic } from '../topics/topic.ts';
+import { entriesFrom } from './index-reader.ts';
+import {
+  type BatchRetentionFacts,
+  headFromItem,
+  type PartitionHead,
+  type PartitionStart,
+  retentionFacts,
+  startData,
+  startFromItem,
+} from './partition-items.ts';
+import { isExpired } from './retention.ts';
+
+export interface PartitionState {
+  readonly partition: number;
+  readonly head: PartitionHead;
+  /** After retention: records below it are never served. */
+  readonly logStartOffset: number;
+  readonly highWatermark: number;
+}
+
+/** Batches a single read may expire before it persists its progress and answers. */
+const maxBatchesExpiredPerRead = 1000;
+
+/**
+ * The partitions' heads and log start offsets, with retention's logical cut-off applied
+ * exactly as of now. When retention advances the start, the new start is saved (best
+ * effort: a concurrent reader saving the same advance is fine).
+ */
+export async function readPartitionStates(
+  ctx: CoreContext,
+  topic: Topic,
+  partitions: readonly number[],
+): Promise<PartitionState[]> {
+  const keys = partitions.flatMap((p) => [headKey(topic.id, p), startKey(topic.id, p)]);
+  const items = await ctx.metadata.getMany(keys);
+  return Promise.all(
+    partitions.map((partition, i) => {
+      const head = headFromItem(items[2 * i]);
+      const start = startFromItem(items[2 * i + 1]);
+      return applyRetention(ctx, topic, partition, head, start);
+    }),
+  );
+}
+
+export async function readPartitionState(
+  ctx: CoreContext,
+  topic: Topic,
+  partition: number,
+): Promise<PartitionState> {
+  const [state] = await readPartitionStates(ctx, topic, [partition]);
+  if (!state) throw new Error('unreachable: one partition asked, none read');
+  return state;
+}
+
+async function applyRetention(
+  ctx: CoreContext,
+  topic: Topic,
+  partition: number,
+  head: PartitionHead,
+  start: PartitionStart,
+): Promise<PartitionState> {
+  const state = (logStartOffset: number): PartitionState => ({
+    partition,
+    head,
+    logStartOffset: Math.min(logStartOffset, head.nextOffset),
+    highWatermark: head.nextOffset,
+  });
+  const now = ctx.now();
+  // The hot path: nothing retained, or the first retained batch is known and still kept.
+  if (start.logStartOffset >= head.nextOffset) return state(start.logStartOffset);
+  if (start.first && !isExpired(start.first, head, topic.config, now)) {
+    return state(start.logStartOffset);
+  }
+
+  let logStartOffset = start.logStartOffset;
+  let first: BatchRetentionFacts | null = null;
+  let expired = 0;
+  for await (const entry of entriesFrom(ctx, topic.id, partition, logStartOffset)) {
+    if (entry.baseOffset + entry.count <= logStartOffset) continue;
+    if (entry.baseOffset >= head.nextOffset) break;
+    const facts = retentionFacts(entry);
+    if (!isExpired(facts, head, topic.config, now)) {
+      first = facts;
+      break;
+    }
+    logStartOffset = entry.baseOffset + entry.count;
+    if (++expired >= maxBatchesExpiredPerRead) break;
+  }
+
+  const advanced = { logStartOffset: Math.min(logStartOffset, head.nextOffset), first };
+  await saveStart(ctx, topic, partition, start, advanced);
+  return state(advanced.logStartOffset);
+}
+
+async function saveStart(
+  ctx: CoreContext,
+  topic: Topic,
+  partition: number,
+  previous: PartitionStart,
+  next: Omit<PartitionStart, 'version'>,
+): Promise<void> {
+  try {
+    await ctx.metadata.transact([
+      {
+        type: 'put',
+        key: startKey(topic.id, partition),
+        data: startData(next),
+        expect: previous.version === undefined ? expectAbsent : expectVersion(previous.version),
+      },
+    ]);
+  } catch (error: unknown) {
+    // Another reader saved its own advance first; both computed the same cut-off from the
+    // same rules, and the next read recomputes from whatever was saved.
+    if (!(error instanceof ConditionFailedError)) throw error;
+  }
+}

@@ -1,0 +1,196 @@
+import type { CoreContext } from '../context.ts';
+import { TributaryError } from '../errors.ts';
+import { chunkPrefix, deletedTopicKey, partitionPk, topicKey, topicsPk } from '../keys.ts';
+import { readPartitionStates } from '../log/partition-state.ts';
+import { ConditionFailedError, expectAbsent, expectVersion } from '../ports/metadata-store.ts';
+import { loadTopic, maxPartitions, type Topic, topicData, topicFromItem } from './topic.ts';
+import {
+  effectiveConfigStrings,
+  parseConfigOverrides,
+  patchConfigOverrides,
+} from './topic-config.ts';
+import { assertValidTopicName } from './topic-name.ts';
+
+export interface PartitionDescription {
+  readonly partition: number;
+  readonly logStartOffset: number;
+  readonly highWatermark: number;
+  readonly leaderEpoch: number;
+}
+
+export interface TopicDescription {
+  readonly name: string;
+  readonly topicId: string;
+  readonly partitions: PartitionDescription[];
+  readonly config: Record<string, string>;
+}
+
+export interface TopicSummary {
+  readonly name: string;
+  readonly topicId: string;
+  readonly partitions: number;
+}
+
+export async function createTopic(
+  ctx: CoreContext,
+  request: { name: string; partitions: number; config: Record<string, unknown> },
+): Promise<TopicDescription> {
+  assertValidTopicName(request.name);
+  assertPartitionCount(request.partitions);
+  const overrides = parseConfigOverrides(request.config);
+  const topic = {
+    id: ctx.newId(),
+    name: request.name,
+    partitions: request.partitions,
+    overrides,
+    createdAt: ctx.now(),
+  };
+  try {
+    await ctx.metadata.transact([
+      { type: 'put', key: topicKey(topic.name), data: topicData(topic), expect: expectAbsent },
+    ]);
+  } catch (error: unknown) {
+    if (error instanceof ConditionFailedError) {
+      throw new TributaryError('TOPIC_ALREADY_EXISTS', `Topic '${topic.name}' already exists.`, {
+        topic: topic.name,
+      });
+    }
+    throw error;
+  }
+  return describeTopic(ctx, topic.name);
+}
+
+export async function listTopics(ctx: CoreContext): Promise<TopicSummary[]> {
+  const items = await ctx.metadata.query(topicsPk);
+  return items
+    .map(topicFromItem)
+    .map((t) => ({ name: t.name, topicId: t.id, partitions: t.partitions }));
+}
+
+export async function describeTopic(ctx: CoreContext, name: string): Promise<TopicDescription> {
+  const topic = await loadTopic(ctx, name);
+  const numbers = Array.from({ length: topic.partitions }, (_, p) => p);
+  const states = await readPartitionStates(ctx, topic, numbers);
+  return {
+    name: topic.name,
+    topicId: topic.id,
+    partitions: states.map((s) => ({
+      partition: s.partition,
+      logStartOffset: s.logStartOffset,
+      highWatermark: s.highWatermark,
+      leaderEpoch: s.head.leaderEpoch,
+    })),
+    config: effectiveConfigStrings(topic.overrides),
+  };
+}
+
+/**
+ * Changes config with a JSON merge patch: `{"retention.ms": "3600000"}` sets a value,
+ * `{"retention.ms": null}` returns it to the default. All of it applies, or none.
+ */
+export async function alterTopicConfig(
+  ctx: CoreContext,
+  name: string,
+  patch: Record<string, unknown>,
+): Promise<TopicDescription> {
+  await updateTopic(ctx, name, (topic) => ({
+    ...topic,
+    overrides: patchConfigOverrides(topic.overrides, patch),
+  }));
+  return describeTopic(ctx, name);
+}
+
+/** Raises the partition count to `count` (the new total, as in Kafka); never lowers it. */
+export async function addPartitions(
+  ctx: CoreContext,
+  name: string,
+  count: number,
+): Promise<TopicDescription> {
+  await updateTopic(ctx, name, (topic) => {
+    assertPartitionCount(count);
+    if (count <= topic.partitions) {
+      throw new TributaryError(
+        'INVALID_PARTITIONS',
+        `Topic '${name}' has ${topic.partitions} partitions; the new count must be larger (partitions can only be added).`,
+        { topic: name, partitions: topic.partitions, requested: count },
+      );
+    }
+    return { ...topic, partitions: count };
+  });
+  return describeTopic(ctx, name);
+}
+
+/** Applies `change` to the topic, re-reading and re-applying if a concurrent change won. */
+async function updateTopic(ctx: CoreContext, name: string, change: (topic: Topic) => Topic) {
+  for (;;) {
+    const topic = await loadTopic(ctx, name);
+    const next = change(topic);
+    try {
+      await ctx.metadata.transact([
+        {
+          type: 'put',
+          key: topicKey(name),
+          data: topicData(next),
+          expect: expectVersion(topic.version),
+        },
+      ]);
+      return;
+    } catch (error: unknown) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+    }
+  }
+}
+
+/**
+ * Deletes the topic at once (it is gone for every reader and writer the moment this
+ * commits) and then removes its data. What the removal does not finish is left listed
+ * under `deleted-topics` for the maintenance sweep.
+ */
+export async function deleteTopic(ctx: CoreContext, name: string): Promise<void> {
+  const topic = await loadTopic(ctx, name);
+  try {
+    await ctx.metadata.transact([
+      { type: 'delete', key: topicKey(name), expect: expectVersion(topic.version) },
+      {
+        type: 'put',
+        key: deletedTopicKey(topic.id),
+        data: { name: topic.name, partitions: topic.partitions, deletedAt: ctx.now() },
+        expect: expectAbsent,
+      },
+    ]);
+  } catch (error: unknown) {
+    // Changed or deleted meanwhile: start again from what is there now.
+    if (error instanceof ConditionFailedError) return deleteTopic(ctx, name);
+    throw error;
+  }
+  await purgeTopicData(ctx, topic.id, topic.partitions);
+}
+
+/** Removes every index item and segment object of a deleted topic, then its tombstone. */
+export async function purgeTopicData(ctx: CoreContext, topicId: string, partitions: number) {
+  for (let p = 0; p < partitions; p++) {
+    const pk = partitionPk(topicId, p);
+    for (;;) {
+      const page = await ctx.metadata.query(pk, { limit: 500 });
+      if (page.length === 0) break;
+      await ctx.metadata.deleteMany(page);
+    }
+  }
+  let cursor: string | undefined;
+  do {
+    const page = await ctx.segments.list(chunkPrefix(topicId), cursor);
+    await ctx.segments.delete(page.objects.map((o) => o.key));
+    cursor = page.cursor;
+  } while (cursor);
+  await ctx.metadata.deleteMany([deletedTopicKey(topicId)]);
+}
+
+function assertPartitionCount(count: number): void {
+  if (!Number.isInteger(count) || count < 1 || count > maxPartitions) {
+    throw new TributaryError(
+      'INVALID_PARTITIONS',
+      `Partition count must be an integer from 1 to ${maxPartitions}; got ${count}.`,
+      { requested: count, max: maxPartitions },
+    );
+  }
+}
