@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CoreContext } from './core/context.ts';
+import { BatchReader } from './core/log/batch-reader.ts';
+import type { MetadataStore } from './core/ports/metadata-store.ts';
+import type { SegmentStore } from './core/ports/segment-store.ts';
+import { createHandler, type Handler } from './http/handler.ts';
+import type { Logger } from './http/logger.ts';
+import type { HttpDeps } from './http/routes/route.ts';
+
+export interface AppOptions {
+  readonly metadata: MetadataStore;
+  readonly segments: SegmentStore;
+  readonly log: Logger;
+  readonly cacheBytes: number;
+  /** How acks=0 work runs: see {@link HttpDeps.defer}. */
+  readonly defer: HttpDeps['defer'];
+  readonly now?: () => number;
+}
+
+/** Wires the core and the HTTP handler over a pair of stores. */
+export function createApp(options: AppOptions): Handler {
+  const ctx: CoreContext = {
+    metadata: options.metadata,
+    segments: options.segments,
+    now: options.now ?? Date.now,
+    newId: randomUUID,
+  };
+  return createHandler({
+    ctx,
+    reader: new BatchReader(options.segments, options.cacheBytes),
+    sleep: (ms) => sleep(ms),
+    defer: options.defer,
+    log: options.log,
+  });
+}
+
+/** Runs acks=0 work after the response; failures are logged (nobody is waiting for them). */
+export const deferInBackground =
+  (log: Logger): HttpDeps['defer'] =>
+  async (task) => {
+    task().catch((error: unknown) => log.error('acks=0 write failed', { error }));
+  };
+
+/** Lambda freezes after it responds, so acks=0 work completes first; failures are logged. */
+export const deferBeforeResponse =
+  (log: Logger): HttpDeps['defer'] =>
+  async (task) => {
+    await task().catch((error: unknown) => log.error('acks=0 write failed', { error }));
+  };

@@ -1,0 +1,51 @@
+/**
+ * Configuration, read once at start from the environment and typed; a bad value fails
+ * loudly at start rather than on some later request.
+ */
+export type StoreKind = 'embedded' | 'aws';
+
+export interface Config {
+  readonly store: StoreKind;
+  /** Embedded store: where the SQLite database and segment files live. */
+  readonly dataDir: string;
+  /** AWS store: the DynamoDB table and S3 bucket. */
+  readonly tableName: string;
+  readonly bucketName: string;
+  /** Local server only. */
+  readonly host: string;
+  readonly port: number;
+  /** Bytes of batches kept in memory per process. */
+  readonly cacheBytes: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+export function readConfig(env: Env = process.env): Config {
+  return {
+    store: oneOf(env, 'TRIBUTARY_STORE', ['embedded', 'aws'], 'embedded'),
+    dataDir: env.TRIBUTARY_DATA_DIR || './.tributary',
+    tableName: env.TRIBUTARY_TABLE || 'tributary',
+    bucketName: env.TRIBUTARY_BUCKET || 'tributary-segments',
+    host: env.HOST || '127.0.0.1',
+    port: integer(env, 'PORT', 8080, 0, 65_535),
+    cacheBytes: integer(env, 'TRIBUTARY_CACHE_MB', 64, 0, 4096) * 1024 * 1024,
+  };
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = allowed.find((a) => a === raw);
+  if (!value) throw new Error(`${name} must be one of ${allowed.join(', ')}; got '${raw}'`);
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}; got '${raw}'`);
+  }
+  return value;
+}

@@ -1,0 +1,75 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { TributaryError } from '../core/errors.ts';
+import { errorResponse, type HttpResponse, json } from './responses.ts';
+import { recordRoutes } from './routes/records.ts';
+import type { HttpDeps, Route } from './routes/route.ts';
+import { topicRoutes } from './routes/topics.ts';
+
+const routes: readonly Route[] = [
+  { method: 'GET', path: '/v1/health', handle: async () => json(200, { status: 'ok' }) },
+  ...topicRoutes,
+  ...recordRoutes,
+];
+
+interface CompiledRoute extends Route {
+  readonly pattern: RegExp;
+  readonly names: readonly string[];
+}
+
+const compiled: readonly CompiledRoute[] = routes.map((route) => {
+  const names: string[] = [];
+  const source = route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  return { ...route, pattern: new RegExp(`^${source}/?$`), names };
+});
+
+export type Handler = (event: APIGatewayProxyEventV2) => Promise<HttpResponse>;
+
+/**
+ * The API as one function of an API Gateway HTTP API (payload v2) event. Lambda and the
+ * local server both call it, so the cloud and a laptop run one code path.
+ * Every route: parse and validate, call the core, map the result or the typed error.
+ */
+export function createHandler(deps: HttpDeps): Handler {
+  return async (event) => {
+    const requestId = event.requestContext?.requestId ?? 'unknown';
+    try {
+      const method = event.requestContext.http.method.toUpperCase();
+      const path = event.rawPath;
+      let pathMatched = false;
+      for (const route of compiled) {
+        const match = route.pattern.exec(path);
+        if (!match) continue;
+        pathMatched = true;
+        if (route.method !== method) continue;
+        const params = Object.fromEntries(
+          route.names.map((name, i) => [name, decodeSegment(match[i + 1] ?? '')]),
+        );
+        const response = await route.handle({ event, params, deps, requestId });
+        return withRequestId(response, requestId);
+      }
+      throw pathMatched
+        ? new TributaryError('METHOD_NOT_ALLOWED', `${method} is not supported on ${path}.`)
+        : new TributaryError('NOT_FOUND', `No route ${method} ${path}. Routes are under /v1/.`);
+    } catch (error: unknown) {
+      return withRequestId(errorResponse(error, requestId, deps.log), requestId);
+    }
+  };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new TributaryError(
+      'INVALID_REQUEST',
+      `Path segment '${segment}' is not valid percent-encoding.`,
+    );
+  }
+}
+
+function withRequestId(response: HttpResponse, requestId: string): HttpResponse {
+  return { ...response, headers: { ...response.headers, 'x-request-id': requestId } };
+}

@@ -1,0 +1,78 @@
+import { TributaryError } from '../core/errors.ts';
+
+/**
+ * How record keys, values and header values travel in JSON (the `format` query parameter).
+ * This is a contract: extend it, never change it.
+ * - json (default): value and header values are any JSON value, stored as compact JSON
+ *   text; the key is a string stored as UTF-8 (Kafka's StringSerializer, so keys
+ *   partition as a Kafka producer would put them).
+ * - text: value, header values and key are strings stored as UTF-8.
+ * - base64: value, header values and key are base64 strings of the exact bytes.
+ * A JSON null is a null key, value (a tombstone) or header value in every format.
+ */
+export type RecordFormat = 'json' | 'text' | 'base64';
+export const recordFormats: readonly RecordFormat[] = ['json', 'text', 'base64'];
+
+const utf8 = new TextEncoder();
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const base64Pattern = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Where in the request a field is, for error messages ("records[3].value"). */
+export type FieldPath = string;
+
+function invalid(path: FieldPath, message: string, index: number): TributaryError {
+  return new TributaryError('INVALID_RECORD', `${path}: ${message}`, { index, field: path });
+}
+
+export function encodeKey(format: RecordFormat, key: unknown, path: FieldPath, index: number) {
+  if (key === null || key === undefined) return null;
+  if (typeof key !== 'string') throw invalid(path, 'a key must be a string or null', index);
+  return format === 'base64' ? decodeBase64(key, path, index) : utf8.encode(key);
+}
+
+/** Value and header values: null stays null, otherwise bytes per the format. */
+export function encodeValue(format: RecordFormat, value: unknown, path: FieldPath, index: number) {
+  if (value === null) return null;
+  if (format === 'json') return utf8.encode(JSON.stringify(value));
+  if (typeof value !== 'string') {
+    throw invalid(path, `with format=${format} a value must be a string or null`, index);
+  }
+  return format === 'base64' ? decodeBase64(value, path, index) : utf8.encode(value);
+}
+
+function decodeBase64(text: string, path: FieldPath, index: number): Uint8Array {
+  if (!base64Pattern.test(text)) throw invalid(path, 'not valid base64', index);
+  return Buffer.from(text, 'base64');
+}
+
+/** Renders stored bytes back into the format; refuses bytes the format cannot carry. */
+export function renderBytes(
+  format: RecordFormat,
+  bytes: Uint8Array | null,
+  kind: 'key' | 'value',
+  offset: number,
+): unknown {
+  if (bytes === null) return null;
+  if (format === 'base64')
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    throw notDecodable(format, kind, offset, 'it is not valid UTF-8');
+  }
+  if (format === 'text' || kind === 'key') return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw notDecodable(format, kind, offset, 'it is not JSON');
+  }
+}
+
+function notDecodable(format: RecordFormat, kind: string, offset: number, why: string) {
+  return new TributaryError(
+    'RECORD_NOT_DECODABLE',
+    `The ${kind} of the record at offset ${offset} cannot be shown with format=${format}: ${why}. Fetch it with format=base64${format === 'json' ? ' or format=text' : ''}.`,
+    { offset, format },
+  );
+}

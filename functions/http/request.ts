@@ -1,0 +1,131 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { z } from 'zod';
+import { TributaryError } from '../core/errors.ts';
+import { type RecordFormat, recordFormats } from './record-format.ts';
+
+/** Lambda refuses invocation payloads over 6 MB; the handler refuses bodies over it first. */
+export const maxBodyBytes = 6_000_000;
+
+export function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  // API Gateway HTTP APIs lower-case header names.
+  return event.headers?.[name];
+}
+
+/** The body as bytes, refused when over the payload limit. */
+export function bodyBytes(event: APIGatewayProxyEventV2): Buffer {
+  const raw = event.body ?? '';
+  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes.byteLength > maxBodyBytes) throw payloadTooLarge(bytes.byteLength);
+  return bytes;
+}
+
+export const payloadTooLarge = (size: number) =>
+  new TributaryError(
+    'PAYLOAD_TOO_LARGE',
+    `The request body is ${size} bytes; the limit is ${maxBodyBytes} (6 MB, Lambda's payload limit). Send fewer records per request.`,
+    { size, limit: maxBodyBytes },
+  );
+
+export type BodyKind = 'json' | 'ndjson';
+
+/** application/json (also assumed when absent) or application/x-ndjson. */
+export function bodyKind(event: APIGatewayProxyEventV2, allowNdjson: boolean): BodyKind {
+  const type = (header(event, 'content-type') ?? 'application/json')
+    .split(';')[0]
+    ?.trim()
+    .toLowerCase();
+  if (type === 'application/json') return 'json';
+  if (allowNdjson && (type === 'application/x-ndjson' || type === 'application/jsonl'))
+    return 'ndjson';
+  throw new TributaryError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `Content-Type '${type}' is not accepted here; send application/json${allowNdjson ? ' or application/x-ndjson' : ''} (curl: -H 'content-type: application/json').`,
+    { contentType: type },
+  );
+}
+
+export function parseJson(text: string, where = 'The request body'): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error: unknown) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new TributaryError('INVALID_REQUEST', `${where} is not valid JSON: ${reason}`);
+  }
+}
+
+/** A JSON body checked against a schema; the first problem becomes a clear 400. */
+export function jsonBody<S extends z.ZodType>(
+  event: APIGatewayProxyEventV2,
+  schema: S,
+): z.output<S> {
+  bodyKind(event, false);
+  const text = bodyBytes(event).toString('utf8');
+  const parsed = schema.safeParse(text.trim() === '' ? {} : parseJson(text));
+  if (!parsed.success) throw invalidRequest(parsed.error);
+  return parsed.data;
+}
+
+export function invalidRequest(error: z.ZodError, prefix = ''): TributaryError {
+  const issue = error.issues[0];
+  const path = [prefix, ...(issue?.path ?? []).map(String)].filter(Boolean).join('.');
+  const message = issue?.message ?? 'invalid';
+  return new TributaryError('INVALID_REQUEST', path ? `${path}: ${message}` : message, {
+    ...(path ? { field: path } : {}),
+  });
+}
+
+type Query = Record<string, string | undefined>;
+
+export function queryOf(event: APIGatewayProxyEventV2): Query {
+  return event.queryStringParameters ?? {};
+}
+
+/** An integer query parameter within bounds, or its default when absent. */
+export function intParam(
+  query: Query,
+  name: string,
+  bounds: { min: number; max: number; default?: number },
+): number {
+  const raw = query[name];
+  if (raw === undefined || raw === '') {
+    if (bounds.default !== undefined) return bounds.default;
+    throw new TributaryError('INVALID_REQUEST', `Query parameter '${name}' is required.`, {
+      field: name,
+    });
+  }
+  const value = /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < bounds.min || value > bounds.max) {
+    throw new TributaryError(
+      'INVALID_REQUEST',
+      `Query parameter '${name}' must be an integer from ${bounds.min} to ${bounds.max}; got '${raw}'.`,
+      { field: name },
+    );
+  }
+  return value;
+}
+
+export function formatParam(query: Query): RecordFormat {
+  const raw = query.format ?? 'json';
+  const format = recordFormats.find((f) => f === raw);
+  if (!format) {
+    throw new TributaryError(
+      'INVALID_REQUEST',
+      `Query parameter 'format' must be one of ${recordFormats.join(', ')}; got '${raw}'.`,
+      { field: 'format' },
+    );
+  }
+  return format;
+}
+
+/** Refuses query parameters the route does not know, so a typo is not silently ignored. */
+export function onlyParams(query: Query, allowed: readonly string[]): void {
+  for (const name of Object.keys(query)) {
+    if (!allowed.includes(name)) {
+      throw new TributaryError(
+        'INVALID_REQUEST',
+        `Unknown query parameter '${name}'; this route takes ${allowed.length ? allowed.join(', ') : 'none'}.`,
+        { field: name },
+      );
+    }
+  }
+}

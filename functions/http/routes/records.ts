@@ -1,0 +1,222 @@
+import { z } from 'zod';
+import { TributaryError } from '../../core/errors.ts';
+import { fetchRecords } from '../../core/log/fetch.ts';
+import { listOffset, type OffsetSpec } from '../../core/log/list-offsets.ts';
+import { type ProduceRecord, prepareProduce } from '../../core/log/produce.ts';
+import { encodeKey, encodeValue, type RecordFormat, renderBytes } from '../record-format.ts';
+import {
+  bodyBytes,
+  bodyKind,
+  formatParam,
+  intParam,
+  invalidRequest,
+  onlyParams,
+  parseJson,
+  queryOf,
+} from '../request.ts';
+import { json, rawJson } from '../responses.ts';
+import type { Route } from './route.ts';
+
+const produceBody = z.strictObject({ records: z.array(z.unknown()) });
+
+const recordInput = z
+  .strictObject({
+    key: z.string().nullable().optional(),
+    value: z.unknown(),
+    headers: z
+      .array(z.strictObject({ name: z.string(), value: z.unknown() }))
+      .optional()
+      .default([]),
+    partition: z.number().int().min(0).optional(),
+    timestamp: z.number().int().min(0).optional(),
+  })
+  .refine((r) => r.value !== undefined, {
+    message: "'value' is required (null for a tombstone)",
+    path: ['value'],
+  })
+  .refine((r) => r.headers.every((h) => h.value !== undefined), {
+    message: "every header needs a 'value' (null allowed)",
+    path: ['headers'],
+  });
+
+/** Fetch limits: Kafka's max.poll.records default, and a response that fits Lambda's 6 MB. */
+const fetchDefaults = { maxRecords: 500, maxBytes: 1024 * 1024, waitMs: 0 };
+const fetchCeilings = { maxRecords: 10_000, maxBytes: 4 * 1024 * 1024, waitMs: 20_000 };
+/** Serialized response budget: Lambda's 6 MB payload less room for the envelope. */
+const maxResponseBytes = 5_500_000;
+
+export const recordRoutes: Route[] = [
+  {
+    method: 'POST',
+    path: '/v1/topics/{topic}/records',
+    handle: async ({ event, params, deps }) => {
+      const query = queryOf(event);
+      onlyParams(query, ['format', 'acks']);
+      const format = formatParam(query);
+      const acks = acksParam(query.acks);
+      const records = parseProduceBody(
+        bodyBytes(event).toString('utf8'),
+        bodyKind(event, true),
+        format,
+      );
+      const prepared = await prepareProduce(deps.ctx, params.topic ?? '', records);
+      if (acks === '0') {
+        await deps.defer(() => prepared.commit());
+        return json(202, { accepted: prepared.recordCount });
+      }
+      return json(200, { offsets: await prepared.commit() });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/topics/{topic}/partitions/{partition}/records',
+    handle: async ({ event, params, deps }) => {
+      const query = queryOf(event);
+      onlyParams(query, ['offset', 'maxRecords', 'maxBytes', 'waitMs', 'format']);
+      const format = formatParam(query);
+      const offset = intParam(query, 'offset', { min: 0, max: Number.MAX_SAFE_INTEGER });
+      const limits = {
+        maxRecords: intParam(query, 'maxRecords', {
+          min: 1,
+          max: fetchCeilings.maxRecords,
+          default: fetchDefaults.maxRecords,
+        }),
+        maxBytes: intParam(query, 'maxBytes', {
+          min: 1,
+          max: fetchCeilings.maxBytes,
+          default: fetchDefaults.maxBytes,
+        }),
+        waitMs: intParam(query, 'waitMs', {
+          min: 0,
+          max: fetchCeilings.waitMs,
+          default: fetchDefaults.waitMs,
+        }),
+      };
+      const partition = partitionParam(params.partition);
+      const result = await fetchRecords(deps, params.topic ?? '', partition, offset, limits);
+
+      // Rendered one by one so the response stops before Lambda's payload limit.
+      const rendered: string[] = [];
+      let size = 0;
+      let nextOffset = result.nextOffset;
+      for (const record of result.records) {
+        const text = JSON.stringify({
+          offset: record.offset,
+          timestamp: record.timestamp,
+          key: renderBytes(format, record.key, 'key', record.offset),
+          value: renderBytes(format, record.value, 'value', record.offset),
+          headers: record.headers.map((h) => ({
+            name: h.name,
+            value: renderBytes(format, h.value, 'value', record.offset),
+          })),
+        });
+        size += Buffer.byteLength(text) + 1;
+        if (rendered.length > 0 && size > maxResponseBytes) {
+          nextOffset = record.offset;
+          break;
+        }
+        rendered.push(text);
+      }
+      const tail = JSON.stringify({
+        nextOffset,
+        highWatermark: result.highWatermark,
+        logStartOffset: result.logStartOffset,
+      });
+      return rawJson(200, `{"records":[${rendered.join(',')}],${tail.slice(1)}`);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/topics/{topic}/partitions/{partition}/offsets',
+    handle: async ({ event, params, deps }) => {
+      const query = queryOf(event);
+      onlyParams(query, ['spec']);
+      const spec = offsetSpec(query.spec);
+      const partition = partitionParam(params.partition);
+      const topic = params.topic ?? '';
+      const answer = await listOffset(deps, topic, partition, spec);
+      return json(200, { topic, partition, ...answer });
+    },
+  },
+];
+
+function parseProduceBody(
+  text: string,
+  kind: 'json' | 'ndjson',
+  format: RecordFormat,
+): ProduceRecord[] {
+  if (kind === 'ndjson') {
+    const records: ProduceRecord[] = [];
+    for (const [i, line] of text.split('\n').entries()) {
+      if (line.trim() === '') continue;
+      const value = parseJson(line, `NDJSON line ${i + 1}`);
+      records.push(toProduceRecord(value, records.length, format, `line ${i + 1}`));
+    }
+    return records;
+  }
+  const parsed = produceBody.safeParse(parseJson(text));
+  if (!parsed.success) throw invalidRequest(parsed.error);
+  return parsed.data.records.map((r, i) => toProduceRecord(r, i, format, `records[${i}]`));
+}
+
+function toProduceRecord(
+  input: unknown,
+  index: number,
+  format: RecordFormat,
+  where: string,
+): ProduceRecord {
+  const parsed = recordInput.safeParse(input);
+  if (!parsed.success) {
+    const error = invalidRequest(parsed.error, where);
+    throw new TributaryError('INVALID_RECORD', error.message, { ...error.details, index });
+  }
+  const r = parsed.data;
+  return {
+    key: encodeKey(format, r.key, `${where}.key`, index),
+    value: encodeValue(format, r.value, `${where}.value`, index),
+    headers: r.headers.map((h, j) => ({
+      name: h.name,
+      value: encodeValue(format, h.value, `${where}.headers[${j}].value`, index),
+    })),
+    ...(r.partition !== undefined && { partition: r.partition }),
+    ...(r.timestamp !== undefined && { timestamp: r.timestamp }),
+  };
+}
+
+/** acks=all (default, also -1 and 1: every commit is durable in three AZs) or 0. */
+function acksParam(raw: string | undefined): 'all' | '0' {
+  if (raw === undefined || raw === 'all' || raw === '-1' || raw === '1') return 'all';
+  if (raw === '0') return '0';
+  throw new TributaryError(
+    'INVALID_REQUEST',
+    `Query parameter 'acks' must be all, 1, -1 or 0; got '${raw}'.`,
+    {
+      field: 'acks',
+    },
+  );
+}
+
+function partitionParam(raw: string | undefined): number {
+  const value = raw !== undefined && /^\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (Number.isNaN(value)) {
+    throw new TributaryError(
+      'INVALID_REQUEST',
+      `Partition must be a non-negative integer; got '${raw}'.`,
+      {
+        field: 'partition',
+      },
+    );
+  }
+  return value;
+}
+
+function offsetSpec(raw: string | undefined): OffsetSpec {
+  if (raw === 'earliest' || raw === 'latest') return { kind: raw };
+  const match = raw?.match(/^timestamp:(\d{1,16})$/);
+  if (match?.[1] !== undefined) return { kind: 'timestamp', timestamp: Number(match[1]) };
+  throw new TributaryError(
+    'INVALID_REQUEST',
+    `Query parameter 'spec' must be earliest, latest or timestamp:<epoch ms>; got '${raw ?? ''}'.`,
+    { field: 'spec' },
+  );
+}

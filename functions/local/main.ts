@@ -1,0 +1,41 @@
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { createApp, deferInBackground } from '../app.ts';
+import { readConfig } from '../config.ts';
+import { jsonLogger } from '../http/logger.ts';
+import { openStores } from '../stores.ts';
+import { createLocalServer } from './server.ts';
+
+/** `npm start`: the REST API on a laptop, with embedded storage unless TRIBUTARY_STORE=aws. */
+const config = readConfig();
+const stores = await openStores(config);
+const handler = createApp({
+  metadata: stores.metadata,
+  segments: stores.segments,
+  log: jsonLogger,
+  cacheBytes: config.cacheBytes,
+  defer: deferInBackground(jsonLogger),
+});
+const server = createLocalServer(handler, jsonLogger);
+server.listen(config.port, config.host);
+await once(server, 'listening');
+
+const address = server.address();
+const port = typeof address === 'object' && address ? address.port : config.port;
+const url = `http://${config.host}:${port}`;
+const where =
+  config.store === 'aws'
+    ? `DynamoDB table ${config.tableName}, S3 bucket ${config.bucketName}`
+    : `embedded store in ${resolve(config.dataDir)}`;
+process.stdout.write(`Tributary listening on ${url} (${where})
+Try:
+  curl -s -X POST ${url}/v1/topics -H 'content-type: application/json' -d '{"name": "orders", "partitions": 3}'
+`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    server.close();
+    server.closeAllConnections();
+    void stores.close().then(() => process.exit(0));
+  });
+}
