@@ -1,0 +1,538 @@
+/**
+ * The MetadataStore on one DynamoDB table.
+ *
+ * Item layout (the table is created by {@link createTableInput}):
+ *   pk  S  partition key          sk   S  sort key
+ *   v   N  version                d    M  the data (JSON object, marshalled)
+ *   exp N  expiresAt, epoch ms    ttl  N  expiresAt in epoch seconds, rounded up: the
+ *                                         table's TTL attribute (DynamoDB deletes lazily)
+ *
+ * Every read is strongly consistent. Transactions are TransactWriteItems; condition failures
+ * come back with the item as it is now (ReturnValuesOnConditionCheckFailure: ALL_OLD), so the
+ * caller can recover without another read.
+ */
+
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
+  type CancellationReason,
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  type DynamoDBClient,
+  QueryCommand,
+  type QueryCommandInput,
+  TransactionCanceledException,
+  type TransactWriteItem,
+  TransactWriteItemsCommand,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import {
+  ConditionFailedError,
+  type Expectation,
+  type FailedExpectation,
+  type ItemKey,
+  type JsonObject,
+  type JsonValue,
+  type MetadataStore,
+  maxTransactionOps,
+  type QueryOptions,
+  StorageUnavailableError,
+  type StoredItem,
+  TransactionContentionError,
+  type WriteOp,
+} from '../../core/ports/metadata-store.ts';
+
+/** BatchGetItem's limit on keys per request. */
+const batchGetSize = 100;
+/** BatchWriteItem's limit on requests per call. */
+const batchWriteSize = 25;
+/** Attempts at a batch's unprocessed keys before giving up as throttled. */
+const maxBatchAttempts = 8;
+
+// Named condition parts. `#pk` exists on every stored item, so its absence means no item.
+const itemAbsent = 'attribute_not_exists(#pk)';
+// Optimistic concurrency on the version. Two writers race on a partition head at v3:
+//   A reads v3 ─ B reads v3 ─ A commits `v = :3` → v4 ─ B's `v = :3` fails
+// B gets the head at v4 back in the ConditionFailedError (ALL_OLD) and re-sequences from it.
+const itemAtExpectedVersion = '#v = :expected';
+// A check op that expects nothing still needs a condition; this one always holds.
+const anything = 'attribute_exists(#pk) OR attribute_not_exists(#pk)';
+
+const throttlingErrors = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+]);
+const unavailableErrors = new Set(['InternalServerError', 'ServiceUnavailable']);
+const throttlingReasons = new Set(['ThrottlingError', 'ProvisionedThroughputExceeded']);
+
+export class DynamoDbMetadataStore implements MetadataStore {
+  readonly #client: DynamoDBClient;
+  readonly #table: string;
+
+  constructor(client: DynamoDBClient, tableName: string) {
+    this.#client = client;
+    this.#table = tableName;
+  }
+
+  async get(key: ItemKey): Promise<StoredItem | undefined> {
+    const [item] = await this.getMany([key]);
+    return item;
+  }
+
+  async getMany(keys: readonly ItemKey[]): Promise<(StoredItem | undefined)[]> {
+    for (const key of keys) assertKey(key);
+    // BatchGetItem refuses duplicate keys in one request: fetch each key once.
+    const unique = new Map<string, ItemKey>();
+    for (const key of keys) unique.set(keyId(key), key);
+    const found = new Map<string, StoredItem>();
+    for (const chunk of chunks([...unique.values()], batchGetSize)) {
+      let pending: Record<string, AttributeValue>[] = chunk.map(toKey);
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        if (attempt > 1) await backoff(attempt, 'BatchGetItem');
+        const response = await translated(
+          this.#client.send(
+            new BatchGetItemCommand({
+              RequestItems: { [this.#table]: { Keys: pending, ConsistentRead: true } },
+            }),
+          ),
+        );
+        for (const attributes of response.Responses?.[this.#table] ?? []) {
+          const item = toStoredItem(attributes);
+          found.set(keyId(item), item);
+        }
+        pending = response.UnprocessedKeys?.[this.#table]?.Keys ?? [];
+      }
+    }
+    return keys.map((key) => found.get(keyId(key)));
+  }
+
+  async query(pk: string, options: QueryOptions = {}): Promise<StoredItem[]> {
+    assertKeyPart(pk, 'pk', maxPartitionKeyBytes);
+    const { from, to, reverse = false, limit } = options;
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
+      throw new RangeError(`query limit must be a non-negative integer, got ${limit}`);
+    }
+    if (limit === 0) return [];
+    // An empty bound is no bound (DynamoDB refuses '' in a key condition).
+    const lower = from === '' ? undefined : from;
+    const upper = to;
+    if (upper === '') return []; // nothing sorts at or below ''
+    // BETWEEN with crossed bounds is a ValidationException; the answer is simply nothing.
+    if (lower !== undefined && upper !== undefined && compareUtf8(lower, upper) > 0) return [];
+
+    const values: Record<string, AttributeValue> = { ':pk': { S: pk } };
+    let condition = '#pk = :pk';
+    if (lower !== undefined && upper !== undefined) {
+      condition += ' AND #sk BETWEEN :from AND :to';
+      values[':from'] = { S: lower };
+      values[':to'] = { S: upper };
+    } else if (lower !== undefined) {
+      condition += ' AND #sk >= :from';
+      values[':from'] = { S: lower };
+    } else if (upper !== undefined) {
+      condition += ' AND #sk <= :to';
+      values[':to'] = { S: upper };
+    }
+    const names: Record<string, string> = { '#pk': 'pk' };
+    if (lower !== undefined || upper !== undefined) names['#sk'] = 'sk';
+
+    const items: StoredItem[] = [];
+    let startKey: QueryCommandInput['ExclusiveStartKey'];
+    do {
+      const response = await translated(
+        this.#client.send(
+          new QueryCommand({
+            TableName: this.#table,
+            KeyConditionExpression: condition,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ConsistentRead: true,
+            ScanIndexForward: !reverse,
+            ExclusiveStartKey: startKey,
+            Limit: limit === undefined ? undefined : limit - items.length,
+          }),
+        ),
+      );
+      for (const attributes of response.Items ?? []) items.push(toStoredItem(attributes));
+      startKey = response.LastEvaluatedKey;
+    } while (startKey !== undefined && (limit === undefined || items.length < limit));
+    return items;
+  }
+
+  async transact(ops: readonly WriteOp[]): Promise<void> {
+    assertTransaction(ops);
+    if (ops.length === 0) return;
+    const command = new TransactWriteItemsCommand({
+      TransactItems: ops.map((op) => this.#toTransactItem(op)),
+      // ClientRequestToken is filled in by the SDK and kept across its retries, so a retry
+      // of a commit whose response was lost is idempotent instead of failing its conditions.
+    });
+    try {
+      await this.#client.send(command);
+    } catch (error: unknown) {
+      if (error instanceof TransactionCanceledException) {
+        throw fromCancellation(error, error.CancellationReasons ?? []);
+      }
+      if (
+        errorName(error) === 'TransactionConflictException' ||
+        errorName(error) === 'TransactionInProgressException'
+      ) {
+        throw new TransactionContentionError(messageOf(error), { cause: error });
+      }
+      throw translate(error);
+    }
+  }
+
+  async deleteMany(keys: readonly ItemKey[]): Promise<void> {
+    for (const key of keys) assertKey(key);
+    // BatchWriteItem refuses two requests on one key in a call.
+    const unique = new Map<string, ItemKey>();
+    for (const key of keys) unique.set(keyId(key), key);
+    for (const chunk of chunks([...unique.values()], batchWriteSize)) {
+      let pending = chunk.map((key) => ({ DeleteRequest: { Key: toKey(key) } }));
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        if (attempt > 1) await backoff(attempt, 'BatchWriteItem');
+        const response = await translated(
+          this.#client.send(
+            new BatchWriteItemCommand({ RequestItems: { [this.#table]: pending } }),
+          ),
+        );
+        pending = (response.UnprocessedItems?.[this.#table] ?? []).flatMap((request) =>
+          request.DeleteRequest?.Key === undefined
+            ? []
+            : [{ DeleteRequest: { Key: request.DeleteRequest.Key } }],
+        );
+      }
+    }
+  }
+
+  #toTransactItem(op: WriteOp): TransactWriteItem {
+    const TableName = this.#table;
+    const Key = toKey(op.key);
+    const condition = conditionFor(op.expect);
+    if (op.type === 'put') {
+      const names: Record<string, string> = {
+        ...condition.names,
+        '#d': 'd',
+        '#v': 'v',
+        '#exp': 'exp',
+        '#ttl': 'ttl',
+      };
+      const values: Record<string, AttributeValue> = {
+        ...condition.values,
+        ':d': { M: marshall(op.data, { removeUndefinedValues: true }) },
+        ':one': { N: '1' },
+      };
+      // A put replaces the whole item, so an expiry it does not carry is removed.
+      let update: string;
+      if (op.expiresAt === undefined) {
+        update = 'SET #d = :d ADD #v :one REMOVE #exp, #ttl';
+      } else {
+        update = 'SET #d = :d, #exp = :exp, #ttl = :ttl ADD #v :one';
+        values[':exp'] = { N: String(op.expiresAt) };
+        values[':ttl'] = { N: String(Math.ceil(op.expiresAt / 1000)) };
+      }
+      // ADD on a missing attribute starts from 0, so a new item gets version 1.
+      return {
+        Update: {
+          TableName,
+          Key,
+          UpdateExpression: update,
+          ConditionExpression: condition.expression,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      };
+    }
+    if (op.type === 'delete') {
+      return {
+        Delete: {
+          TableName,
+          Key,
+          ConditionExpression: condition.expression,
+          ExpressionAttributeNames: emptyToUndefined(condition.names),
+          ExpressionAttributeValues: emptyToUndefined(condition.values),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      };
+    }
+    return {
+      ConditionCheck: {
+        TableName,
+        Key,
+        ConditionExpression: condition.expression ?? anything,
+        ExpressionAttributeNames:
+          condition.expression === undefined ? { '#pk': 'pk' } : condition.names,
+        ExpressionAttributeValues: emptyToUndefined(condition.values),
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+}
+
+/** CreateTable input for the metadata table: pk/sk strings, on-demand billing. */
+export const createTableInput = (tableName: string): CreateTableCommandInput => ({
+  TableName: tableName,
+  BillingMode: 'PAY_PER_REQUEST',
+  AttributeDefinitions: [
+    { AttributeName: 'pk', AttributeType: 'S' },
+    { AttributeName: 'sk', AttributeType: 'S' },
+  ],
+  KeySchema: [
+    { AttributeName: 'pk', KeyType: 'HASH' },
+    { AttributeName: 'sk', KeyType: 'RANGE' },
+  ],
+});
+
+/**
+ * Creates the metadata table unless it exists, waits until it is ACTIVE and enables TTL on
+ * `ttl`. For tests and the local server in aws mode; deployed stacks get the table from CDK.
+ */
+export const ensureTable = async (client: DynamoDBClient, tableName: string): Promise<void> => {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+  } catch (error: unknown) {
+    if (errorName(error) !== 'ResourceNotFoundException') throw error;
+    try {
+      await client.send(new CreateTableCommand(createTableInput(tableName)));
+    } catch (createError: unknown) {
+      // Someone else created it in the meantime: fine, wait for it below.
+      if (errorName(createError) !== 'ResourceInUseException') throw createError;
+    }
+  }
+  await waitUntilTableExists(
+    { client, minDelay: 1, maxDelay: 2, maxWaitTime: 120 },
+    { TableName: tableName },
+  );
+  try {
+    const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+    const status = ttl.TimeToLiveDescription?.TimeToLiveStatus;
+    if (status === 'ENABLED' || status === 'ENABLING') return;
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { Enabled: true, AttributeName: 'ttl' },
+      }),
+    );
+  } catch (error: unknown) {
+    // TTL is a backstop for retention, not something correctness depends on; emulators
+    // that lack it must not stop the local server.
+    const name = errorName(error);
+    if (name !== 'ValidationException' && name !== 'UnknownOperationException') throw error;
+  }
+};
+
+interface Condition {
+  readonly expression: string | undefined;
+  readonly names: Record<string, string>;
+  readonly values: Record<string, AttributeValue>;
+}
+
+const conditionFor = (expect: Expectation): Condition => {
+  switch (expect.kind) {
+    case 'absent':
+      return { expression: itemAbsent, names: { '#pk': 'pk' }, values: {} };
+    case 'version':
+      return {
+        expression: itemAtExpectedVersion,
+        names: { '#v': 'v' },
+        values: { ':expected': { N: String(expect.version) } },
+      };
+    case 'any':
+      return { expression: undefined, names: {}, values: {} };
+  }
+};
+
+/**
+ * A cancelled transaction names a reason per op, in op order. A failed condition wins over
+ * contention: the caller must learn the current items, and a retry would fail again anyway.
+ */
+const fromCancellation = (error: unknown, reasons: readonly CancellationReason[]): Error => {
+  const failures: FailedExpectation[] = [];
+  reasons.forEach((reason, index) => {
+    if (reason.Code === 'ConditionalCheckFailed') {
+      failures.push({
+        index,
+        current: reason.Item === undefined ? undefined : toStoredItem(reason.Item),
+      });
+    }
+  });
+  if (failures.length > 0) return new ConditionFailedError(failures);
+  const codes = reasons.map((reason) => reason.Code ?? 'None');
+  if (codes.includes('TransactionConflict')) {
+    return new TransactionContentionError(messageOf(error), { cause: error });
+  }
+  if (codes.some((code) => throttlingReasons.has(code))) {
+    return new StorageUnavailableError(messageOf(error), { throttled: true, cause: error });
+  }
+  return new Error(`DynamoDB cancelled the transaction: ${codes.join(', ')}`, { cause: error });
+};
+
+/** Awaits an SDK call, turning throttling and outages into {@link StorageUnavailableError}. */
+const translated = async <T>(call: Promise<T>): Promise<T> => {
+  try {
+    return await call;
+  } catch (error: unknown) {
+    throw translate(error);
+  }
+};
+
+const translate = (error: unknown): unknown => {
+  const name = errorName(error);
+  if (name !== undefined && throttlingErrors.has(name)) {
+    return new StorageUnavailableError(messageOf(error), { throttled: true, cause: error });
+  }
+  if (name !== undefined && unavailableErrors.has(name)) {
+    return new StorageUnavailableError(messageOf(error), { throttled: false, cause: error });
+  }
+  return error;
+};
+
+const toKey = (key: ItemKey): Record<string, AttributeValue> => ({
+  pk: { S: key.pk },
+  sk: { S: key.sk },
+});
+
+const toStoredItem = (attributes: Record<string, AttributeValue>): StoredItem => {
+  const { pk, sk, v, d, exp } = attributes;
+  if (pk?.S === undefined || sk?.S === undefined || v?.N === undefined || d?.M === undefined) {
+    throw new Error(`malformed metadata item ${pk?.S} ${sk?.S}`);
+  }
+  const item = { pk: pk.S, sk: sk.S, version: Number(v.N), data: fromMap(d.M) };
+  return exp?.N === undefined ? item : { ...item, expiresAt: Number(exp.N) };
+};
+
+/** Typed inverse of `marshall` for JSON data (util-dynamodb's `unmarshall` returns `any`). */
+const fromAttributeValue = (value: AttributeValue): JsonValue => {
+  if (value.S !== undefined) return value.S;
+  if (value.N !== undefined) return Number(value.N);
+  if (value.BOOL !== undefined) return value.BOOL;
+  if (value.NULL !== undefined) return null;
+  if (value.L !== undefined) return value.L.map(fromAttributeValue);
+  if (value.M !== undefined) return fromMap(value.M);
+  throw new Error(`unexpected non-JSON attribute ${Object.keys(value).join(',')}`);
+};
+
+const fromMap = (map: Record<string, AttributeValue>): JsonObject =>
+  Object.fromEntries(Object.entries(map).map(([k, v]) => [k, fromAttributeValue(v)]));
+
+const keyId = (key: ItemKey): string => JSON.stringify([key.pk, key.sk]);
+
+const chunks = <T>(values: readonly T[], size: number): T[][] => {
+  const result: T[][] = [];
+  for (let i = 0; i < values.length; i += size) result.push(values.slice(i, i + size));
+  return result;
+};
+
+/** Exponential backoff with full jitter; throws once the attempts are used up. */
+const backoff = async (attempt: number, operation: string): Promise<void> => {
+  if (attempt > maxBatchAttempts) {
+    throw new StorageUnavailableError(
+      `${operation} left items unprocessed ${maxBatchAttempts} times`,
+      {
+        throttled: true,
+      },
+    );
+  }
+  const capMs = Math.min(2_000, 25 * 2 ** attempt);
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * capMs));
+};
+
+const compareUtf8 = (a: string, b: string): number =>
+  Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+const emptyToUndefined = <T>(record: Record<string, T>): Record<string, T> | undefined =>
+  Object.keys(record).length === 0 ? undefined : record;
+
+const errorName = (error: unknown): string | undefined =>
+  error instanceof Error ? error.name : undefined;
+
+const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);
+
+// What DynamoDB can store, checked before writing so every adapter refuses the same data
+// (kept identical in the embedded and DynamoDB adapters).
+const maxPartitionKeyBytes = 2048;
+const maxSortKeyBytes = 1024;
+const maxItemBytes = 400 * 1024;
+/** DynamoDB numbers: 38 digits, magnitudes down to 1e-130; marshall refuses unsafe integers. */
+const minNumberMagnitude = 1e-130;
+const loneSurrogate = /\p{Cs}/u;
+
+const assertKeyPart = (value: string, name: string, maxBytes: number): void => {
+  if (value === '') throw new RangeError(`${name} must not be empty`);
+  if (loneSurrogate.test(value)) throw new RangeError(`${name} is not well-formed UTF-16`);
+  if (Buffer.byteLength(value, 'utf8') > maxBytes) {
+    throw new RangeError(`${name} is longer than ${maxBytes} UTF-8 bytes`);
+  }
+};
+
+const assertKey = (key: ItemKey): void => {
+  assertKeyPart(key.pk, 'pk', maxPartitionKeyBytes);
+  assertKeyPart(key.sk, 'sk', maxSortKeyBytes);
+};
+
+/**
+ * Refuses numbers DynamoDB cannot hold exactly and empty map keys, and returns an upper
+ * bound of the value's DynamoDB size (strings and names in UTF-8 bytes, numbers at most 21
+ * bytes, 3 bytes per map or list plus 1 per element).
+ */
+const storedSize = (value: JsonValue, path: string): number => {
+  if (value === null || typeof value === 'boolean') return 1;
+  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+  if (typeof value === 'number') {
+    const magnitude = Math.abs(value);
+    if (
+      !Number.isFinite(value) ||
+      magnitude > Number.MAX_SAFE_INTEGER ||
+      (magnitude !== 0 && magnitude < minNumberMagnitude)
+    ) {
+      throw new RangeError(`${path} = ${value} cannot be stored exactly`);
+    }
+    return 21;
+  }
+  if (Array.isArray(value)) {
+    return value.reduce<number>((size, v, i) => size + 1 + storedSize(v, `${path}[${i}]`), 3);
+  }
+  let size = 3;
+  for (const [name, v] of Object.entries(value)) {
+    if (name === '') throw new RangeError(`${path} has an empty key`);
+    size += 1 + Buffer.byteLength(name, 'utf8') + storedSize(v, `${path}.${name}`);
+  }
+  return size;
+};
+
+/** The same refusals in every adapter, before anything is written. */
+const assertTransaction = (ops: readonly WriteOp[]): void => {
+  if (ops.length > maxTransactionOps) {
+    throw new RangeError(`a transaction holds at most ${maxTransactionOps} ops, got ${ops.length}`);
+  }
+  const seen = new Set<string>();
+  for (const op of ops) {
+    assertKey(op.key);
+    const id = JSON.stringify([op.key.pk, op.key.sk]);
+    if (seen.has(id)) {
+      throw new RangeError(`a transaction touches ${op.key.pk} ${op.key.sk} more than once`);
+    }
+    seen.add(id);
+    if (op.expect.kind === 'version' && !Number.isSafeInteger(op.expect.version)) {
+      throw new RangeError(`expected version must be an integer, got ${op.expect.version}`);
+    }
+    if (op.type !== 'put') continue;
+    if (op.expiresAt !== undefined && !Number.isSafeInteger(Math.ceil(op.expiresAt))) {
+      throw new RangeError(`expiresAt must be epoch milliseconds, got ${op.expiresAt}`);
+    }
+    // Keys, version, expiry and the attribute names around the data: well under 4 KB.
+    const size = 4 * 1024 + storedSize(op.data, 'data');
+    if (size > maxItemBytes) {
+      throw new RangeError(`item ${op.key.pk} ${op.key.sk} may exceed DynamoDB's 400 KB limit`);
+    }
+  }
+};
