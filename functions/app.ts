@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CoreContext } from './core/context.ts';
 import { BatchReader } from './core/log/batch-reader.ts';
+import { WriterCache } from './core/log/writer-cache.ts';
 import type { MetadataStore } from './core/ports/metadata-store.ts';
 import type { SegmentStore } from './core/ports/segment-store.ts';
 import { createHandler, type Handler } from './http/handler.ts';
@@ -29,6 +30,8 @@ export function createApp(options: AppOptions): Handler {
   return createHandler({
     ctx,
     reader: new BatchReader(options.segments, options.cacheBytes),
+    // A topic read is trusted for 5 s by writers only: their commit re-checks its version.
+    writers: new WriterCache({ topicTtlMs: 5_000, maxHeads: 10_000 }),
     sleep: (ms) => sleep(ms),
     defer: options.defer,
     log: options.log,

@@ -4,7 +4,9 @@ import { entryFromItem, type IndexEntry } from './partition-items.ts';
 
 /**
  * Index entries from the one covering `offset` onwards, in offset order, a page at a time.
- * The covering entry is the one with the greatest base offset <= `offset`.
+ * The covering entry is the one with the greatest base offset <= `offset`. A reader
+ * resuming where its last fetch ended usually asks for a batch's base offset, which the
+ * forward query finds alone; only an offset inside a batch costs a second, backward query.
  */
 export async function* entriesFrom(
   ctx: CoreContext,
@@ -14,19 +16,29 @@ export async function* entriesFrom(
   pageSize = 100,
 ): AsyncGenerator<IndexEntry> {
   const pk = partitionPk(topicId, partition);
-  const [covering] = await ctx.metadata.query(pk, {
-    from: batchSkPrefix,
-    to: batchSk(offset),
-    reverse: true,
-    limit: 1,
+  let page = await ctx.metadata.query(pk, {
+    from: batchSk(offset),
+    to: batchSkEnd,
+    limit: pageSize,
   });
-  let from = covering ? covering.sk : batchSk(offset);
+  if (page[0]?.sk !== batchSk(offset)) {
+    const [covering] = await ctx.metadata.query(pk, {
+      from: batchSkPrefix,
+      to: batchSk(offset),
+      reverse: true,
+      limit: 1,
+    });
+    if (covering) yield entryFromItem(covering);
+  }
   for (;;) {
-    const page = await ctx.metadata.query(pk, { from, to: batchSkEnd, limit: pageSize });
     for (const item of page) yield entryFromItem(item);
     const last = page.at(-1);
     if (page.length < pageSize || !last) return;
     // The next sort key after `last` in byte order.
-    from = `${last.sk}\u0000`;
+    page = await ctx.metadata.query(pk, {
+      from: `${last.sk}\u0000`,
+      to: batchSkEnd,
+      limit: pageSize,
+    });
   }
 }

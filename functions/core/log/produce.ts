@@ -25,6 +25,7 @@ import {
 } from './batch-codec.ts';
 import { entryData, headData, headFromItem, type PartitionHead } from './partition-items.ts';
 import { partitionForKey } from './partitioner.ts';
+import type { WriterCache } from './writer-cache.ts';
 
 export interface ProduceRecord {
   readonly key: Uint8Array | null;
@@ -41,6 +42,11 @@ export interface RecordAck {
   readonly timestamp: number;
 }
 
+export interface ProduceDeps {
+  readonly ctx: CoreContext;
+  readonly writers: WriterCache;
+}
+
 /**
  * Partitions one request may touch. Its commit is one DynamoDB transaction (at most 100
  * items): the topic check plus a head and an index entry per partition, with a third item
@@ -50,7 +56,6 @@ export const maxPartitionsPerRequest = 32;
 
 /** A validated produce request whose chunk is encoded but not yet written or committed. */
 export interface PreparedProduce {
-  readonly topic: Topic;
   readonly recordCount: number;
   /** Writes the chunk and commits it; resolves with an ack per record, in request order. */
   commit(): Promise<RecordAck[]>;
@@ -61,6 +66,7 @@ interface PartitionBatch {
   /** Index of each of the batch's records in the request. */
   readonly requestIndexes: number[];
   readonly records: BatchRecord[];
+  maxTimestamp: number;
 }
 
 // Records without a key are spread like Kafka's sticky partitioner: all of one request go
@@ -72,15 +78,37 @@ let nextStickyPartition = Math.floor(Math.random() * 1_000_000);
  * here, before anything is written: a refused request changes nothing.
  */
 export async function prepareProduce(
-  ctx: CoreContext,
+  deps: ProduceDeps,
   topicName: string,
   records: readonly ProduceRecord[],
 ): Promise<PreparedProduce> {
   if (records.length === 0) {
     throw new TributaryError('EMPTY_BATCH', 'A produce request needs at least one record.');
   }
-  const topic = await loadTopic(ctx, topicName);
-  const now = ctx.now();
+  const cached = deps.writers.topic(topicName, deps.ctx.now());
+  try {
+    return prepare(deps, cached ?? (await readTopic(deps, topicName)), records);
+  } catch (error: unknown) {
+    // Partitions may have been added since the topic was cached: judge again on fresh data.
+    if (cached && error instanceof TributaryError && error.code === 'PARTITION_NOT_FOUND') {
+      return prepare(deps, await readTopic(deps, topicName), records);
+    }
+    throw error;
+  }
+}
+
+async function readTopic(deps: ProduceDeps, name: string): Promise<Topic> {
+  const topic = await loadTopic(deps.ctx, name);
+  deps.writers.rememberTopic(topic, deps.ctx.now());
+  return topic;
+}
+
+function prepare(
+  deps: ProduceDeps,
+  topic: Topic,
+  records: readonly ProduceRecord[],
+): PreparedProduce {
+  const now = deps.ctx.now();
   const sticky = nextStickyPartition++ % topic.partitions;
   const byPartition = new Map<number, PartitionBatch>();
 
@@ -104,11 +132,12 @@ export async function prepareProduce(
     }
     let batch = byPartition.get(partition);
     if (!batch) {
-      batch = { partition, requestIndexes: [], records: [] };
+      batch = { partition, requestIndexes: [], records: [], maxTimestamp: timestamp };
       byPartition.set(partition, batch);
     }
     batch.requestIndexes.push(index);
     batch.records.push(batchRecord);
+    batch.maxTimestamp = Math.max(batch.maxTimestamp, timestamp);
   }
 
   if (byPartition.size > maxPartitionsPerRequest) {
@@ -120,41 +149,47 @@ export async function prepareProduce(
   }
 
   const batches = [...byPartition.values()];
-  const encoded = batches.map((b) => encodeBatch(topic.config.timestampType, b.records));
-  const chunk = concatBatches(encoded);
-  const chunkKey = `${chunkPrefix(topic.id)}${ctx.newId()}`;
+  const chunk = concatBatches(
+    batches.map((b) => encodeBatch(topic.config.timestampType, b.records)),
+  );
+  const chunkKey = `${chunkPrefix(topic.id)}${deps.ctx.newId()}`;
+  const placed = batches.map((batch, i) => ({
+    batch,
+    chunk: chunkKey,
+    byteOffset: chunk.ranges[i]?.offset ?? 0,
+    byteLength: chunk.ranges[i]?.length ?? 0,
+  }));
 
   return {
-    topic,
     recordCount: records.length,
     commit: async () => {
       // 1. The chunk first: nothing refers to it yet, so nothing is visible.
-      await ctx.segments.put(chunkKey, chunk.body);
+      await deps.ctx.segments.put(chunkKey, chunk.body);
+      let bases: number[];
       try {
         // 2. Then the index, atomically for every partition touched.
-        const bases = await commitIndex(ctx, topic, batches, (i) => ({
-          chunk: chunkKey,
-          byteOffset: chunk.ranges[i]?.offset ?? 0,
-          byteLength: chunk.ranges[i]?.length ?? 0,
-          maxTimestamp: Math.max(...(batches[i]?.records.map((r) => r.timestamp) ?? [0])),
-        }));
-        const acks: RecordAck[] = new Array(records.length);
-        for (const [i, batch] of batches.entries()) {
-          const base = bases[i] ?? 0;
-          for (const [j, requestIndex] of batch.requestIndexes.entries()) {
-            const timestamp = batch.records[j]?.timestamp ?? now;
-            acks[requestIndex] = { partition: batch.partition, offset: base + j, timestamp };
-          }
-        }
-        return acks;
+        bases = await commitIndex(deps, topic, placed);
       } catch (error: unknown) {
         // The commit did not land: the chunk is an orphan. Remove it now if we can; the
-        // maintenance sweep removes any that remain.
+        // maintenance sweep removes any that remain. After a storage outage the commit's
+        // fate is unknown, so the chunk stays.
         if (!(error instanceof StorageUnavailableError)) {
-          await ctx.segments.delete([chunkKey]).catch(() => undefined);
+          await deps.ctx.segments.delete([chunkKey]).catch(() => undefined);
         }
+        // The topic was deleted and created again since it was read: produce to the new one,
+        // as a Kafka producer does once its metadata catches up.
+        if (error instanceof TopicReplaced) return prepare(deps, error.topic, records).commit();
         throw error;
       }
+      const acks: RecordAck[] = new Array(records.length);
+      for (const [i, batch] of batches.entries()) {
+        const base = bases[i] ?? 0;
+        for (const [j, requestIndex] of batch.requestIndexes.entries()) {
+          const timestamp = batch.records[j]?.timestamp ?? now;
+          acks[requestIndex] = { partition: batch.partition, offset: base + j, timestamp };
+        }
+      }
+      return acks;
     },
   };
 }
@@ -178,19 +213,24 @@ function choosePartition(
   return sticky;
 }
 
-interface BatchPlacement {
+interface PlacedBatch {
+  readonly batch: PartitionBatch;
   readonly chunk: string;
   readonly byteOffset: number;
   readonly byteLength: number;
-  readonly maxTimestamp: number;
 }
 
-/** Attempts before a commit that keeps losing races gives up (each loss means another writer won). */
-const maxCommitAttempts = 100;
+/**
+ * How long a commit keeps retrying lost races before answering COMMIT_CONFLICT (each loss
+ * means another writer won, so the partition is making progress). Well inside API
+ * Gateway's 30 s limit.
+ */
+const commitBudgetMs = 15_000;
 
 /**
  * Commits one index entry per batch and advances each partition head, in one transaction
- * conditioned on every head being unchanged since it was read. Returns the base offsets.
+ * conditioned on the topic and every head being unchanged since they were read. Returns
+ * the base offsets.
  *
  *   writer A reads head 7 ─┐          ┌─ A commits 7..9, head → 10 ✓
  *   writer B reads head 7 ─┴──────────┴─ B's condition "head still 7" fails ✗
@@ -199,31 +239,35 @@ const maxCommitAttempts = 100;
  * The chunk never changes on a retry: offsets inside it are relative to the base.
  */
 async function commitIndex(
-  ctx: CoreContext,
+  deps: ProduceDeps,
   topic: Topic,
-  batches: readonly PartitionBatch[],
-  placement: (batchIndex: number) => BatchPlacement,
+  placed: readonly PlacedBatch[],
 ): Promise<number[]> {
+  const { ctx, writers } = deps;
   let topicVersion = topic.version;
-  let heads = await readHeads(ctx, topic, batches);
+  let heads = await knownHeads(deps, topic, placed);
+  const deadline = Date.now() + commitBudgetMs;
   for (let attempt = 1; ; attempt++) {
     const ops: WriteOp[] = [
-      // The topic is unchanged: not deleted (and re-created) since this request read it.
+      // The topic is unchanged: not deleted (nor re-created) since this request read it.
       { type: 'check', key: topicKey(topic.name), expect: expectVersion(topicVersion) },
     ];
-    for (const [i, batch] of batches.entries()) {
-      const head = heads[i] as PartitionHead;
-      const place = placement(i);
+    const next: PartitionHead[] = [];
+    for (const [i, { batch, ...place }] of placed.entries()) {
+      const head = heads[i] ?? headFromItem(undefined);
+      const advanced = {
+        nextOffset: head.nextOffset + batch.records.length,
+        nextPosition: head.nextPosition + place.byteLength,
+        leaderEpoch: head.leaderEpoch,
+        version: (head.version ?? 0) + 1,
+      };
+      next.push(advanced);
       ops.push(
         {
           type: 'put',
           key: headKey(topic.id, batch.partition),
-          data: headData({
-            nextOffset: head.nextOffset + batch.records.length,
-            nextPosition: head.nextPosition + place.byteLength,
-            leaderEpoch: head.leaderEpoch,
-          }),
-          // The head is still what we based our offsets on.
+          data: headData(advanced),
+          // The head is still the one our offsets are based on.
           expect: head.version === undefined ? expectAbsent : expectVersion(head.version),
         },
         {
@@ -233,6 +277,7 @@ async function commitIndex(
             baseOffset: head.nextOffset,
             count: batch.records.length,
             position: head.nextPosition,
+            maxTimestamp: batch.maxTimestamp,
             ...place,
           }),
           expect: expectAbsent,
@@ -241,27 +286,41 @@ async function commitIndex(
     }
     try {
       await ctx.metadata.transact(ops);
+      for (const [i, { batch }] of placed.entries()) {
+        const head = next[i];
+        if (head) writers.rememberHead(topic.id, batch.partition, head);
+      }
       return heads.map((h) => h.nextOffset);
     } catch (error: unknown) {
-      if (attempt >= maxCommitAttempts) throw commitConflict(topic, attempt, error);
+      if (Date.now() > deadline) throw commitConflict(topic, attempt, error);
       if (error instanceof ConditionFailedError) {
         let stale = false;
         for (const failure of error.failures) {
           if (failure.index === 0) {
+            writers.forgetTopic(topic.name);
             const current = await findTopic(ctx, topic.name);
-            if (!current || current.id !== topic.id) throw topicNotFound(topic.name);
+            if (!current) throw topicNotFound(topic.name);
+            if (current.id !== topic.id) throw new TopicReplaced(current);
+            writers.rememberTopic(current, ctx.now());
             topicVersion = current.version;
           } else if (failure.index % 2 === 1) {
-            // A head moved: another writer committed first. Take its new value and retry.
-            heads[(failure.index - 1) / 2] = headFromItem(failure.current);
+            // A head moved: another writer committed first. Take its value and go again.
+            const i = (failure.index - 1) / 2;
+            const head = headFromItem(failure.current);
+            heads[i] = head;
+            const batch = placed[i]?.batch;
+            if (batch) writers.rememberHead(topic.id, batch.partition, head);
           } else {
             stale = true;
           }
         }
-        if (stale) heads = await readHeads(ctx, topic, batches);
+        if (stale) heads = await readHeads(deps, topic, placed);
+        // The first loss retries at once with the head the failure returned; repeated
+        // losses mean heavy contention, where spreading out helps every writer through.
+        if (attempt > 1) await pause(attempt);
       } else if (error instanceof TransactionContentionError) {
         await pause(attempt);
-        heads = await readHeads(ctx, topic, batches);
+        heads = await readHeads(deps, topic, placed);
       } else {
         throw error;
       }
@@ -269,18 +328,38 @@ async function commitIndex(
   }
 }
 
-async function readHeads(
-  ctx: CoreContext,
-  topic: Topic,
-  batches: readonly PartitionBatch[],
-): Promise<PartitionHead[]> {
-  const items = await ctx.metadata.getMany(batches.map((b) => headKey(topic.id, b.partition)));
-  return items.map(headFromItem);
+/** The topic was deleted and re-created under the same name while a request was in flight. */
+class TopicReplaced extends Error {
+  readonly topic: Topic;
+  constructor(topic: Topic) {
+    super(`topic ${topic.name} was re-created`);
+    this.topic = topic;
+  }
 }
 
-/** Full jitter, growing to ~100 ms, so racing writers spread out. */
+/** Remembered heads when every one is known, else a fresh read. */
+async function knownHeads(
+  deps: ProduceDeps,
+  topic: Topic,
+  placed: readonly PlacedBatch[],
+): Promise<PartitionHead[]> {
+  const remembered = placed.map(({ batch }) => deps.writers.head(topic.id, batch.partition));
+  if (remembered.every((h) => h !== undefined)) return remembered;
+  return readHeads(deps, topic, placed);
+}
+
+async function readHeads(
+  deps: ProduceDeps,
+  topic: Topic,
+  placed: readonly PlacedBatch[],
+): Promise<PartitionHead[]> {
+  const keys = placed.map(({ batch }) => headKey(topic.id, batch.partition));
+  return (await deps.ctx.metadata.getMany(keys)).map(headFromItem);
+}
+
+/** Full jitter, growing to 200 ms, so racing writers spread out. */
 const pause = (attempt: number) =>
-  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)));
+  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 4 * 2 ** attempt)));
 
 function commitConflict(topic: Topic, attempts: number, cause: unknown): TributaryError {
   const error = new TributaryError(

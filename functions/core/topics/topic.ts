@@ -20,7 +20,14 @@ export interface Topic {
   readonly version: number;
 }
 
-export function topicFromItem(item: StoredItem): Topic {
+/**
+ * The topic an item holds, or undefined for the tombstone a deleted topic leaves. Deleting
+ * replaces the item instead of removing it, so its version keeps rising across delete and
+ * re-create: a writer's check "topic still at version N" can never pass against a newer
+ * topic of the same name.
+ */
+export function topicFromItem(item: StoredItem): Topic | undefined {
+  if (item.data.deleted === true) return undefined;
   const { id, name, partitions, createdAt } = item.data;
   if (typeof id !== 'string' || typeof name !== 'string' || typeof partitions !== 'number') {
     throw new Error(`corrupt topic item ${item.pk}/${item.sk}`);

@@ -45,16 +45,24 @@ export async function createTopic(
     overrides,
     createdAt: ctx.now(),
   };
+  const exists = () =>
+    new TributaryError('TOPIC_ALREADY_EXISTS', `Topic '${topic.name}' already exists.`, {
+      topic: topic.name,
+    });
+  const current = await ctx.metadata.get(topicKey(topic.name));
+  if (current && topicFromItem(current)) throw exists();
   try {
     await ctx.metadata.transact([
-      { type: 'put', key: topicKey(topic.name), data: topicData(topic), expect: expectAbsent },
+      {
+        type: 'put',
+        key: topicKey(topic.name),
+        data: topicData(topic),
+        // Absent, or the tombstone of a deleted topic of this name.
+        expect: current ? expectVersion(current.version) : expectAbsent,
+      },
     ]);
   } catch (error: unknown) {
-    if (error instanceof ConditionFailedError) {
-      throw new TributaryError('TOPIC_ALREADY_EXISTS', `Topic '${topic.name}' already exists.`, {
-        topic: topic.name,
-      });
-    }
+    if (error instanceof ConditionFailedError) throw exists();
     throw error;
   }
   return describeTopic(ctx, topic.name);
@@ -62,9 +70,10 @@ export async function createTopic(
 
 export async function listTopics(ctx: CoreContext): Promise<TopicSummary[]> {
   const items = await ctx.metadata.query(topicsPk);
-  return items
-    .map(topicFromItem)
-    .map((t) => ({ name: t.name, topicId: t.id, partitions: t.partitions }));
+  return items.flatMap((item) => {
+    const t = topicFromItem(item);
+    return t ? [{ name: t.name, topicId: t.id, partitions: t.partitions }] : [];
+  });
 }
 
 export async function describeTopic(ctx: CoreContext, name: string): Promise<TopicDescription> {
@@ -150,7 +159,12 @@ export async function deleteTopic(ctx: CoreContext, name: string): Promise<void>
   const topic = await loadTopic(ctx, name);
   try {
     await ctx.metadata.transact([
-      { type: 'delete', key: topicKey(name), expect: expectVersion(topic.version) },
+      {
+        type: 'put',
+        key: topicKey(name),
+        data: { deleted: true, id: topic.id, deletedAt: ctx.now() },
+        expect: expectVersion(topic.version),
+      },
       {
         type: 'put',
         key: deletedTopicKey(topic.id),

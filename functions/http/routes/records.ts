@@ -59,7 +59,7 @@ export const recordRoutes: Route[] = [
         bodyKind(event, true),
         format,
       );
-      const prepared = await prepareProduce(deps.ctx, params.topic ?? '', records);
+      const prepared = await prepareProduce(deps, params.topic ?? '', records);
       if (acks === '0') {
         await deps.defer(() => prepared.commit());
         return json(202, { accepted: prepared.recordCount });

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { CoreContext } from '../../core/context.ts';
 import type { BatchReader } from '../../core/log/batch-reader.ts';
+import type { WriterCache } from '../../core/log/writer-cache.ts';
 import type { Logger } from '../logger.ts';
 import type { HttpResponse } from '../responses.ts';
 
@@ -8,6 +9,7 @@ import type { HttpResponse } from '../responses.ts';
 export interface HttpDeps {
   readonly ctx: CoreContext;
   readonly reader: BatchReader;
+  readonly writers: WriterCache;
   readonly sleep: (ms: number) => Promise<void>;
   /**
    * Runs work after the response (acks=0). The local server lets it run on; Lambda freezes

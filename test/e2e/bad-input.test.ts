@@ -1,0 +1,375 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTopic, produce, snapshot } from '../support/api.ts';
+import { backends } from '../support/backends.ts';
+import { call, type RunningServer, startServer } from '../support/server.ts';
+
+/**
+ * Every way a client can get a request wrong: a clear 4xx with the documented error shape,
+ * and nothing changed — no record, no offset, no segment object, no topic.
+ */
+describe.each(backends)('bad input changes nothing ($name)', (backend) => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(backend);
+    await createTopic(server.url, 'events', 3, { 'max.message.bytes': '1000' });
+    await produce(server.url, 'events', [{ value: 'seed', partition: 0 }]);
+  });
+  afterAll(() => server.close());
+
+  const json = { 'content-type': 'application/json' };
+  const ndjson = { 'content-type': 'application/x-ndjson' };
+  const records = '/v1/topics/events/records';
+
+  const cases: [string, string, string, string | object, Record<string, string>, number, string][] =
+    [
+      [
+        'a record over max.message.bytes',
+        'POST',
+        records,
+        { records: [{ value: 'ok', partition: 1 }, { value: 'x'.repeat(1001) }] },
+        json,
+        400,
+        'RECORD_TOO_LARGE',
+      ],
+      ['an empty batch', 'POST', records, { records: [] }, json, 400, 'EMPTY_BATCH'],
+      ['an empty NDJSON body', 'POST', records, '\n\n', ndjson, 400, 'EMPTY_BATCH'],
+      [
+        'an unknown topic',
+        'POST',
+        '/v1/topics/nothing/records',
+        { records: [{ value: 1 }] },
+        json,
+        404,
+        'TOPIC_NOT_FOUND',
+      ],
+      [
+        'an unknown partition',
+        'POST',
+        records,
+        {
+          records: [
+            { value: 1, partition: 0 },
+            { value: 2, partition: 3 },
+          ],
+        },
+        json,
+        404,
+        'PARTITION_NOT_FOUND',
+      ],
+      [
+        'malformed JSON',
+        'POST',
+        records,
+        '{"records": [{"value": 1}',
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a malformed NDJSON line',
+        'POST',
+        records,
+        '{"value": 1}\n{"value": \n',
+        ndjson,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'an NDJSON line that is not a record',
+        'POST',
+        records,
+        '{"value": 1}\n[1, 2]\n',
+        ndjson,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'malformed base64',
+        'POST',
+        `${records}?format=base64`,
+        { records: [{ value: 'aGVsbG8=' }, { value: 'not base64!' }] },
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a malformed base64 key',
+        'POST',
+        `${records}?format=base64`,
+        { records: [{ key: '@@', value: 'aGVsbG8=' }] },
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a missing value',
+        'POST',
+        records,
+        { records: [{ key: 'k' }] },
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a number as key',
+        'POST',
+        records,
+        { records: [{ key: 42, value: 1 }] },
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a non-string text value',
+        'POST',
+        `${records}?format=text`,
+        { records: [{ value: { a: 1 } }] },
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a string partition',
+        'POST',
+        records,
+        { records: [{ value: 1, partition: '1' }] },
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a negative partition',
+        'POST',
+        records,
+        { records: [{ value: 1, partition: -1 }] },
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a fractional timestamp',
+        'POST',
+        records,
+        { records: [{ value: 1, timestamp: 1.5 }] },
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'headers that are not a list',
+        'POST',
+        records,
+        { records: [{ value: 1, headers: { a: 'b' } }] },
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a header without a name',
+        'POST',
+        records,
+        { records: [{ value: 1, headers: [{ value: 'b' }] }] },
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'an unknown record field',
+        'POST',
+        records,
+        { records: [{ value: 1, vaule: 2 }] },
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'records that are not a list',
+        'POST',
+        records,
+        { records: { value: 1 } },
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a body that is not an object',
+        'POST',
+        records,
+        '[{"value": 1}]',
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'an unknown format',
+        'POST',
+        `${records}?format=avro`,
+        { records: [{ value: 1 }] },
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'an unknown acks',
+        'POST',
+        `${records}?acks=2`,
+        { records: [{ value: 1 }] },
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'an unknown query parameter',
+        'POST',
+        `${records}?partition=1`,
+        { records: [{ value: 1 }] },
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'an unsupported content type',
+        'POST',
+        records,
+        'value=1',
+        { 'content-type': 'application/x-www-form-urlencoded' },
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      ],
+      [
+        'a fetch without offset',
+        'GET',
+        '/v1/topics/events/partitions/0/records',
+        '',
+        {},
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a fetch with a negative offset',
+        'GET',
+        '/v1/topics/events/partitions/0/records?offset=-1',
+        '',
+        {},
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a fetch with maxRecords 0',
+        'GET',
+        '/v1/topics/events/partitions/0/records?offset=0&maxRecords=0',
+        '',
+        {},
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a fetch waiting too long',
+        'GET',
+        '/v1/topics/events/partitions/0/records?offset=0&waitMs=60000',
+        '',
+        {},
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a fetch from a non-numeric partition',
+        'GET',
+        '/v1/topics/events/partitions/one/records?offset=0',
+        '',
+        {},
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a fetch from an unknown partition',
+        'GET',
+        '/v1/topics/events/partitions/3/records?offset=0',
+        '',
+        {},
+        404,
+        'PARTITION_NOT_FOUND',
+      ],
+      [
+        'a topic with a wrong type',
+        'POST',
+        '/v1/topics',
+        { name: 'x', partitions: '3' },
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a topic with an unknown field',
+        'POST',
+        '/v1/topics',
+        { name: 'x', partitions: 3, replication: 3 },
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'partitions without count',
+        'POST',
+        '/v1/topics/events/partitions',
+        {},
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a config patch that is not an object',
+        'PATCH',
+        '/v1/topics/events/config',
+        '"retention.ms"',
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+    ];
+
+  it.each(cases)('%s → %s %s', async (_, method, path, body, headers, status, code) => {
+    const before = await snapshot(server);
+    const payload =
+      method === 'GET' ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const response = await fetch(`${server.url}${path}`, {
+      method,
+      headers,
+      ...(payload !== undefined && { body: payload }),
+    });
+    const answer = await response.json();
+    expect(response.status).toBe(status);
+    expect(answer.error.code).toBe(code);
+    expect(typeof answer.error.message).toBe('string');
+    expect(answer.error.message.length).toBeGreaterThan(10);
+    expect(await snapshot(server)).toEqual(before);
+  });
+
+  it('names the offending record of a produce request', async () => {
+    const response = await call(server.url, 'POST', records, {
+      records: [{ value: 1 }, { value: 2 }, { value: 3, partition: 'x' }],
+    });
+    expect(response.body.error).toMatchObject({ code: 'INVALID_RECORD', index: 2 });
+    expect(response.body.error.message).toContain('records[2].partition');
+  });
+
+  it('refuses a body over 6 MB with 413 before reading it all', async () => {
+    const before = await snapshot(server);
+    const big = JSON.stringify({ records: [{ value: 'x'.repeat(6_000_001) }] });
+    const response = await call(server.url, 'POST', records, big);
+    expect(response.status).toBe(413);
+    expect(response.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(await snapshot(server)).toEqual(before);
+  });
+
+  it('refuses a request touching more partitions than one commit can hold', async () => {
+    await createTopic(server.url, 'wide', 40);
+    const before = await snapshot(server);
+    const response = await call(server.url, 'POST', '/v1/topics/wide/records', {
+      records: Array.from({ length: 40 }, (_, partition) => ({ value: partition, partition })),
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.error).toMatchObject({ code: 'TOO_MANY_PARTITIONS', limit: 32 });
+    expect(await snapshot(server)).toEqual(before);
+  });
+});
