@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { readConfig } from '../../functions/config.ts';
+
+describe('configuration from the environment', () => {
+  it('defaults to the embedded store on 127.0.0.1:8080 in ./.tributary', () => {
+    expect(readConfig({})).toMatchObject({
+      store: 'embedded',
+      dataDir: './.tributary',
+      host: '127.0.0.1',
+      port: 8080,
+    });
+  });
+
+  it('reads the AWS store settings', () => {
+    expect(
+      readConfig({
+        TRIBUTARY_STORE: 'aws',
+        TRIBUTARY_TABLE: 't',
+        TRIBUTARY_BUCKET: 'b',
+        PORT: '9000',
+      }),
+    ).toMatchObject({ store: 'aws', tableName: 't', bucketName: 'b', port: 9000 });
+  });
+
+  it.each([
+    { TRIBUTARY_STORE: 'dynamo' },
+    { PORT: 'eighty' },
+    { PORT: '70000' },
+    { TRIBUTARY_CACHE_MB: '-1' },
+  ])('fails loudly at start on %j', (env) => {
+    expect(() => readConfig(env)).toThrow(/must be/);
+  });
+});
