@@ -1,0 +1,21 @@
+import { App } from 'aws-cdk-lib';
+import { TributaryStack } from './stack.ts';
+
+/**
+ * The CDK app. cdk.json runs it as `npx --no-install node infra/app.ts`: the project's own
+ * Node 24 (the `node` devDependency), which runs .ts directly, even when `cdk` itself is a
+ * global install started by an older system Node.
+ * The stack is environment-agnostic and does no lookups, so `cdk synth` needs no AWS
+ * credentials; `cdk deploy` deploys to the account and region of the current profile.
+ * Deploy a second copy with `npm run deploy -- -c stackName=TributaryDev`.
+ */
+const app = new App();
+const stackName: unknown = app.node.tryGetContext('stackName');
+new TributaryStack(
+  app,
+  typeof stackName === 'string' && stackName !== '' ? stackName : 'Tributary',
+  {
+    description: 'Tributary: Kafka-style topics, partitions and offsets on Lambda, DynamoDB and S3',
+  },
+);
+app.synth();
