@@ -1,0 +1,154 @@
+/**
+ * The bundle `cdk deploy` uploads is the code that was tested: this file synthesizes the
+ * stack, takes the API function's asset exactly as the CDK bundled it, and runs it in a
+ * fresh Node process the way Lambda does — environment from the template, nothing but the
+ * bundle on disk — against the emulators: create a topic, produce, fetch.
+ */
+
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, parse } from 'node:path';
+import { promisify } from 'node:util';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type Synthesized, synthesize } from './synthesize.ts';
+import { at, isRecord, only } from './template.ts';
+
+const run = promisify(execFile);
+
+/** Imports the bundle as Lambda would, runs the events in order, writes the results. */
+const invoker = `
+import { readFileSync, writeFileSync } from 'node:fs';
+const { handler } = await import('./index.mjs');
+const events = JSON.parse(readFileSync('./events.json', 'utf8'));
+const results = [];
+for (const event of events) results.push(await handler(event, {}));
+writeFileSync('./results.json', JSON.stringify(results));
+`;
+
+const event = (method: string, path: string, body?: unknown): APIGatewayProxyEventV2 => {
+  const [rawPath = path, rawQueryString = ''] = path.split('?');
+  const now = Date.now();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath,
+    rawQueryString,
+    headers: { 'content-type': 'application/json', host: 'bundle.test' },
+    ...(rawQueryString !== '' && {
+      queryStringParameters: Object.fromEntries(new URLSearchParams(rawQueryString)),
+    }),
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'bundle',
+      domainName: 'bundle.test',
+      domainPrefix: 'bundle',
+      http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: '' },
+      requestId: randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+    },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+    isBase64Encoded: false,
+  };
+};
+
+const bodyOf = (result: APIGatewayProxyStructuredResultV2 | undefined): unknown =>
+  JSON.parse(result?.body ?? 'null');
+
+describe('the deployed bundle', () => {
+  let synthesized: Synthesized;
+  let workDir: string;
+  let functionEnv: Record<string, unknown>;
+
+  beforeAll(() => {
+    synthesized = synthesize();
+    const [, fn] = only(Template.fromStack(synthesized.stack), 'AWS::Lambda::Function');
+    const key = at(fn, 'Properties', 'Code', 'S3Key');
+    const variables = at(fn, 'Properties', 'Environment', 'Variables');
+    if (typeof key !== 'string') throw new Error('the function has no S3 asset');
+    functionEnv = isRecord(variables) ? variables : {};
+    // The asset directory is named for the asset hash, which is also its S3 key.
+    const assetDir = join(synthesized.outdir, `asset.${key.replace(/\.zip$/, '')}`);
+    workDir = mkdtempSync(join(tmpdir(), 'tributary-bundle-'));
+    for (const file of ['index.mjs', 'index.mjs.map']) {
+      copyFileSync(join(assetDir, file), join(workDir, file));
+    }
+    writeFileSync(join(workDir, 'invoke.mjs'), invoker);
+  });
+  afterAll(() => {
+    synthesized?.remove();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('has nothing to resolve outside itself', () => {
+    // No node_modules anywhere above the copy: a dependency left external would fail to load.
+    for (let dir = workDir; ; dir = dirname(dir)) {
+      expect(existsSync(join(dir, 'node_modules')), `${dir}/node_modules`).toBe(false);
+      if (dir === parse(dir).root) break;
+    }
+    const bundle = readFileSync(join(workDir, 'index.mjs'), 'utf8');
+    // The SDK clients are inside, not taken from the runtime.
+    expect(bundle).not.toMatch(/from\s*["']@aws-sdk\//);
+    expect(bundle).toContain('TransactWriteItems');
+  });
+
+  it('creates a topic, produces and fetches against DynamoDB and S3', async () => {
+    const { dynamodb, s3 } = inject('emulators');
+    const suffix = randomUUID().slice(0, 8);
+    // The template's values, less the references CloudFormation resolves at deploy time.
+    const deployed = Object.fromEntries(
+      Object.entries(functionEnv).filter((entry): entry is [string, string] => {
+        return typeof entry[1] === 'string';
+      }),
+    );
+    expect(deployed).toMatchObject({ TRIBUTARY_STORE: 'aws' });
+    const env = {
+      ...deployed,
+      TRIBUTARY_TABLE: `tributary-bundle-${suffix}`,
+      TRIBUTARY_BUCKET: `tributary-bundle-${suffix}`,
+      AWS_REGION: 'us-east-1',
+      // Any credentials will do, but DynamoDB Local wants an alphanumeric key id.
+      AWS_ACCESS_KEY_ID: 'tributarytest',
+      AWS_SECRET_ACCESS_KEY: 'tributarytest',
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodb,
+      AWS_ENDPOINT_URL_S3: s3,
+    };
+    expect(Object.keys(env)).toEqual(expect.arrayContaining(Object.keys(functionEnv)));
+
+    const events = [
+      event('POST', '/v1/topics', { name: 'orders', partitions: 1 }),
+      event('POST', '/v1/topics/orders/records', {
+        records: [{ key: 'order-1', value: { total: 42 }, partition: 0 }],
+      }),
+      event('GET', '/v1/topics/orders/partitions/0/records?offset=0'),
+    ];
+    writeFileSync(join(workDir, 'events.json'), JSON.stringify(events));
+    await run(process.execPath, ['invoke.mjs'], { cwd: workDir, env, timeout: 60_000 });
+    const results: APIGatewayProxyStructuredResultV2[] = JSON.parse(
+      readFileSync(join(workDir, 'results.json'), 'utf8'),
+    );
+
+    const [created, produced, fetched] = results;
+    expect(created?.statusCode, created?.body).toBe(201);
+    expect(produced?.statusCode, produced?.body).toBe(200);
+    expect(fetched?.statusCode, fetched?.body).toBe(200);
+    expect(bodyOf(fetched)).toMatchObject({
+      records: [{ offset: 0, key: 'order-1', value: { total: 42 }, headers: [] }],
+      nextOffset: 1,
+      highWatermark: 1,
+    });
+  });
+});
