@@ -1,0 +1,174 @@
+/** Figures from load results, and the plain-text tables the bench prints. */
+
+import { perRequest, type StorageCounts } from './counting-stores.ts';
+import type { LoadResult } from './load.ts';
+
+export interface CellFigures {
+  readonly backend: string;
+  readonly op: 'produce' | 'fetch';
+  /** Concurrent connections (1: unloaded). */
+  readonly connections: number;
+  readonly valueBytes: number;
+  readonly batch: number;
+  readonly requests: number;
+  readonly records: number;
+  readonly seconds: number;
+  readonly recordsPerSecond: number;
+  /** Record value bytes per second, in MB (10^6 bytes). */
+  readonly megabytesPerSecond: number;
+  readonly meanMs: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Storage calls per request, averaged over the cell. */
+  readonly perRequest: StorageCounts;
+}
+
+/** The nearest-rank percentile (p in 0..100). */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? Number.NaN;
+}
+
+export function figures(
+  cell: Pick<CellFigures, 'backend' | 'op' | 'connections' | 'valueBytes' | 'batch'>,
+  result: LoadResult,
+  counts: StorageCounts,
+): CellFigures {
+  const seconds = result.elapsedMs / 1000;
+  return {
+    ...cell,
+    requests: result.requests,
+    records: result.records,
+    seconds,
+    recordsPerSecond: result.records / seconds,
+    megabytesPerSecond: result.valueBytes / 1e6 / seconds,
+    meanMs: result.latenciesMs.reduce((a, b) => a + b, 0) / result.latenciesMs.length,
+    p50Ms: percentile(result.latenciesMs, 50),
+    p99Ms: percentile(result.latenciesMs, 99),
+    perRequest: perRequest(counts, result.requests),
+  };
+}
+
+export const sizeLabel = (bytes: number): string =>
+  bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`;
+
+/** Right-aligned columns under a header, the first `leftColumns` left-aligned. */
+export function table(
+  header: readonly string[],
+  rows: readonly string[][],
+  leftColumns = 1,
+): string {
+  const widths = header.map((title, i) =>
+    Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
+  );
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, i) =>
+        i < leftColumns ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0),
+      )
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+const fixed = (value: number, digits: number): string =>
+  Number.isFinite(value) ? value.toFixed(digits) : '-';
+
+/** Three significant figures, without exponent notation. */
+const figure = (value: number): string => {
+  if (!Number.isFinite(value)) return '-';
+  if (value >= 100) return Math.round(value).toLocaleString('en-US');
+  if (value >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+};
+
+export function throughputTable(cells: readonly CellFigures[]): string {
+  return table(
+    ['backend', 'op', 'value', 'batch', 'requests', 'records/s', 'MB/s', 'p50 ms', 'p99 ms'],
+    cells.map((c) => [
+      c.backend,
+      c.op,
+      sizeLabel(c.valueBytes),
+      String(c.batch),
+      String(c.requests),
+      figure(c.recordsPerSecond),
+      figure(c.megabytesPerSecond),
+      figure(c.p50Ms),
+      figure(c.p99Ms),
+    ]),
+    3,
+  );
+}
+
+/** Storage calls per request; `a (b)` is calls (keys, items or ops they carried). */
+export function operationsTable(cells: readonly CellFigures[]): string {
+  return table(
+    [
+      'op',
+      'value',
+      'batch',
+      'seg put',
+      'put KB',
+      'seg get',
+      'get KB',
+      'md get',
+      'getMany (keys)',
+      'query (items)',
+      'transact (ops)',
+      'failed tx',
+      'other',
+      'RCU',
+      'WCU',
+    ],
+    cells.map((c) => {
+      const r = c.perRequest;
+      return [
+        c.op,
+        sizeLabel(c.valueBytes),
+        String(c.batch),
+        fixed(r.segmentPuts, 2),
+        fixed(r.segmentPutBytes / 1000, 1),
+        fixed(r.segmentGets, 2),
+        fixed(r.segmentGetBytes / 1000, 1),
+        fixed(r.metadataGets, 2),
+        `${fixed(r.metadataGetManys, 2)} (${fixed(r.metadataGetManyKeys, 2)})`,
+        `${fixed(r.metadataQueries, 2)} (${fixed(r.metadataQueryItems, 2)})`,
+        `${fixed(r.metadataTransacts, 2)} (${fixed(r.metadataTransactOps, 2)})`,
+        fixed(r.metadataTransactFailures, 3),
+        // Lists and deletes: produce and fetch should make none.
+        fixed(r.segmentLists + r.segmentDeletes + r.metadataDeleteManys, 2),
+        fixed(r.readUnits, 2),
+        fixed(r.writeUnits, 2),
+      ];
+    }),
+    2,
+  );
+}
+
+/**
+ * Where a request's time goes, on average: waiting on each kind of storage call, and the
+ * rest (HTTP, JSON, validation, encoding, and waiting for the event loop).
+ */
+export function timeTable(cells: readonly CellFigures[]): string {
+  return table(
+    ['op', 'value', 'batch', 'mean ms', 'seg put', 'seg get', 'md read', 'md write', 'rest'],
+    cells.map((c) => {
+      const r = c.perRequest;
+      const storage = r.segmentPutMs + r.segmentGetMs + r.metadataReadMs + r.metadataWriteMs;
+      return [
+        c.op,
+        sizeLabel(c.valueBytes),
+        String(c.batch),
+        figure(c.meanMs),
+        figure(r.segmentPutMs),
+        figure(r.segmentGetMs),
+        figure(r.metadataReadMs),
+        figure(r.metadataWriteMs),
+        figure(c.meanMs - storage),
+      ];
+    }),
+    2,
+  );
+}
