@@ -8,7 +8,7 @@ export interface Config {
   readonly store: StoreKind;
   /** Embedded store: where the SQLite database and segment files live. */
   readonly dataDir: string;
-  /** AWS store: the DynamoDB table and S3 bucket. */
+  /** AWS store: the DynamoDB table and S3 bucket (required with TRIBUTARY_STORE=aws). */
   readonly tableName: string;
   readonly bucketName: string;
   /** Local server only. */
@@ -21,15 +21,24 @@ export interface Config {
 type Env = Record<string, string | undefined>;
 
 export function readConfig(env: Env = process.env): Config {
+  const store = oneOf(env, 'TRIBUTARY_STORE', ['embedded', 'aws'], 'embedded');
+  // Guessing a table or bucket name could write into someone else's: require both.
+  const awsName = (name: string) => (store === 'aws' ? required(env, name) : (env[name] ?? ''));
   return {
-    store: oneOf(env, 'TRIBUTARY_STORE', ['embedded', 'aws'], 'embedded'),
+    store,
     dataDir: env.TRIBUTARY_DATA_DIR || './.tributary',
-    tableName: env.TRIBUTARY_TABLE || 'tributary',
-    bucketName: env.TRIBUTARY_BUCKET || 'tributary-segments',
+    tableName: awsName('TRIBUTARY_TABLE'),
+    bucketName: awsName('TRIBUTARY_BUCKET'),
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 8080, 0, 65_535),
     cacheBytes: integer(env, 'TRIBUTARY_CACHE_MB', 64, 0, 4096) * 1024 * 1024,
   };
+}
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`${name} must be set when TRIBUTARY_STORE=aws`);
+  return value;
 }
 
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {

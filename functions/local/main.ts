@@ -3,12 +3,14 @@ import { resolve } from 'node:path';
 import { createApp, deferInBackground } from '../app.ts';
 import { readConfig } from '../config.ts';
 import { jsonLogger } from '../http/logger.ts';
-import { openStores } from '../stores.ts';
+import { openAwsStores } from '../stores/aws.ts';
+import { openEmbeddedStores } from '../stores/embedded.ts';
 import { createLocalServer } from './server.ts';
 
 /** `npm start`: the REST API on a laptop, with embedded storage unless TRIBUTARY_STORE=aws. */
 const config = readConfig();
-const stores = await openStores(config);
+const stores =
+  config.store === 'aws' ? await openAwsStores(config) : openEmbeddedStores(config.dataDir);
 const handler = createApp({
   metadata: stores.metadata,
   segments: stores.segments,

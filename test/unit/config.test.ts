@@ -27,6 +27,8 @@ describe('configuration from the environment', () => {
     { PORT: 'eighty' },
     { PORT: '70000' },
     { TRIBUTARY_CACHE_MB: '-1' },
+    { TRIBUTARY_STORE: 'aws', TRIBUTARY_BUCKET: 'b' },
+    { TRIBUTARY_STORE: 'aws', TRIBUTARY_TABLE: 't' },
   ])('fails loudly at start on %j', (env) => {
     expect(() => readConfig(env)).toThrow(/must be/);
   });

@@ -1,0 +1,30 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDbMetadataStore, ensureTable } from '../adapters/aws/dynamodb-metadata-store.ts';
+import { ensureBucket, S3SegmentStore } from '../adapters/aws/s3-segment-store.ts';
+import type { Stores } from './stores.ts';
+
+/**
+ * DynamoDB and S3 through the SDK's default configuration, which honours the standard
+ * endpoint variables (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3) for DynamoDB Local,
+ * an S3 emulator or LocalStack. Against such endpoints the table and bucket are created
+ * when missing; in AWS they come from the deployment.
+ */
+export async function openAwsStores(
+  names: { readonly tableName: string; readonly bucketName: string },
+  env: Record<string, string | undefined> = process.env,
+): Promise<Stores> {
+  const dynamodb = new DynamoDBClient({});
+  // Emulators serve buckets by path, not by virtual host.
+  const s3 = new S3Client({ forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3) });
+  if (env.AWS_ENDPOINT_URL_DYNAMODB) await ensureTable(dynamodb, names.tableName);
+  if (env.AWS_ENDPOINT_URL_S3) await ensureBucket(s3, names.bucketName);
+  return {
+    metadata: new DynamoDbMetadataStore(dynamodb, names.tableName),
+    segments: new S3SegmentStore(s3, names.bucketName),
+    close: async () => {
+      dynamodb.destroy();
+      s3.destroy();
+    },
+  };
+}
