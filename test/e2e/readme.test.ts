@@ -1,0 +1,58 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { embedded } from '../support/backends.ts';
+import { type RunningServer, startServer } from '../support/server.ts';
+
+const run = promisify(execFile);
+const readme = join(import.meta.dirname, '../../README.md');
+
+/** The first sh block of a README section. */
+async function shBlock(heading: string): Promise<string> {
+  const text = await readFile(readme, 'utf8');
+  const section = text.slice(text.indexOf(`## ${heading}`));
+  const match = section.match(/```sh\n([\s\S]*?)```/);
+  if (!match?.[1]) throw new Error(`no sh block under ${heading}`);
+  return match[1];
+}
+
+describe('the README walkthrough', () => {
+  let server: RunningServer;
+  let cwd: string;
+  beforeAll(async () => {
+    server = await startServer(embedded);
+    cwd = await mkdtemp(join(tmpdir(), 'tributary-readme-'));
+  });
+  afterAll(async () => {
+    await server.close();
+    await rm(cwd, { recursive: true, force: true });
+  });
+
+  it('runs as written, every curl call succeeding', async () => {
+    const walkthrough = (await shBlock('Walkthrough with curl')).replaceAll(
+      'http://127.0.0.1:8080',
+      server.url,
+    );
+    // Every curl fails the script on an HTTP error and prints a newline after the body.
+    const script = `set -euo pipefail
+curl() { command curl -sS --fail-with-body "$@"; echo; }
+${walkthrough}`;
+    const { stdout } = await run('bash', ['-c', script], { cwd, timeout: 60_000 });
+    const answers = stdout.trim().split('\n').filter(Boolean);
+    expect(answers).toHaveLength(11); // 12 calls; DELETE answers 204 with no body
+    const [created, produced, ndjson, fetched, waited] = answers.map((line) => JSON.parse(line));
+    expect(created.partitions).toHaveLength(3);
+    // The partitions the README promises.
+    expect(produced.offsets.map((o: { partition: number }) => o.partition)).toEqual([0, 1, 0]);
+    expect(ndjson.offsets.map((o: { partition: number }) => o.partition)).toEqual([0, 2]);
+    expect(fetched.records.map((r: { key: unknown; value: unknown }) => [r.key, r.value])).toEqual([
+      ['alice', { clicked: 'buy' }],
+      [null, 'no key, explicit partition'],
+      ['alice', { clicked: 'pay' }],
+    ]);
+    expect(waited).toEqual({ records: [], nextOffset: 1, highWatermark: 1, logStartOffset: 0 });
+  });
+});
