@@ -10,7 +10,7 @@
  * docs/chunk-format.md describes the format for users, with a worked example.
  */
 
-import { Crc32c } from '@aws-crypto/crc32c';
+import { crc32c } from './crc32c.ts';
 
 export type TimestampType = 'CreateTime' | 'LogAppendTime';
 
@@ -301,10 +301,7 @@ function checkOffsetDeltas(offsetDeltas: readonly number[], count: number): void
 
 /** CRC-32C of the batch without its crc field: bytes [0, 8) then [12, end). */
 function checksum(batch: Uint8Array): number {
-  return new Crc32c()
-    .update(batch.subarray(0, CRC_AT))
-    .update(batch.subarray(HEADER_SIZE))
-    .digest();
+  return crc32c(batch.subarray(HEADER_SIZE), crc32c(batch.subarray(0, CRC_AT)));
 }
 
 // ---------------------------------------------------------------------------------------------
