@@ -31,7 +31,7 @@ export function createApp(options: AppOptions): Handler {
     ctx,
     reader: new BatchReader(options.segments, options.cacheBytes),
     // A topic read is trusted for 5 s by writers only: their commit re-checks its version.
-    writers: new WriterCache({ topicTtlMs: 5_000, maxHeads: 10_000 }),
+    writers: new WriterCache({ topicTtlMs: 5_000, maxItems: 20_000 }),
     sleep: (ms) => sleep(ms),
     defer: options.defer,
     log: options.log,

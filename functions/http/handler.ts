@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { TributaryError } from '../core/errors.ts';
 import { errorResponse, type HttpResponse, json } from './responses.ts';
+import { producerRoutes } from './routes/producers.ts';
 import { recordRoutes } from './routes/records.ts';
 import type { HttpDeps, Route } from './routes/route.ts';
 import { topicRoutes } from './routes/topics.ts';
@@ -9,6 +10,7 @@ const routes: readonly Route[] = [
   { method: 'GET', path: '/v1/health', handle: async () => json(200, { status: 'ok' }) },
   ...topicRoutes,
   ...recordRoutes,
+  ...producerRoutes,
 ];
 
 interface CompiledRoute extends Route {

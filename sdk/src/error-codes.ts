@@ -61,6 +61,41 @@ export const errorCodes = {
     retryable: false,
     description: 'The route exists but not for this HTTP method.',
   },
+  UNKNOWN_PRODUCER_ID: {
+    status: 404,
+    retryable: false,
+    description:
+      'The producer id is unknown or its state expired after 7 days idle; initialise a producer again (POST /v1/producers).',
+  },
+  PRODUCER_FENCED: {
+    status: 409,
+    retryable: false,
+    description:
+      'A newer instance initialised the same transactionalId (a higher producer epoch); this instance must stop.',
+  },
+  OUT_OF_ORDER_SEQUENCE: {
+    status: 409,
+    retryable: false,
+    description:
+      'The producer sequence is not the next one for the partition; details carry the expected sequence.',
+  },
+  OFFSET_MISMATCH: {
+    status: 409,
+    retryable: false,
+    description:
+      "The partition's next offset is not the expectedOffset; details carry the actual next offset.",
+  },
+  FENCED_LEADER_EPOCH: {
+    status: 409,
+    retryable: false,
+    description:
+      "The leader epoch is older than the partition's (another writer took it) or missing on a partition with an exclusive writer.",
+  },
+  UNKNOWN_LEADER_EPOCH: {
+    status: 409,
+    retryable: false,
+    description: "The leader epoch is newer than the partition's; no writer has taken it yet.",
+  },
   TOPIC_ALREADY_EXISTS: {
     status: 409,
     retryable: false,

@@ -5,10 +5,23 @@ import {
   ConditionFailedError,
   expectAbsent,
   expectVersion,
+  type ItemKey,
   StorageUnavailableError,
+  type StoredItem,
   TransactionContentionError,
   type WriteOp,
 } from '../ports/metadata-store.ts';
+import { producerIdleMs, producerMetaKey, producerStateKey } from '../producers/producer-keys.ts';
+import { producerMetaFromItem } from '../producers/producers.ts';
+import {
+  appendBatch,
+  fenced,
+  judgeSequence,
+  type ProducerBatch,
+  type ProducerPartitionState,
+  stateData,
+  stateFromItem,
+} from '../producers/sequence.ts';
 import {
   assertPartition,
   findTopic,
@@ -36,6 +49,20 @@ export interface ProduceRecord {
   readonly timestamp?: number;
 }
 
+export interface ProduceConditions {
+  /** An idempotent producer: its id, epoch, and the sequence of its first record per partition. */
+  readonly producer?: {
+    readonly id: number;
+    readonly epoch: number;
+    /** One number for a request touching one partition, else one per partition touched. */
+    readonly sequence: number | ReadonlyMap<number, number>;
+  };
+  /** Commit only if the partition's next offset is this (one partition only). */
+  readonly expectedOffset?: number;
+  /** The writer's leader epoch (one partition only); required once a writer took the partition. */
+  readonly leaderEpoch?: number;
+}
+
 export interface RecordAck {
   readonly partition: number;
   readonly offset: number;
@@ -49,8 +76,8 @@ export interface ProduceDeps {
 
 /**
  * Partitions one request may touch. Its commit is one DynamoDB transaction (at most 100
- * items): the topic check plus a head and an index entry per partition, with a third item
- * per partition kept free for producer state.
+ * items): the topic and producer checks, plus a head, an index entry and the producer's
+ * sequence state per partition.
  */
 export const maxPartitionsPerRequest = 32;
 
@@ -67,6 +94,8 @@ interface PartitionBatch {
   readonly requestIndexes: number[];
   readonly records: BatchRecord[];
   maxTimestamp: number;
+  /** The producer sequence of the batch's first record. */
+  firstSequence?: number;
 }
 
 // Records without a key are spread like Kafka's sticky partitioner: all of one request go
@@ -74,24 +103,26 @@ interface PartitionBatch {
 let nextStickyPartition = Math.floor(Math.random() * 1_000_000);
 
 /**
- * Validates a produce request against its topic and encodes it. Every refusal happens
- * here, before anything is written: a refused request changes nothing.
+ * Validates a produce request against its topic and encodes it. Every refusal of the
+ * request's form happens here, before anything is written: a refused request changes
+ * nothing.
  */
 export async function prepareProduce(
   deps: ProduceDeps,
   topicName: string,
   records: readonly ProduceRecord[],
+  conditions: ProduceConditions = {},
 ): Promise<PreparedProduce> {
   if (records.length === 0) {
     throw new TributaryError('EMPTY_BATCH', 'A produce request needs at least one record.');
   }
   const cached = deps.writers.topic(topicName, deps.ctx.now());
   try {
-    return prepare(deps, cached ?? (await readTopic(deps, topicName)), records);
+    return prepare(deps, cached ?? (await readTopic(deps, topicName)), records, conditions);
   } catch (error: unknown) {
     // Partitions may have been added since the topic was cached: judge again on fresh data.
     if (cached && error instanceof TributaryError && error.code === 'PARTITION_NOT_FOUND') {
-      return prepare(deps, await readTopic(deps, topicName), records);
+      return prepare(deps, await readTopic(deps, topicName), records, conditions);
     }
     throw error;
   }
@@ -107,6 +138,7 @@ function prepare(
   deps: ProduceDeps,
   topic: Topic,
   records: readonly ProduceRecord[],
+  conditions: ProduceConditions,
 ): PreparedProduce {
   const now = deps.ctx.now();
   const sticky = nextStickyPartition++ % topic.partitions;
@@ -147,8 +179,9 @@ function prepare(
       { partitions: byPartition.size, limit: maxPartitionsPerRequest },
     );
   }
-
   const batches = [...byPartition.values()];
+  assertConditionsFit(topic, batches, conditions);
+
   const chunk = concatBatches(
     batches.map((b) => encodeBatch(topic.config.timestampType, b.records)),
   );
@@ -159,16 +192,47 @@ function prepare(
     byteOffset: chunk.ranges[i]?.offset ?? 0,
     byteLength: chunk.ranges[i]?.length ?? 0,
   }));
+  const write: PlannedWrite = { topic, placed, conditions, appendTime: now };
+
+  const acksFrom = (bases: readonly number[], times: readonly number[]): RecordAck[] => {
+    const acks: RecordAck[] = new Array(records.length);
+    for (const [i, batch] of batches.entries()) {
+      const base = bases[i] ?? 0;
+      const appendTime = times[i] ?? now;
+      for (const [j, requestIndex] of batch.requestIndexes.entries()) {
+        // What the record was stamped with when its batch was first committed.
+        const timestamp =
+          topic.config.timestampType === 'LogAppendTime'
+            ? appendTime
+            : (records[requestIndex]?.timestamp ?? appendTime);
+        acks[requestIndex] = { partition: batch.partition, offset: base + j, timestamp };
+      }
+    }
+    return acks;
+  };
 
   return {
     recordCount: records.length,
     commit: async () => {
+      // A refusal or a replay is decided before any byte is written.
+      let view = await readView(deps, write, 'cached');
+      let verdict: Verdict;
+      try {
+        verdict = judge(write, view, deps.ctx.now());
+      } catch (error: unknown) {
+        if (!(error instanceof TributaryError)) throw error;
+        // Remembered state may be stale: only fresh state refuses.
+        view = await readView(deps, write, 'fresh');
+        verdict = judge(write, view, deps.ctx.now());
+      }
+      if (verdict.kind === 'duplicate') return acksFrom(verdict.bases, verdict.appendTimes);
+
       // 1. The chunk first: nothing refers to it yet, so nothing is visible.
       await deps.ctx.segments.put(chunkKey, chunk.body);
-      let bases: number[];
+      let outcome: CommitOutcome;
       try {
         // 2. Then the index, atomically for every partition touched.
-        bases = await commitIndex(deps, topic, placed);
+        outcome = await commitIndex(deps, write, view);
       } catch (error: unknown) {
         // The commit did not land: the chunk is an orphan. Remove it now if we can; the
         // maintenance sweep removes any that remain. After a storage outage the commit's
@@ -178,18 +242,20 @@ function prepare(
         }
         // The topic was deleted and created again since it was read: produce to the new one,
         // as a Kafka producer does once its metadata catches up.
-        if (error instanceof TopicReplaced) return prepare(deps, error.topic, records).commit();
+        if (error instanceof TopicReplaced) {
+          return prepare(deps, error.topic, records, conditions).commit();
+        }
         throw error;
       }
-      const acks: RecordAck[] = new Array(records.length);
-      for (const [i, batch] of batches.entries()) {
-        const base = bases[i] ?? 0;
-        for (const [j, requestIndex] of batch.requestIndexes.entries()) {
-          const timestamp = batch.records[j]?.timestamp ?? now;
-          acks[requestIndex] = { partition: batch.partition, offset: base + j, timestamp };
-        }
+      if (outcome.kind === 'duplicate') {
+        // Our own earlier attempt (whose answer was lost) landed meanwhile.
+        await deps.ctx.segments.delete([chunkKey]).catch(() => undefined);
+        return acksFrom(outcome.bases, outcome.appendTimes);
       }
-      return acks;
+      return acksFrom(
+        outcome.bases,
+        batches.map(() => now),
+      );
     },
   };
 }
@@ -213,12 +279,219 @@ function choosePartition(
   return sticky;
 }
 
+/** Conditions naming one partition need a request that touches one; sequences must cover each. */
+function assertConditionsFit(
+  topic: Topic,
+  batches: PartitionBatch[],
+  conditions: ProduceConditions,
+): void {
+  const touched = batches.map((b) => b.partition);
+  const onePartition = (what: string) => {
+    if (batches.length !== 1) {
+      throw new TributaryError(
+        'INVALID_REQUEST',
+        `${what} applies to one partition, but the request touches partitions ${touched.join(', ')}.`,
+        { field: what, partitions: touched },
+      );
+    }
+  };
+  if (conditions.expectedOffset !== undefined) onePartition('expectedOffset');
+  if (conditions.leaderEpoch !== undefined) onePartition('leaderEpoch');
+  const sequence = conditions.producer?.sequence;
+  if (sequence === undefined) return;
+  if (typeof sequence === 'number') {
+    onePartition('producer.sequence');
+    const [only] = batches;
+    if (only) only.firstSequence = sequence;
+    return;
+  }
+  for (const batch of batches) {
+    const first = sequence.get(batch.partition);
+    if (first === undefined) {
+      throw new TributaryError(
+        'INVALID_REQUEST',
+        `producer.sequence has no sequence for partition ${batch.partition} of ${topic.name}, which the request touches.`,
+        { field: 'producer.sequence', partitions: touched },
+      );
+    }
+    batch.firstSequence = first;
+  }
+  const extra = [...sequence.keys()].filter((p) => !touched.includes(p));
+  if (extra.length > 0) {
+    throw new TributaryError(
+      'INVALID_REQUEST',
+      `producer.sequence names partitions ${extra.join(', ')}, which the request does not touch.`,
+      { field: 'producer.sequence', partitions: touched },
+    );
+  }
+}
+
 interface PlacedBatch {
   readonly batch: PartitionBatch;
   readonly chunk: string;
   readonly byteOffset: number;
   readonly byteLength: number;
 }
+
+interface PlannedWrite {
+  readonly topic: Topic;
+  readonly placed: readonly PlacedBatch[];
+  readonly conditions: ProduceConditions;
+  readonly appendTime: number;
+}
+
+/** The versioned items a commit is conditioned on, as last read or remembered. */
+interface View {
+  topicVersion: number;
+  readonly items: Map<string, StoredItem | undefined>;
+}
+
+/** A replay of committed batches: their original base offsets and append times. */
+type Duplicate = {
+  readonly kind: 'duplicate';
+  readonly bases: number[];
+  readonly appendTimes: number[];
+};
+type Verdict = { readonly kind: 'append' } | Duplicate;
+type CommitOutcome = { readonly kind: 'append'; readonly bases: number[] } | Duplicate;
+
+const keyId = (key: ItemKey) => `${key.pk}\u0000${key.sk}`;
+
+function viewKeys(write: PlannedWrite): ItemKey[] {
+  const { topic, placed, conditions } = write;
+  const keys = placed.map(({ batch }) => headKey(topic.id, batch.partition));
+  const producer = conditions.producer;
+  if (producer) {
+    keys.push(producerMetaKey(producer.id));
+    for (const { batch } of placed)
+      keys.push(producerStateKey(topic.id, batch.partition, producer.id));
+  }
+  return keys;
+}
+
+/** The items from the writer's memory where it has them all ('cached'), else from the store. */
+async function readView(
+  deps: ProduceDeps,
+  write: PlannedWrite,
+  mode: 'cached' | 'fresh',
+): Promise<View> {
+  const keys = viewKeys(write);
+  const items = new Map<string, StoredItem | undefined>();
+  const remembered = mode === 'cached' ? keys.map((k) => deps.writers.item(k)) : [];
+  if (mode === 'cached' && remembered.every((item) => item !== undefined)) {
+    for (const [i, key] of keys.entries()) items.set(keyId(key), remembered[i]);
+  } else {
+    const read = await deps.ctx.metadata.getMany(keys);
+    for (const [i, key] of keys.entries()) {
+      const item = read[i];
+      items.set(keyId(key), item);
+      if (item) deps.writers.rememberItem(item);
+      else deps.writers.forgetItem(key);
+    }
+  }
+  return { topicVersion: write.topic.version, items };
+}
+
+/**
+ * Decides what the request does against the view: refuse it, answer it as the replay of a
+ * committed batch, or append it. Checked in this order: the producer is current; an exact
+ * replay is answered with its original offsets whatever else changed since; the leader
+ * epoch; the expected offset; the producer sequence.
+ */
+function judge(write: PlannedWrite, view: View, now: number): Verdict {
+  const { topic, placed, conditions } = write;
+  const producer = conditions.producer;
+  const states: (ProducerPartitionState | undefined)[] = [];
+  if (producer) {
+    const meta = producerMetaFromItem(
+      view.items.get(keyId(producerMetaKey(producer.id))),
+      producer,
+      now,
+    );
+    if (producer.epoch < meta.epoch) throw fenced(meta.epoch, producer.epoch);
+    const replays: ProducerBatch[] = [];
+    for (const { batch } of placed) {
+      const state = stateFromItem(
+        view.items.get(keyId(producerStateKey(topic.id, batch.partition, producer.id))),
+        now,
+      );
+      states.push(state);
+      const where = { topic: topic.name, partition: batch.partition };
+      const verdict = judgeSequence(
+        state,
+        producer.epoch,
+        batch.firstSequence ?? 0,
+        batch.records.length,
+        where,
+      );
+      if (verdict.kind === 'duplicate') replays.push(verdict.batch);
+    }
+    if (replays.length === placed.length) {
+      return {
+        kind: 'duplicate',
+        bases: replays.map((b) => b.baseOffset),
+        appendTimes: replays.map((b) => b.appendTime),
+      };
+    }
+    if (replays.length > 0) {
+      throw new TributaryError(
+        'OUT_OF_ORDER_SEQUENCE',
+        'The request replays batches already committed on some partitions but not on others; a retry must repeat the original request exactly.',
+        { topic: topic.name },
+      );
+    }
+  }
+  for (const { batch } of placed) {
+    const head = headFromItem(view.items.get(keyId(headKey(topic.id, batch.partition))));
+    assertLeaderEpoch(topic, batch.partition, head, conditions.leaderEpoch);
+    if (conditions.expectedOffset !== undefined && head.nextOffset !== conditions.expectedOffset) {
+      throw new TributaryError(
+        'OFFSET_MISMATCH',
+        `Expected ${topic.name}-${batch.partition} to be at offset ${conditions.expectedOffset}, but its next offset is ${head.nextOffset}.`,
+        {
+          topic: topic.name,
+          partition: batch.partition,
+          expectedOffset: conditions.expectedOffset,
+          nextOffset: head.nextOffset,
+        },
+      );
+    }
+  }
+  return { kind: 'append' };
+}
+
+function assertLeaderEpoch(
+  topic: Topic,
+  partition: number,
+  head: PartitionHead,
+  epoch: number | undefined,
+) {
+  const where = { topic: topic.name, partition, leaderEpoch: head.leaderEpoch };
+  if (epoch === undefined) {
+    if (head.leaderEpoch === 0) return;
+    throw new TributaryError(
+      'FENCED_LEADER_EPOCH',
+      `${topic.name}-${partition} has an exclusive writer (leader epoch ${head.leaderEpoch}); writes must carry its leaderEpoch.`,
+      where,
+    );
+  }
+  if (epoch < head.leaderEpoch) {
+    throw new TributaryError(
+      'FENCED_LEADER_EPOCH',
+      `Leader epoch ${epoch} is fenced: ${topic.name}-${partition} was taken with epoch ${head.leaderEpoch}.`,
+      { ...where, requestedLeaderEpoch: epoch },
+    );
+  }
+  if (epoch > head.leaderEpoch) {
+    throw new TributaryError(
+      'UNKNOWN_LEADER_EPOCH',
+      `Leader epoch ${epoch} is newer than ${topic.name}-${partition}'s (${head.leaderEpoch}).`,
+      { ...where, requestedLeaderEpoch: epoch },
+    );
+  }
+}
+
+const oneDayMs = 24 * 60 * 60 * 1000;
 
 /**
  * How long a commit keeps retrying lost races before answering COMMIT_CONFLICT (each loss
@@ -227,105 +500,174 @@ interface PlacedBatch {
  */
 const commitBudgetMs = 15_000;
 
+type OpRole = 'topic' | 'producer' | 'head' | 'entry' | 'state';
+
 /**
  * Commits one index entry per batch and advances each partition head, in one transaction
- * conditioned on the topic and every head being unchanged since they were read. Returns
- * the base offsets.
+ * conditioned on the topic and every head (and, for an idempotent producer, its epoch and
+ * sequence state) being as they were judged. Returns the base offsets, or the original
+ * ones when the request turns out to be a replay.
  *
  *   writer A reads head 7 ─┐          ┌─ A commits 7..9, head → 10 ✓
  *   writer B reads head 7 ─┴──────────┴─ B's condition "head still 7" fails ✗
- *                                        B takes head 10 from the failure, commits 10..11 ✓
+ *                                        B re-reads head 10, judges again, commits 10..11 ✓
  *
  * The chunk never changes on a retry: offsets inside it are relative to the base.
  */
 async function commitIndex(
   deps: ProduceDeps,
-  topic: Topic,
-  placed: readonly PlacedBatch[],
-): Promise<number[]> {
+  write: PlannedWrite,
+  initial: View,
+): Promise<CommitOutcome> {
   const { ctx, writers } = deps;
-  let topicVersion = topic.version;
-  let heads = await knownHeads(deps, topic, placed);
+  const { topic, placed, conditions } = write;
+  const producer = conditions.producer;
+  let view = initial;
   const deadline = Date.now() + commitBudgetMs;
   for (let attempt = 1; ; attempt++) {
-    const ops: WriteOp[] = [
-      // The topic is unchanged: not deleted (nor re-created) since this request read it.
-      { type: 'check', key: topicKey(topic.name), expect: expectVersion(topicVersion) },
-    ];
-    const next: PartitionHead[] = [];
-    for (const [i, { batch, ...place }] of placed.entries()) {
-      const head = heads[i] ?? headFromItem(undefined);
-      const advanced = {
-        nextOffset: head.nextOffset + batch.records.length,
-        nextPosition: head.nextPosition + place.byteLength,
-        leaderEpoch: head.leaderEpoch,
-        version: (head.version ?? 0) + 1,
-      };
-      next.push(advanced);
-      ops.push(
-        {
-          type: 'put',
-          key: headKey(topic.id, batch.partition),
-          data: headData(advanced),
-          // The head is still the one our offsets are based on.
-          expect: head.version === undefined ? expectAbsent : expectVersion(head.version),
-        },
-        {
-          type: 'put',
-          key: { pk: partitionPk(topic.id, batch.partition), sk: batchSk(head.nextOffset) },
-          data: entryData({
-            baseOffset: head.nextOffset,
-            count: batch.records.length,
-            position: head.nextPosition,
-            maxTimestamp: batch.maxTimestamp,
-            ...place,
-          }),
-          expect: expectAbsent,
-        },
+    const verdict = judge(write, view, ctx.now());
+    if (verdict.kind === 'duplicate') return verdict;
+
+    const ops: WriteOp[] = [];
+    const roles: OpRole[] = [];
+    // What the store will hold after the commit, to remember for the next request.
+    const remember: StoredItem[] = [];
+    const add = (role: OpRole, op: WriteOp) => {
+      ops.push(op);
+      roles.push(role);
+      if (op.type === 'put' && role !== 'entry') {
+        const version = (view.items.get(keyId(op.key))?.version ?? 0) + 1;
+        remember.push({
+          ...op.key,
+          version,
+          data: op.data,
+          ...(op.expiresAt !== undefined && { expiresAt: op.expiresAt }),
+        });
+      }
+    };
+    const expectAsViewed = (key: ItemKey) => {
+      const item = view.items.get(keyId(key));
+      return item ? expectVersion(item.version) : expectAbsent;
+    };
+
+    // The topic is unchanged: not deleted (nor re-created) since this request read it.
+    add('topic', {
+      type: 'check',
+      key: topicKey(topic.name),
+      expect: expectVersion(view.topicVersion),
+    });
+    if (producer) {
+      // The producer's epoch is unchanged: no newer instance fenced it meanwhile. Its
+      // expiry is pushed back when it has less than a day left.
+      const key = producerMetaKey(producer.id);
+      const meta = view.items.get(keyId(key));
+      const refresh = meta?.expiresAt !== undefined && meta.expiresAt - ctx.now() < oneDayMs;
+      add(
+        'producer',
+        refresh && meta
+          ? {
+              type: 'put',
+              key,
+              data: meta.data,
+              expiresAt: ctx.now() + producerIdleMs,
+              expect: expectVersion(meta.version),
+            }
+          : { type: 'check', key, expect: expectAsViewed(key) },
       );
     }
+    const bases: number[] = [];
+    for (const { batch, ...place } of placed) {
+      const key = headKey(topic.id, batch.partition);
+      const head = headFromItem(view.items.get(keyId(key)));
+      bases.push(head.nextOffset);
+      // The head is still the one our offsets are based on.
+      add('head', {
+        type: 'put',
+        key,
+        data: headData({
+          nextOffset: head.nextOffset + batch.records.length,
+          nextPosition: head.nextPosition + place.byteLength,
+          leaderEpoch: head.leaderEpoch,
+        }),
+        expect: expectAsViewed(key),
+      });
+      add('entry', {
+        type: 'put',
+        key: { pk: partitionPk(topic.id, batch.partition), sk: batchSk(head.nextOffset) },
+        data: entryData({
+          baseOffset: head.nextOffset,
+          count: batch.records.length,
+          position: head.nextPosition,
+          maxTimestamp: batch.maxTimestamp,
+          ...place,
+        }),
+        expect: expectAbsent,
+      });
+      if (producer) {
+        const stateKey = producerStateKey(topic.id, batch.partition, producer.id);
+        const state = stateFromItem(view.items.get(keyId(stateKey)), ctx.now());
+        const next = appendBatch(state, producer.epoch, {
+          firstSequence: batch.firstSequence ?? 0,
+          count: batch.records.length,
+          baseOffset: head.nextOffset,
+          appendTime: write.appendTime,
+        });
+        add('state', {
+          type: 'put',
+          key: stateKey,
+          data: stateData(next),
+          expiresAt: ctx.now() + producerIdleMs,
+          expect: expectAsViewed(stateKey),
+        });
+      }
+    }
+
     try {
       await ctx.metadata.transact(ops);
-      for (const [i, { batch }] of placed.entries()) {
-        const head = next[i];
-        if (head) writers.rememberHead(topic.id, batch.partition, head);
-      }
-      return heads.map((h) => h.nextOffset);
+      for (const item of remember) writers.rememberItem(item);
+      return { kind: 'append', bases };
     } catch (error: unknown) {
       if (Date.now() > deadline) throw commitConflict(topic, attempt, error);
       if (error instanceof ConditionFailedError) {
-        let stale = false;
+        let reread = false;
         for (const failure of error.failures) {
-          if (failure.index === 0) {
+          const role = roles[failure.index];
+          const key = ops[failure.index]?.key;
+          if (role === 'topic') {
             writers.forgetTopic(topic.name);
             const current = await findTopic(ctx, topic.name);
             if (!current) throw topicNotFound(topic.name);
             if (current.id !== topic.id) throw new TopicReplaced(current);
             writers.rememberTopic(current, ctx.now());
-            topicVersion = current.version;
-          } else if (failure.index % 2 === 1) {
-            // A head moved: another writer committed first. Take its value and go again.
-            const i = (failure.index - 1) / 2;
-            const head = headFromItem(failure.current);
-            heads[i] = head;
-            const batch = placed[i]?.batch;
-            if (batch) writers.rememberHead(topic.id, batch.partition, head);
+            view.topicVersion = current.version;
+          } else if (role === 'entry' || !key) {
+            reread = true;
           } else {
-            stale = true;
+            // Another writer committed first, a newer producer instance fenced this one,
+            // or a writer took the partition: the failure carries the item as it is now.
+            view.items.set(keyId(key), failure.current);
+            if (failure.current) writers.rememberItem(failure.current);
+            else writers.forgetItem(key);
           }
         }
-        if (stale) heads = await readHeads(deps, topic, placed);
-        // The first loss retries at once with the head the failure returned; repeated
-        // losses mean heavy contention, where spreading out helps every writer through.
+        if (reread) view = await rereadView(deps, write, view);
+        // The first loss retries at once; repeated losses mean heavy contention, where
+        // spreading out helps every writer through.
         if (attempt > 1) await pause(attempt);
       } else if (error instanceof TransactionContentionError) {
         await pause(attempt);
-        heads = await readHeads(deps, topic, placed);
+        view = await rereadView(deps, write, view);
       } else {
         throw error;
       }
     }
   }
+}
+
+async function rereadView(deps: ProduceDeps, write: PlannedWrite, stale: View): Promise<View> {
+  const fresh = await readView(deps, write, 'fresh');
+  fresh.topicVersion = stale.topicVersion;
+  return fresh;
 }
 
 /** The topic was deleted and re-created under the same name while a request was in flight. */
@@ -335,26 +677,6 @@ class TopicReplaced extends Error {
     super(`topic ${topic.name} was re-created`);
     this.topic = topic;
   }
-}
-
-/** Remembered heads when every one is known, else a fresh read. */
-async function knownHeads(
-  deps: ProduceDeps,
-  topic: Topic,
-  placed: readonly PlacedBatch[],
-): Promise<PartitionHead[]> {
-  const remembered = placed.map(({ batch }) => deps.writers.head(topic.id, batch.partition));
-  if (remembered.every((h) => h !== undefined)) return remembered;
-  return readHeads(deps, topic, placed);
-}
-
-async function readHeads(
-  deps: ProduceDeps,
-  topic: Topic,
-  placed: readonly PlacedBatch[],
-): Promise<PartitionHead[]> {
-  const keys = placed.map(({ batch }) => headKey(topic.id, batch.partition));
-  return (await deps.ctx.metadata.getMany(keys)).map(headFromItem);
 }
 
 /** Full jitter, growing to 200 ms, so racing writers spread out. */

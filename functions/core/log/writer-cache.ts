@@ -1,21 +1,23 @@
+import type { ItemKey, StoredItem } from '../ports/metadata-store.ts';
 import type { Topic } from '../topics/topic.ts';
-import type { PartitionHead } from './partition-items.ts';
 
 /**
  * What a writer remembers between requests so that, in the steady state, a produce costs
- * one segment PUT and one metadata transaction. Nothing here can cause a wrong write: the
- * commit is conditioned on the topic's and each head's version, and a failed condition
- * hands back the current item, which replaces what was remembered.
+ * one segment PUT and one metadata transaction: topics it read lately, and the versioned
+ * items its commits are conditioned on (partition heads, producer state). Nothing here can
+ * cause a wrong write: the commit is conditioned on every remembered version, and a
+ * failed condition sends the writer back to the store.
  */
 export class WriterCache {
   readonly #topicTtlMs: number;
-  readonly #maxHeads: number;
+  readonly #maxItems: number;
   readonly #topics = new Map<string, { readonly topic: Topic; readonly readAt: number }>();
-  readonly #heads = new Map<string, PartitionHead>();
+  // Map keeps insertion order: the first key is the least recently used.
+  readonly #items = new Map<string, StoredItem>();
 
-  constructor(options: { topicTtlMs: number; maxHeads: number }) {
+  constructor(options: { topicTtlMs: number; maxItems: number }) {
     this.#topicTtlMs = options.topicTtlMs;
-    this.#maxHeads = options.maxHeads;
+    this.#maxItems = options.maxItems;
   }
 
   topic(name: string, now: number): Topic | undefined {
@@ -33,17 +35,29 @@ export class WriterCache {
     this.#topics.delete(name);
   }
 
-  head(topicId: string, partition: number): PartitionHead | undefined {
-    return this.#heads.get(`${topicId}#${partition}`);
+  item(key: ItemKey): StoredItem | undefined {
+    const id = itemId(key);
+    const item = this.#items.get(id);
+    if (item) {
+      this.#items.delete(id);
+      this.#items.set(id, item);
+    }
+    return item;
   }
 
-  rememberHead(topicId: string, partition: number, head: PartitionHead): void {
-    const key = `${topicId}#${partition}`;
-    this.#heads.delete(key);
-    this.#heads.set(key, head);
-    if (this.#heads.size > this.#maxHeads) {
-      const oldest = this.#heads.keys().next();
-      if (!oldest.done) this.#heads.delete(oldest.value);
+  rememberItem(item: StoredItem): void {
+    const id = itemId(item);
+    this.#items.delete(id);
+    this.#items.set(id, item);
+    if (this.#items.size > this.#maxItems) {
+      const oldest = this.#items.keys().next();
+      if (!oldest.done) this.#items.delete(oldest.value);
     }
   }
+
+  forgetItem(key: ItemKey): void {
+    this.#items.delete(itemId(key));
+  }
 }
+
+const itemId = (key: ItemKey) => `${key.pk}\u0000${key.sk}`;

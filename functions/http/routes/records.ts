@@ -1,8 +1,13 @@
 import { z } from 'zod';
 import { TributaryError } from '../../core/errors.ts';
 import { fetchRecords } from '../../core/log/fetch.ts';
+import { takeLeadership } from '../../core/log/leadership.ts';
 import { listOffset, type OffsetSpec } from '../../core/log/list-offsets.ts';
-import { type ProduceRecord, prepareProduce } from '../../core/log/produce.ts';
+import {
+  type ProduceConditions,
+  type ProduceRecord,
+  prepareProduce,
+} from '../../core/log/produce.ts';
 import { encodeKey, encodeValue, type RecordFormat, renderBytes } from '../record-format.ts';
 import {
   bodyBytes,
@@ -17,7 +22,18 @@ import {
 import { json, rawJson } from '../responses.ts';
 import type { Route } from './route.ts';
 
-const produceBody = z.strictObject({ records: z.array(z.unknown()) });
+const count = z.number().int().min(0);
+const producerInput = z.strictObject({
+  id: count,
+  epoch: count,
+  sequence: z.union([count, z.record(z.string().regex(/^\d{1,9}$/, 'a partition number'), count)]),
+});
+const produceBody = z.strictObject({
+  records: z.array(z.unknown()),
+  producer: producerInput.optional(),
+  leaderEpoch: count.optional(),
+});
+type ProducerInput = z.output<typeof producerInput>;
 
 const recordInput = z
   .strictObject({
@@ -48,18 +64,36 @@ const maxResponseBytes = 5_500_000;
 export const recordRoutes: Route[] = [
   {
     method: 'POST',
+    path: '/v1/topics/{topic}/partitions/{partition}/leader',
+    handle: async ({ event, params, deps }) => {
+      onlyParams(queryOf(event), []);
+      const partition = partitionParam(params.partition);
+      return json(200, await takeLeadership(deps.ctx, params.topic ?? '', partition));
+    },
+  },
+  {
+    method: 'POST',
     path: '/v1/topics/{topic}/records',
     handle: async ({ event, params, deps }) => {
       const query = queryOf(event);
-      onlyParams(query, ['format', 'acks']);
+      onlyParams(query, [
+        'format',
+        'acks',
+        'expectedOffset',
+        'leaderEpoch',
+        'producerId',
+        'producerEpoch',
+        'sequence',
+      ]);
       const format = formatParam(query);
       const acks = acksParam(query.acks);
-      const records = parseProduceBody(
+      const body = parseProduceBody(
         bodyBytes(event).toString('utf8'),
         bodyKind(event, true),
         format,
       );
-      const prepared = await prepareProduce(deps, params.topic ?? '', records);
+      const conditions = produceConditions(query, body);
+      const prepared = await prepareProduce(deps, params.topic ?? '', body.records, conditions);
       if (acks === '0') {
         await deps.defer(() => prepared.commit());
         return json(202, { accepted: prepared.recordCount });
@@ -140,11 +174,18 @@ export const recordRoutes: Route[] = [
   },
 ];
 
+interface ProduceBody {
+  readonly records: ProduceRecord[];
+  readonly producer?: ProducerInput;
+  readonly leaderEpoch?: number;
+}
+
+/** JSON `{"records": [...], "producer"?, "leaderEpoch"?}` or NDJSON, one record per line. */
 function parseProduceBody(
   text: string,
   kind: 'json' | 'ndjson',
   format: RecordFormat,
-): ProduceRecord[] {
+): ProduceBody {
   if (kind === 'ndjson') {
     const records: ProduceRecord[] = [];
     for (const [i, line] of text.split('\n').entries()) {
@@ -152,11 +193,71 @@ function parseProduceBody(
       const value = parseJson(line, `NDJSON line ${i + 1}`);
       records.push(toProduceRecord(value, records.length, format, `line ${i + 1}`));
     }
-    return records;
+    return { records };
   }
   const parsed = produceBody.safeParse(parseJson(text));
   if (!parsed.success) throw invalidRequest(parsed.error);
-  return parsed.data.records.map((r, i) => toProduceRecord(r, i, format, `records[${i}]`));
+  const { producer, leaderEpoch } = parsed.data;
+  return {
+    records: parsed.data.records.map((r, i) => toProduceRecord(r, i, format, `records[${i}]`)),
+    ...(producer && { producer }),
+    ...(leaderEpoch !== undefined && { leaderEpoch }),
+  };
+}
+
+/**
+ * Conditions on a produce, from the JSON body or, for NDJSON (which has no place for them),
+ * from query parameters: `producerId`, `producerEpoch`, `sequence`, `leaderEpoch`, and
+ * `expectedOffset` (query only).
+ */
+function produceConditions(
+  query: Record<string, string | undefined>,
+  body: ProduceBody,
+): ProduceConditions {
+  const optionalInt = (name: string) =>
+    query[name] === undefined
+      ? undefined
+      : intParam(query, name, { min: 0, max: Number.MAX_SAFE_INTEGER });
+  const both = (name: string) =>
+    new TributaryError('INVALID_REQUEST', `Give ${name} in the body or in the query, not both.`, {
+      field: name,
+    });
+
+  let producer = body.producer && {
+    id: body.producer.id,
+    epoch: body.producer.epoch,
+    sequence:
+      typeof body.producer.sequence === 'number'
+        ? body.producer.sequence
+        : new Map(Object.entries(body.producer.sequence).map(([p, seq]) => [Number(p), seq])),
+  };
+  const fromQuery = ['producerId', 'producerEpoch', 'sequence'].filter(
+    (name) => query[name] !== undefined,
+  );
+  if (fromQuery.length > 0) {
+    if (producer) throw both('producer');
+    if (fromQuery.length < 3) {
+      throw new TributaryError(
+        'INVALID_REQUEST',
+        'An idempotent produce needs producerId, producerEpoch and sequence together.',
+        { field: 'producerId' },
+      );
+    }
+    producer = {
+      id: optionalInt('producerId') ?? 0,
+      epoch: optionalInt('producerEpoch') ?? 0,
+      sequence: optionalInt('sequence') ?? 0,
+    };
+  }
+  const queryEpoch = optionalInt('leaderEpoch');
+  if (queryEpoch !== undefined && body.leaderEpoch !== undefined) throw both('leaderEpoch');
+  const leaderEpoch = queryEpoch ?? body.leaderEpoch;
+  const expectedOffset = optionalInt('expectedOffset');
+  return {
+    ...(producer && { producer }),
+    ...(leaderEpoch !== undefined && { leaderEpoch }),
+    ...(expectedOffset !== undefined && { expectedOffset }),
+  };
 }
 
 function toProduceRecord(
