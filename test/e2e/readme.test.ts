@@ -55,4 +55,29 @@ ${walkthrough}`;
     ]);
     expect(waited).toEqual({ records: [], nextOffset: 1, highWatermark: 1, logStartOffset: 0 });
   });
+
+  it('runs the idempotence walkthrough as written, with the answers it promises', async () => {
+    const walkthrough = (await shBlock('Writes that never duplicate')).replaceAll(
+      'http://127.0.0.1:8080',
+      server.url,
+    );
+    // `|| true` in the walkthrough lets the refused request through; every other call must succeed.
+    const script = `set -euo pipefail
+curl() { command curl -sS --fail-with-body "$@"; echo; }
+${walkthrough}`;
+    const { stdout } = await run('bash', ['-c', script], { cwd, timeout: 60_000 });
+    const [, producer, first, replay, gap, conditional, leader, led] = stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
+    expect(producer).toEqual({ producerId: 1, producerEpoch: 0 });
+    expect(replay.offsets).toEqual(first.offsets);
+    expect(gap.error.code).toBe('OUT_OF_ORDER_SEQUENCE');
+    expect(conditional.offsets[0]).toMatchObject({ partition: 1, offset: 0 });
+    expect(leader).toEqual({ topic: 'payments', partition: 1, leaderEpoch: 1 });
+    expect(led.offsets[0]).toMatchObject({ partition: 1, offset: 1 });
+    const payments = await fetch(`${server.url}/v1/topics/payments/partitions/0/records?offset=0`);
+    expect((await payments.json()).records).toHaveLength(1);
+  });
 });
