@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { TributaryError } from '../core/errors.ts';
 import { errorResponse, type HttpResponse, json } from './responses.ts';
+import { groupRoutes } from './routes/groups.ts';
 import { producerRoutes } from './routes/producers.ts';
 import { recordRoutes } from './routes/records.ts';
 import type { HttpDeps, Route } from './routes/route.ts';
@@ -11,6 +12,7 @@ const routes: readonly Route[] = [
   ...topicRoutes,
   ...recordRoutes,
   ...producerRoutes,
+  ...groupRoutes,
 ];
 
 interface CompiledRoute extends Route {

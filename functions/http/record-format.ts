@@ -76,3 +76,26 @@ function notDecodable(format: RecordFormat, kind: string, offset: number, why: s
     { offset, format },
   );
 }
+
+/** A stored record as the API shows it, in the requested format. */
+export function renderRecord(
+  format: RecordFormat,
+  record: {
+    readonly offset: number;
+    readonly timestamp: number;
+    readonly key: Uint8Array | null;
+    readonly value: Uint8Array | null;
+    readonly headers: readonly { readonly name: string; readonly value: Uint8Array | null }[];
+  },
+) {
+  return {
+    offset: record.offset,
+    timestamp: record.timestamp,
+    key: renderBytes(format, record.key, 'key', record.offset),
+    value: renderBytes(format, record.value, 'value', record.offset),
+    headers: record.headers.map((h) => ({
+      name: h.name,
+      value: renderBytes(format, h.value, 'value', record.offset),
+    })),
+  };
+}

@@ -49,6 +49,11 @@ export const errorCodes = {
     retryable: false,
     description: 'A partition count is out of range, or would not increase the count.',
   },
+  INVALID_GROUP: {
+    status: 400,
+    retryable: false,
+    description: 'The group name is not valid (1-249 of [a-zA-Z0-9._-]).',
+  },
   NOT_FOUND: { status: 404, retryable: false, description: 'No such route.' },
   TOPIC_NOT_FOUND: { status: 404, retryable: false, description: 'The topic does not exist.' },
   PARTITION_NOT_FOUND: {
@@ -95,6 +100,33 @@ export const errorCodes = {
     status: 409,
     retryable: false,
     description: "The leader epoch is newer than the partition's; no writer has taken it yet.",
+  },
+  GROUP_NOT_FOUND: {
+    status: 404,
+    retryable: false,
+    description: 'The consumer group does not exist.',
+  },
+  UNKNOWN_MEMBER_ID: {
+    status: 404,
+    retryable: false,
+    description:
+      'The member is not in the group: it left, its session lapsed, or a restart with its instanceId replaced it. Join again.',
+  },
+  ILLEGAL_GENERATION: {
+    status: 409,
+    retryable: false,
+    description:
+      "The member's generation is stale: the group rebalanced. Heartbeat to learn the new generation and assignment.",
+  },
+  PARTITION_NOT_ASSIGNED: {
+    status: 409,
+    retryable: false,
+    description: 'The member does not own a partition it tried to commit for.',
+  },
+  GROUP_NOT_EMPTY: {
+    status: 409,
+    retryable: false,
+    description: 'The group still has live members; this operation needs an empty group.',
   },
   TOPIC_ALREADY_EXISTS: {
     status: 409,

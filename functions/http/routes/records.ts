@@ -8,7 +8,7 @@ import {
   type ProduceRecord,
   prepareProduce,
 } from '../../core/log/produce.ts';
-import { encodeKey, encodeValue, type RecordFormat, renderBytes } from '../record-format.ts';
+import { encodeKey, encodeValue, type RecordFormat, renderRecord } from '../record-format.ts';
 import {
   bodyBytes,
   bodyKind,
@@ -134,16 +134,7 @@ export const recordRoutes: Route[] = [
       let size = 0;
       let nextOffset = result.nextOffset;
       for (const record of result.records) {
-        const text = JSON.stringify({
-          offset: record.offset,
-          timestamp: record.timestamp,
-          key: renderBytes(format, record.key, 'key', record.offset),
-          value: renderBytes(format, record.value, 'value', record.offset),
-          headers: record.headers.map((h) => ({
-            name: h.name,
-            value: renderBytes(format, h.value, 'value', record.offset),
-          })),
-        });
+        const text = JSON.stringify(renderRecord(format, record));
         size += Buffer.byteLength(text) + 1;
         if (rendered.length > 0 && size > maxResponseBytes) {
           nextOffset = record.offset;
@@ -297,7 +288,7 @@ function acksParam(raw: string | undefined): 'all' | '0' {
   );
 }
 
-function partitionParam(raw: string | undefined): number {
+export function partitionParam(raw: string | undefined): number {
   const value = raw !== undefined && /^\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
   if (Number.isNaN(value)) {
     throw new TributaryError(

@@ -1,0 +1,514 @@
+import type { CoreContext } from '../context.ts';
+import { TributaryError } from '../errors.ts';
+import { topicKey } from '../keys.ts';
+import type { BatchReader } from '../log/batch-reader.ts';
+import { listOffset } from '../log/list-offsets.ts';
+import { readPartitionStates } from '../log/partition-state.ts';
+import {
+  ConditionFailedError,
+  expectAbsent,
+  expectAny,
+  expectVersion,
+  maxTransactionOps,
+  type WriteOp,
+} from '../ports/metadata-store.ts';
+import { assertPartition, loadTopic, type Topic, topicFromItem } from '../topics/topic.ts';
+import { assertValidTopicName } from '../topics/topic-name.ts';
+import {
+  assertValidGroupName,
+  assignmentView,
+  type Group,
+  groupData,
+  groupFromItem,
+  groupPk,
+  groupRegistryKey,
+  groupStateKey,
+  groupsPk,
+  isLapsed,
+  type Member,
+  type OffsetReset,
+  offsetKey,
+  offsetSkPrefix,
+  positionKey,
+  rebalance,
+  subscribedTopics,
+  type TopicSnapshot,
+} from './group.ts';
+
+export interface MemberView {
+  readonly memberId: string;
+  readonly generation: number;
+  readonly assignment: { topic: string; partitions: number[] }[];
+}
+
+/**
+ * Reads the group, settles it as of now — members whose session lapsed are removed, and a
+ * change in membership or in the subscribed topics (deleted, re-created, partitions added)
+ * starts a new generation with a sticky assignment — applies `change`, and writes the
+ * result with a condition on the version read. A concurrent change makes the condition
+ * fail and the whole thing runs again on what is there now, so no change is ever lost
+ * (two members joining at once both end up in the group).
+ */
+async function updateGroup(
+  ctx: CoreContext,
+  name: string,
+  change: (group: Group, now: number) => Promise<Group | undefined> | Group | undefined,
+): Promise<Group> {
+  assertValidGroupName(name);
+  for (;;) {
+    const item = await ctx.metadata.get(groupStateKey(name));
+    const read = groupFromItem(name, item);
+    const now = ctx.now();
+    const settled = await settle(ctx, read, now);
+    const changed = await change(settled, now);
+    const next = changed ?? settled;
+    if (next === read) return read;
+    const ops: WriteOp[] = [
+      {
+        type: 'put',
+        key: groupStateKey(name),
+        data: groupData(next),
+        expect: read.version === undefined ? expectAbsent : expectVersion(read.version),
+      },
+    ];
+    if (read.version === undefined) {
+      ops.push({
+        type: 'put',
+        key: groupRegistryKey(name),
+        data: { createdAt: now },
+        expect: expectAny,
+      });
+    }
+    try {
+      await ctx.metadata.transact(ops);
+    } catch (error: unknown) {
+      if (error instanceof ConditionFailedError) continue;
+      throw error;
+    }
+    const gone = read.members.filter((m) => !next.members.some((n) => n.memberId === m.memberId));
+    if (gone.length > 0) {
+      // Where departed members' polls had got to: nobody reads it any more.
+      await ctx.metadata
+        .deleteMany(gone.map((m) => positionKey(name, m.memberId)))
+        .catch(() => undefined);
+    }
+    return { ...next, version: (read.version ?? 0) + 1 };
+  }
+}
+
+async function settle(ctx: CoreContext, group: Group, now: number): Promise<Group> {
+  const live = group.members.filter((m) => !isLapsed(m, now));
+  const topics = await topicSnapshot(ctx, subscribedTopics(live));
+  if (live.length === group.members.length && sameSnapshot(group.topics, topics)) return group;
+  return rebalance(group, live, topics);
+}
+
+async function topicSnapshot(ctx: CoreContext, names: readonly string[]): Promise<TopicSnapshot> {
+  const items = await ctx.metadata.getMany(names.map(topicKey));
+  const snapshot: Record<string, { id: string; partitions: number }> = {};
+  for (const item of items) {
+    const topic = item && topicFromItem(item);
+    if (topic) snapshot[topic.name] = { id: topic.id, partitions: topic.partitions };
+  }
+  return snapshot;
+}
+
+function sameSnapshot(a: TopicSnapshot, b: TopicSnapshot): boolean {
+  const names = Object.keys(a);
+  if (names.length !== Object.keys(b).length) return false;
+  return names.every((n) => a[n]?.id === b[n]?.id && a[n]?.partitions === b[n]?.partitions);
+}
+
+const view = (group: Group, member: Member): MemberView => ({
+  memberId: member.memberId,
+  generation: group.generation,
+  assignment: assignmentView(member),
+});
+
+const unknownMember = (group: string, memberId: string) =>
+  new TributaryError(
+    'UNKNOWN_MEMBER_ID',
+    `Member ${memberId} is not in group '${group}': it left, its session lapsed, or it was replaced. Join again.`,
+    { group, memberId },
+  );
+
+function findMember(group: Group, memberId: string): Member {
+  const member = group.members.find((m) => m.memberId === memberId);
+  if (!member) throw unknownMember(group.name, memberId);
+  return member;
+}
+
+export interface JoinRequest {
+  readonly topics: readonly string[];
+  readonly sessionTimeoutMs: number;
+  readonly instanceId?: string;
+  readonly autoOffsetReset: OffsetReset;
+}
+
+/**
+ * Adds a member and rebalances. A member joining with the `instanceId` of a live member
+ * (a restart of a static member) takes its place and its partitions without a rebalance;
+ * the replaced member id is fenced.
+ */
+export async function joinGroup(
+  ctx: CoreContext,
+  name: string,
+  request: JoinRequest,
+): Promise<MemberView> {
+  for (const topic of request.topics) assertValidTopicName(topic);
+  const memberId = ctx.newId();
+  const group = await updateGroup(ctx, name, async (current, now) => {
+    const joining: Member = {
+      memberId,
+      instanceId: request.instanceId ?? null,
+      topics: [...new Set(request.topics)].sort(),
+      sessionTimeoutMs: request.sessionTimeoutMs,
+      lastHeartbeat: now,
+      autoOffsetReset: request.autoOffsetReset,
+      owned: [],
+    };
+    const previous = request.instanceId
+      ? current.members.find((m) => m.instanceId === request.instanceId)
+      : undefined;
+    const others = current.members.filter((m) => m !== previous);
+    if (previous && previous.topics.join('\u0000') === joining.topics.join('\u0000')) {
+      return { ...current, members: [...others, { ...joining, owned: previous.owned }] };
+    }
+    const members = [...others, joining];
+    return rebalance(current, members, await topicSnapshot(ctx, subscribedTopics(members)));
+  });
+  return view(group, findMember(group, memberId));
+}
+
+/** Keeps the member's session alive; answers with the generation and what it owns now. */
+export async function heartbeat(
+  ctx: CoreContext,
+  name: string,
+  memberId: string,
+): Promise<MemberView> {
+  const group = await updateGroup(ctx, name, (current, now) => {
+    const member = findMember(current, memberId);
+    return {
+      ...current,
+      members: current.members.map((m) => (m === member ? { ...m, lastHeartbeat: now } : m)),
+    };
+  });
+  return view(group, findMember(group, memberId));
+}
+
+/** Removes the member at once; its partitions move in a new generation. */
+export async function leaveGroup(ctx: CoreContext, name: string, memberId: string): Promise<void> {
+  await updateGroup(ctx, name, async (current) => {
+    const member = findMember(current, memberId);
+    const members = current.members.filter((m) => m !== member);
+    return rebalance(current, members, await topicSnapshot(ctx, subscribedTopics(members)));
+  });
+}
+
+/** The group as of now (lapsed members removed), writing the settlement if it changed. */
+export const settledGroup = (ctx: CoreContext, name: string) =>
+  updateGroup(ctx, name, () => undefined);
+
+export interface OffsetCommit {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly metadata?: string;
+}
+
+/** At most this many offsets in one commit: one transaction, with the group check. */
+export const maxOffsetsPerCommit = maxTransactionOps - 2;
+
+/**
+ * Commits offsets (the next offset to consume, as in Kafka). A member's commit is accepted
+ * only for its current generation and for partitions it owns, in one transaction
+ * conditioned on the group being unchanged since that was checked: a zombie — a member
+ * whose session lapsed, that left, or that was replaced — can never commit. Without a
+ * member, a commit is allowed only while the group has no live members (as Kafka's admin
+ * tools do).
+ */
+export async function commitOffsets(
+  ctx: CoreContext,
+  name: string,
+  request: { memberId?: string; generation?: number; offsets: readonly OffsetCommit[] },
+): Promise<void> {
+  assertValidGroupName(name);
+  if (request.offsets.length > maxOffsetsPerCommit) {
+    throw new TributaryError(
+      'INVALID_REQUEST',
+      `A commit holds at most ${maxOffsetsPerCommit} offsets; got ${request.offsets.length}.`,
+      { field: 'offsets', limit: maxOffsetsPerCommit },
+    );
+  }
+  const topics = await loadTopics(
+    ctx,
+    request.offsets.map((o) => o.topic),
+  );
+  for (const o of request.offsets) {
+    const topic = topics.get(o.topic);
+    if (topic) assertPartition(topic, o.partition);
+  }
+  for (;;) {
+    const group = await settledGroup(ctx, name);
+    if (request.memberId !== undefined) {
+      const member = findMember(group, request.memberId);
+      if (request.generation !== group.generation) {
+        throw new TributaryError(
+          'ILLEGAL_GENERATION',
+          `Generation ${request.generation} of group '${name}' is stale; the group is at generation ${group.generation}.`,
+          {
+            group: name,
+            generation: request.generation ?? null,
+            currentGeneration: group.generation,
+          },
+        );
+      }
+      for (const o of request.offsets) {
+        if (!member.owned.some((p) => p.topic === o.topic && p.partition === o.partition)) {
+          throw new TributaryError(
+            'PARTITION_NOT_ASSIGNED',
+            `Member ${member.memberId} does not own ${o.topic}-${o.partition} in generation ${group.generation}.`,
+            { group: name, topic: o.topic, partition: o.partition },
+          );
+        }
+      }
+    } else if (group.members.length > 0) {
+      throw groupNotEmpty(name, group);
+    }
+    const now = ctx.now();
+    const ops: WriteOp[] = [groupUnchanged(name, group)];
+    if (group.version === undefined) {
+      ops.push({
+        type: 'put',
+        key: groupRegistryKey(name),
+        data: { createdAt: now },
+        expect: expectAny,
+      });
+    }
+    for (const o of request.offsets) {
+      const topicId = topics.get(o.topic)?.id ?? '';
+      ops.push({
+        type: 'put',
+        key: offsetKey(name, topicId, o.partition),
+        data: {
+          topic: o.topic,
+          partition: o.partition,
+          offset: o.offset,
+          metadata: o.metadata ?? '',
+          committedAt: now,
+        },
+        expect: expectAny,
+      });
+    }
+    try {
+      await ctx.metadata.transact(ops);
+      return;
+    } catch (error: unknown) {
+      // The group changed between the check and the commit: check again.
+      if (!(error instanceof ConditionFailedError)) throw error;
+    }
+  }
+}
+
+/** A condition that the group state is as read (creating an empty group when it had none). */
+function groupUnchanged(name: string, group: Group): WriteOp {
+  return group.version === undefined
+    ? { type: 'put', key: groupStateKey(name), data: groupData(group), expect: expectAbsent }
+    : { type: 'check', key: groupStateKey(name), expect: expectVersion(group.version) };
+}
+
+async function loadTopics(ctx: CoreContext, names: readonly string[]): Promise<Map<string, Topic>> {
+  const topics = new Map<string, Topic>();
+  for (const name of new Set(names)) topics.set(name, await loadTopic(ctx, name));
+  return topics;
+}
+
+const groupNotEmpty = (name: string, group: Group) =>
+  new TributaryError(
+    'GROUP_NOT_EMPTY',
+    `Group '${name}' has ${group.members.length} live member(s); stop them first.`,
+    { group: name, members: group.members.length },
+  );
+
+export interface PartitionLag {
+  readonly topic: string;
+  readonly partition: number;
+  /** The next offset the group will consume, or null when it never committed. */
+  readonly committedOffset: number | null;
+  readonly metadata: string | null;
+  readonly highWatermark: number;
+  /** highWatermark - committedOffset, or null without a commit. */
+  readonly lag: number | null;
+}
+
+/** Committed offsets and lag for every partition the group subscribes to or committed. */
+export async function groupOffsets(ctx: CoreContext, name: string): Promise<PartitionLag[]> {
+  const group = await existingGroup(ctx, name);
+  const committed = await ctx.metadata.query(groupPk(name), {
+    from: offsetSkPrefix,
+    to: `${offsetSkPrefix}~`,
+  });
+  const names = new Set([
+    ...subscribedTopics(group.members),
+    ...committed.map((c) => String(c.data.topic)),
+  ]);
+  const result: PartitionLag[] = [];
+  for (const topicName of [...names].sort()) {
+    let topic: Topic;
+    try {
+      topic = await loadTopic(ctx, topicName);
+    } catch {
+      continue; // deleted: its offsets no longer mean anything
+    }
+    const states = await readPartitionStates(
+      ctx,
+      topic,
+      Array.from({ length: topic.partitions }, (_, p) => p),
+    );
+    const byPartition = new Map(
+      committed
+        .filter((c) => c.sk.startsWith(`${offsetSkPrefix}${topic.id}#`))
+        .map((c) => [Number(c.data.partition), c.data]),
+    );
+    for (const state of states) {
+      const commit = byPartition.get(state.partition);
+      const offset = commit ? Number(commit.offset) : null;
+      result.push({
+        topic: topic.name,
+        partition: state.partition,
+        committedOffset: offset,
+        metadata: commit ? String(commit.metadata ?? '') : null,
+        highWatermark: state.highWatermark,
+        lag: offset === null ? null : Math.max(0, state.highWatermark - offset),
+      });
+    }
+  }
+  return result;
+}
+
+async function existingGroup(ctx: CoreContext, name: string): Promise<Group> {
+  const group = await settledGroup(ctx, name);
+  if (group.version === undefined) {
+    throw new TributaryError('GROUP_NOT_FOUND', `Group '${name}' does not exist.`, { group: name });
+  }
+  return group;
+}
+
+export interface GroupDescription {
+  readonly group: string;
+  readonly state: 'Empty' | 'Stable';
+  readonly generation: number;
+  readonly members: {
+    memberId: string;
+    instanceId: string | null;
+    topics: readonly string[];
+    sessionTimeoutMs: number;
+    lastHeartbeat: number;
+    assignment: { topic: string; partitions: number[] }[];
+  }[];
+  readonly offsets: PartitionLag[];
+}
+
+export async function describeGroup(ctx: CoreContext, name: string): Promise<GroupDescription> {
+  const group = await existingGroup(ctx, name);
+  return {
+    group: name,
+    state: group.members.length > 0 ? 'Stable' : 'Empty',
+    generation: group.generation,
+    members: group.members.map((m) => ({
+      memberId: m.memberId,
+      instanceId: m.instanceId,
+      topics: m.topics,
+      sessionTimeoutMs: m.sessionTimeoutMs,
+      lastHeartbeat: m.lastHeartbeat,
+      assignment: assignmentView(m),
+    })),
+    offsets: await groupOffsets(ctx, name),
+  };
+}
+
+export async function listGroups(ctx: CoreContext) {
+  const names = (await ctx.metadata.query(groupsPk)).map((item) => item.sk);
+  const states = await ctx.metadata.getMany(names.map(groupStateKey));
+  const now = ctx.now();
+  return names.map((name, i) => {
+    const group = groupFromItem(name, states[i]);
+    const live = group.members.filter((m) => !isLapsed(m, now)).length;
+    return {
+      group: name,
+      state: live > 0 ? 'Stable' : 'Empty',
+      members: live,
+      generation: group.generation,
+    };
+  });
+}
+
+/** Deletes an empty group with its committed offsets. */
+export async function deleteGroup(ctx: CoreContext, name: string): Promise<void> {
+  for (;;) {
+    const group = await existingGroup(ctx, name);
+    if (group.members.length > 0) throw groupNotEmpty(name, group);
+    try {
+      await ctx.metadata.transact([
+        { type: 'delete', key: groupStateKey(name), expect: expectVersion(group.version ?? 0) },
+        { type: 'delete', key: groupRegistryKey(name), expect: expectAny },
+      ]);
+    } catch (error: unknown) {
+      if (error instanceof ConditionFailedError) continue;
+      throw error;
+    }
+    for (;;) {
+      const page = await ctx.metadata.query(groupPk(name), { limit: 500 });
+      if (page.length === 0) return;
+      await ctx.metadata.deleteMany(page);
+    }
+  }
+}
+
+export type ResetTarget =
+  | { readonly kind: 'earliest' }
+  | { readonly kind: 'latest' }
+  | { readonly kind: 'timestamp'; readonly timestamp: number }
+  | { readonly kind: 'offset'; readonly offset: number };
+
+/**
+ * Sets the group's committed offset on every partition of a topic, as Kafka's
+ * `kafka-consumer-groups --reset-offsets` does: only while the group has no live members.
+ * An explicit offset is clamped into [logStartOffset, highWatermark]; a timestamp with no
+ * record at or after it resets to the high watermark.
+ */
+export async function resetOffsets(
+  deps: { readonly ctx: CoreContext; readonly reader: BatchReader },
+  name: string,
+  topicName: string,
+  to: ResetTarget,
+): Promise<PartitionLag[]> {
+  const { ctx } = deps;
+  assertValidGroupName(name);
+  const topic = await loadTopic(ctx, topicName);
+  const partitions = Array.from({ length: topic.partitions }, (_, p) => p);
+  const states = await readPartitionStates(ctx, topic, partitions);
+  const offsets: number[] = [];
+  for (const state of states) {
+    if (to.kind === 'earliest') offsets.push(state.logStartOffset);
+    else if (to.kind === 'latest') offsets.push(state.highWatermark);
+    else if (to.kind === 'offset') {
+      offsets.push(Math.min(Math.max(to.offset, state.logStartOffset), state.highWatermark));
+    } else {
+      const found = await listOffset(deps, topicName, state.partition, to);
+      offsets.push(found.offset ?? state.highWatermark);
+    }
+  }
+  // Empty groups only: commit in transactions of up to maxOffsetsPerCommit offsets.
+  for (let i = 0; i < partitions.length; i += maxOffsetsPerCommit) {
+    const slice = partitions.slice(i, i + maxOffsetsPerCommit);
+    await commitOffsets(ctx, name, {
+      offsets: slice.map((partition) => ({
+        topic: topicName,
+        partition,
+        offset: offsets[partition] ?? 0,
+      })),
+    });
+  }
+  return (await groupOffsets(ctx, name)).filter((o) => o.topic === topicName);
+}

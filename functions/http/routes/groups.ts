@@ -1,0 +1,192 @@
+import { z } from 'zod';
+import { TributaryError } from '../../core/errors.ts';
+import {
+  commitOffsets,
+  deleteGroup,
+  describeGroup,
+  groupOffsets,
+  heartbeat,
+  joinGroup,
+  leaveGroup,
+  listGroups,
+  type ResetTarget,
+  resetOffsets,
+} from '../../core/groups/groups.ts';
+import { pollGroup } from '../../core/groups/poll.ts';
+import { renderRecord } from '../record-format.ts';
+import {
+  formatParam,
+  intParam,
+  invalidRequest,
+  jsonBody,
+  onlyParams,
+  queryOf,
+} from '../request.ts';
+import { json, noContent } from '../responses.ts';
+import type { Route, RouteRequest } from './route.ts';
+
+const joinBody = z.strictObject({
+  topics: z.array(z.string()).min(1, 'subscribe to at least one topic'),
+  // Kafka's default session.timeout.ms; its brokers allow 6 s to 30 min, we allow from 1 s.
+  sessionTimeoutMs: z.number().int().min(1_000).max(1_800_000).optional().default(45_000),
+  instanceId: z.string().min(1).max(249).optional(),
+  autoOffsetReset: z.enum(['earliest', 'latest']).optional().default('latest'),
+});
+
+const count = z.number().int().min(0);
+const commitBody = z
+  .strictObject({
+    memberId: z.string().optional(),
+    generation: count.optional(),
+    offsets: z
+      .array(
+        z.strictObject({
+          topic: z.string(),
+          partition: count,
+          offset: count,
+          metadata: z.string().max(4096).optional(),
+        }),
+      )
+      .min(1, 'commit at least one offset'),
+  })
+  .refine((b) => (b.memberId === undefined) === (b.generation === undefined), {
+    message: 'memberId and generation go together',
+    path: ['generation'],
+  });
+
+const resetBody = z.strictObject({ topic: z.string(), to: z.string() });
+
+/** Poll responses are not trimmed after the fact (positions already moved): cap them up front. */
+const pollCeilings = { maxRecords: 10_000, maxBytes: 3 * 1024 * 1024, waitMs: 20_000 };
+
+const noParams = ({ event }: RouteRequest) => onlyParams(queryOf(event), []);
+const group = (req: RouteRequest) => req.params.group ?? '';
+const member = (req: RouteRequest) => req.params.member ?? '';
+
+export const groupRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/v1/groups',
+    handle: async (req) => {
+      noParams(req);
+      return json(200, { groups: await listGroups(req.deps.ctx) });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/groups/{group}',
+    handle: async (req) => {
+      noParams(req);
+      return json(200, await describeGroup(req.deps.ctx, group(req)));
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/groups/{group}',
+    handle: async (req) => {
+      noParams(req);
+      await deleteGroup(req.deps.ctx, group(req));
+      return noContent();
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/groups/{group}/members',
+    handle: async (req) => {
+      noParams(req);
+      const body = jsonBody(req.event, joinBody);
+      return json(200, await joinGroup(req.deps.ctx, group(req), body));
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/groups/{group}/members/{member}/heartbeat',
+    handle: async (req) => {
+      noParams(req);
+      return json(200, await heartbeat(req.deps.ctx, group(req), member(req)));
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/groups/{group}/members/{member}',
+    handle: async (req) => {
+      noParams(req);
+      await leaveGroup(req.deps.ctx, group(req), member(req));
+      return noContent();
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/groups/{group}/members/{member}/records',
+    handle: async (req) => {
+      const query = queryOf(req.event);
+      onlyParams(query, ['maxRecords', 'maxBytes', 'waitMs', 'format']);
+      const format = formatParam(query);
+      const limits = {
+        maxRecords: intParam(query, 'maxRecords', {
+          min: 1,
+          max: pollCeilings.maxRecords,
+          default: 500,
+        }),
+        maxBytes: intParam(query, 'maxBytes', {
+          min: 1,
+          max: pollCeilings.maxBytes,
+          default: 1024 * 1024,
+        }),
+        waitMs: intParam(query, 'waitMs', { min: 0, max: pollCeilings.waitMs, default: 0 }),
+      };
+      const result = await pollGroup(req.deps, group(req), member(req), limits);
+      return json(200, {
+        ...result,
+        records: result.records.map((r) => ({
+          topic: r.topic,
+          partition: r.partition,
+          ...renderRecord(format, r),
+        })),
+      });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/groups/{group}/offsets',
+    handle: async (req) => {
+      noParams(req);
+      const body = jsonBody(req.event, commitBody);
+      await commitOffsets(req.deps.ctx, group(req), body);
+      return json(200, { committed: body.offsets.length });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/groups/{group}/offsets',
+    handle: async (req) => {
+      noParams(req);
+      return json(200, {
+        group: group(req),
+        offsets: await groupOffsets(req.deps.ctx, group(req)),
+      });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/groups/{group}/offsets/reset',
+    handle: async (req) => {
+      noParams(req);
+      const body = jsonBody(req.event, resetBody);
+      const offsets = await resetOffsets(req.deps, group(req), body.topic, resetTarget(body.to));
+      return json(200, { group: group(req), topic: body.topic, offsets });
+    },
+  },
+];
+
+function resetTarget(to: string): ResetTarget {
+  if (to === 'earliest' || to === 'latest') return { kind: to };
+  const timestamp = to.match(/^timestamp:(\d{1,16})$/)?.[1];
+  if (timestamp !== undefined) return { kind: 'timestamp', timestamp: Number(timestamp) };
+  if (/^\d{1,16}$/.test(to)) return { kind: 'offset', offset: Number(to) };
+  throw new TributaryError(
+    'INVALID_REQUEST',
+    `to must be earliest, latest, timestamp:<epoch ms> or an offset; got '${to}'.`,
+    { field: 'to' },
+  );
+}
