@@ -1,0 +1,334 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTopic, produce, snapshot } from '../support/api.ts';
+import { backends } from '../support/backends.ts';
+import { join, type MemberView, owned } from '../support/groups.ts';
+import { call, type RunningServer, startServer } from '../support/server.ts';
+
+describe.each(backends)('consumer groups ($name)', (backend) => {
+  let server: RunningServer;
+  let now = Date.UTC(2026, 5, 1);
+  beforeAll(async () => {
+    server = await startServer(backend, { now: () => now });
+  });
+  afterAll(() => server.close());
+
+  const beat = (group: string, memberId: string) =>
+    call(server.url, 'POST', `/v1/groups/${group}/members/${memberId}/heartbeat`);
+  const poll = (group: string, memberId: string, query = '') =>
+    call(server.url, 'GET', `/v1/groups/${group}/members/${memberId}/records${query}`);
+  const commit = (group: string, body: object) =>
+    call(server.url, 'POST', `/v1/groups/${group}/offsets`, body);
+
+  it('shares a topic between members, each partition owned by exactly one, moving as few as possible', async () => {
+    await createTopic(server.url, 'shared', 6);
+    const a = await join(server.url, 'share', { topics: ['shared'] });
+    expect(a.generation).toBe(1);
+    expect(owned(a, 'shared')).toEqual([0, 1, 2, 3, 4, 5]);
+
+    const b = await join(server.url, 'share', { topics: ['shared'] });
+    expect(b.generation).toBe(2);
+    const aNow: MemberView = (await beat('share', a.memberId)).body;
+    expect(aNow.generation).toBe(2);
+    expect([...owned(aNow, 'shared'), ...owned(b, 'shared')].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(owned(aNow, 'shared')).toHaveLength(3);
+    // Sticky: a kept what it had, b took only what a gave up.
+    expect(owned(a, 'shared')).toEqual(expect.arrayContaining(owned(aNow, 'shared')));
+
+    const c = await join(server.url, 'share', { topics: ['shared'] });
+    const [a3, b3] = [
+      (await beat('share', a.memberId)).body,
+      (await beat('share', b.memberId)).body,
+    ];
+    expect(owned(c, 'shared')).toHaveLength(2);
+    expect(owned(a3, 'shared')).toHaveLength(2);
+    expect(owned(b3, 'shared')).toHaveLength(2);
+    expect(owned(aNow, 'shared')).toEqual(expect.arrayContaining(owned(a3, 'shared')));
+    expect(owned(b, 'shared')).toEqual(expect.arrayContaining(owned(b3, 'shared')));
+
+    // Leaving moves the leaver's partitions at once.
+    expect(
+      (await call(server.url, 'DELETE', `/v1/groups/share/members/${c.memberId}`)).status,
+    ).toBe(204);
+    const a4 = (await beat('share', a.memberId)).body;
+    expect(a4.generation).toBe(c.generation + 1);
+    expect(owned(a4, 'shared')).toHaveLength(3);
+    expect((await beat('share', c.memberId)).body.error.code).toBe('UNKNOWN_MEMBER_ID');
+  });
+
+  it('expires a member whose session lapsed on the next operation, and reassigns its partitions', async () => {
+    await createTopic(server.url, 'lapse', 4);
+    const a = await join(server.url, 'lapsing', { topics: ['lapse'], sessionTimeoutMs: 10_000 });
+    const b = await join(server.url, 'lapsing', { topics: ['lapse'], sessionTimeoutMs: 30_000 });
+    now += 10_000;
+    expect((await beat('lapsing', a.memberId)).status).toBe(200); // exactly at the timeout: alive
+    now += 10_001;
+    const bNow = (await beat('lapsing', b.memberId)).body;
+    expect(bNow.generation).toBe(b.generation + 1);
+    expect(owned(bNow, 'lapse')).toEqual([0, 1, 2, 3]);
+    expect((await beat('lapsing', a.memberId)).body.error.code).toBe('UNKNOWN_MEMBER_ID');
+    const zombie = await commit('lapsing', {
+      memberId: a.memberId,
+      generation: a.generation + 1,
+      offsets: [{ topic: 'lapse', partition: 0, offset: 1 }],
+    });
+    expect(zombie.body.error.code).toBe('UNKNOWN_MEMBER_ID');
+  });
+
+  it('gives a restarted static member its partitions back without a rebalance, fencing the old id', async () => {
+    await createTopic(server.url, 'static', 4);
+    const a = await join(server.url, 'statics', { topics: ['static'], instanceId: 'worker-1' });
+    const b = await join(server.url, 'statics', { topics: ['static'], instanceId: 'worker-2' });
+    const before = (await beat('statics', a.memberId)).body;
+    const restarted = await join(server.url, 'statics', {
+      topics: ['static'],
+      instanceId: 'worker-1',
+    });
+    expect(restarted.memberId).not.toBe(a.memberId);
+    expect(restarted.generation).toBe(b.generation);
+    expect(owned(restarted, 'static')).toEqual(owned(before, 'static'));
+    expect((await beat('statics', b.memberId)).body.generation).toBe(b.generation);
+    expect((await beat('statics', a.memberId)).body.error.code).toBe('UNKNOWN_MEMBER_ID');
+  });
+
+  it('fences commits: stale generation, partitions not owned, unknown members', async () => {
+    await createTopic(server.url, 'fence', 2);
+    const a = await join(server.url, 'fencing', { topics: ['fence'] });
+    const b = await join(server.url, 'fencing', { topics: ['fence'] });
+    const aNow = (await beat('fencing', a.memberId)).body;
+    const mine = owned(aNow, 'fence')[0] ?? 0;
+    const theirs = owned(b, 'fence')[0] ?? 0;
+    const before = await snapshot(server);
+    const stale = await commit('fencing', {
+      memberId: a.memberId,
+      generation: a.generation,
+      offsets: [{ topic: 'fence', partition: mine, offset: 1 }],
+    });
+    expect(stale.status).toBe(409);
+    expect(stale.body.error).toMatchObject({
+      code: 'ILLEGAL_GENERATION',
+      currentGeneration: b.generation,
+    });
+    const notMine = await commit('fencing', {
+      memberId: a.memberId,
+      generation: aNow.generation,
+      offsets: [{ topic: 'fence', partition: theirs, offset: 1 }],
+    });
+    expect(notMine.body.error).toMatchObject({ code: 'PARTITION_NOT_ASSIGNED', partition: theirs });
+    const stranger = await commit('fencing', {
+      memberId: 'nobody',
+      generation: aNow.generation,
+      offsets: [{ topic: 'fence', partition: mine, offset: 1 }],
+    });
+    expect(stranger.body.error.code).toBe('UNKNOWN_MEMBER_ID');
+    const admin = await commit('fencing', {
+      offsets: [{ topic: 'fence', partition: mine, offset: 1 }],
+    });
+    expect(admin.body.error.code).toBe('GROUP_NOT_EMPTY');
+    expect(await snapshot(server)).toEqual(before);
+    const good = await commit('fencing', {
+      memberId: a.memberId,
+      generation: aNow.generation,
+      offsets: [{ topic: 'fence', partition: mine, offset: 0, metadata: 'm' }],
+    });
+    expect(good.body).toEqual({ committed: 1 });
+  });
+
+  it('polls from committed offsets, then continues where the last poll ended; reports lag', async () => {
+    await createTopic(server.url, 'polled', 2);
+    await produce(
+      server.url,
+      'polled',
+      [0, 1, 2, 3, 4].flatMap((i) => [
+        { value: `p0-${i}`, partition: 0 },
+        { value: `p1-${i}`, partition: 1 },
+      ]),
+    );
+    await commit('readers', { offsets: [{ topic: 'polled', partition: 0, offset: 2 }] });
+    const m = await join(server.url, 'readers', {
+      topics: ['polled'],
+      autoOffsetReset: 'earliest',
+    });
+    const first = (await poll('readers', m.memberId, '?maxRecords=4')).body;
+    const seen = first.records.map(
+      (r: { partition: number; offset: number }) => `${r.partition}:${r.offset}`,
+    );
+    const second = (await poll('readers', m.memberId, '?maxRecords=100')).body;
+    seen.push(
+      ...second.records.map(
+        (r: { partition: number; offset: number }) => `${r.partition}:${r.offset}`,
+      ),
+    );
+    // Partition 0 from its committed offset 2, partition 1 from earliest; nothing twice.
+    expect(seen.sort()).toEqual(['0:2', '0:3', '0:4', '1:0', '1:1', '1:2', '1:3', '1:4']);
+    expect((await poll('readers', m.memberId)).body.records).toEqual([]);
+
+    await commit('readers', {
+      memberId: m.memberId,
+      generation: m.generation,
+      offsets: [{ topic: 'polled', partition: 1, offset: 3 }],
+    });
+    const offsets = (await call(server.url, 'GET', '/v1/groups/readers/offsets')).body.offsets;
+    expect(offsets).toEqual([
+      { topic: 'polled', partition: 0, committedOffset: 2, metadata: '', highWatermark: 5, lag: 3 },
+      { topic: 'polled', partition: 1, committedOffset: 3, metadata: '', highWatermark: 5, lag: 2 },
+    ]);
+  });
+
+  it('starts a new group at latest by default, and waits for records with waitMs', async () => {
+    await createTopic(server.url, 'tailing', 1);
+    await produce(server.url, 'tailing', [{ value: 'old' }]);
+    const m = await join(server.url, 'tail', { topics: ['tailing'] });
+    expect((await poll('tail', m.memberId)).body.records).toEqual([]);
+    const waiting = poll('tail', m.memberId, '?waitMs=15000');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await produce(server.url, 'tailing', [{ value: 'new' }]);
+    expect((await waiting).body.records.map((r: { value: unknown }) => r.value)).toEqual(['new']);
+  });
+
+  it('rebalances when partitions are added or a subscribed topic is deleted', async () => {
+    await createTopic(server.url, 'growing', 2);
+    await createTopic(server.url, 'doomed-sub', 2);
+    const m = await join(server.url, 'changes', { topics: ['growing', 'doomed-sub'] });
+    await call(server.url, 'POST', '/v1/topics/growing/partitions', { count: 4 });
+    const grown = (await beat('changes', m.memberId)).body;
+    expect(grown.generation).toBe(m.generation + 1);
+    expect(owned(grown, 'growing')).toEqual([0, 1, 2, 3]);
+    await call(server.url, 'DELETE', '/v1/topics/doomed-sub');
+    const shrunk = (await beat('changes', m.memberId)).body;
+    expect(shrunk.generation).toBe(grown.generation + 1);
+    expect(shrunk.assignment).toEqual([{ topic: 'growing', partitions: [0, 1, 2, 3] }]);
+  });
+
+  it('never loses a member to concurrent joins', async () => {
+    await createTopic(server.url, 'crowd', 12);
+    const members = await Promise.all(
+      Array.from({ length: 10 }, () => join(server.url, 'crowded', { topics: ['crowd'] })),
+    );
+    const described = (await call(server.url, 'GET', '/v1/groups/crowded')).body;
+    expect(described.members.map((m: { memberId: string }) => m.memberId).sort()).toEqual(
+      members.map((m) => m.memberId).sort(),
+    );
+    const all = described.members.flatMap((m: { assignment: { partitions: number[] }[] }) =>
+      m.assignment.flatMap((a) => a.partitions),
+    );
+    expect(all.sort((x: number, y: number) => x - y)).toEqual(
+      Array.from({ length: 12 }, (_, i) => i),
+    );
+  });
+
+  it('lists, describes, resets and deletes groups — resets and deletes only when empty', async () => {
+    await createTopic(server.url, 'admin', 2, { 'retention.ms': '-1' });
+    await produce(server.url, 'admin', [
+      { value: 'a', partition: 0, timestamp: 1000 },
+      { value: 'b', partition: 0, timestamp: 2000 },
+      { value: 'c', partition: 1, timestamp: 3000 },
+    ]);
+    const m = await join(server.url, 'admins', { topics: ['admin'] });
+    expect((await call(server.url, 'GET', '/v1/groups')).body.groups).toContainEqual({
+      group: 'admins',
+      state: 'Stable',
+      members: 1,
+      generation: 1,
+    });
+    const busy = await call(server.url, 'POST', '/v1/groups/admins/offsets/reset', {
+      topic: 'admin',
+      to: 'earliest',
+    });
+    expect(busy.body.error.code).toBe('GROUP_NOT_EMPTY');
+    expect((await call(server.url, 'DELETE', '/v1/groups/admins')).body.error.code).toBe(
+      'GROUP_NOT_EMPTY',
+    );
+    await call(server.url, 'DELETE', `/v1/groups/admins/members/${m.memberId}`);
+
+    const reset = async (to: string) =>
+      (
+        await call(server.url, 'POST', '/v1/groups/admins/offsets/reset', { topic: 'admin', to })
+      ).body.offsets.map((o: { committedOffset: number }) => o.committedOffset);
+    expect(await reset('latest')).toEqual([2, 1]);
+    expect(await reset('earliest')).toEqual([0, 0]);
+    expect(await reset('timestamp:1500')).toEqual([1, 0]);
+    expect(await reset('1')).toEqual([1, 1]);
+    expect(await reset('99')).toEqual([2, 1]);
+    const described = (await call(server.url, 'GET', '/v1/groups/admins')).body;
+    expect(described).toMatchObject({ group: 'admins', state: 'Empty', members: [] });
+    expect(described.offsets.map((o: { lag: number }) => o.lag)).toEqual([0, 0]);
+
+    expect((await call(server.url, 'DELETE', '/v1/groups/admins')).status).toBe(204);
+    expect((await call(server.url, 'GET', '/v1/groups/admins')).body.error.code).toBe(
+      'GROUP_NOT_FOUND',
+    );
+    expect(
+      (await call(server.url, 'GET', '/v1/groups')).body.groups.map(
+        (g: { group: string }) => g.group,
+      ),
+    ).not.toContain('admins');
+  });
+
+  it.each([
+    [
+      'an invalid group name',
+      'POST',
+      '/v1/groups/bad group/members',
+      { topics: ['t'] },
+      'INVALID_GROUP',
+    ],
+    ['no topics', 'POST', '/v1/groups/g/members', { topics: [] }, 'INVALID_REQUEST'],
+    ['an invalid topic name', 'POST', '/v1/groups/g/members', { topics: ['a/b'] }, 'INVALID_TOPIC'],
+    [
+      'a session timeout under 1 s',
+      'POST',
+      '/v1/groups/g/members',
+      { topics: ['t'], sessionTimeoutMs: 10 },
+      'INVALID_REQUEST',
+    ],
+    [
+      'an unknown offset reset',
+      'POST',
+      '/v1/groups/g/members',
+      { topics: ['t'], autoOffsetReset: 'none' },
+      'INVALID_REQUEST',
+    ],
+    [
+      'a member without generation',
+      'POST',
+      '/v1/groups/g/offsets',
+      { memberId: 'x', offsets: [{ topic: 'shared', partition: 0, offset: 1 }] },
+      'INVALID_REQUEST',
+    ],
+    [
+      'a negative offset',
+      'POST',
+      '/v1/groups/g/offsets',
+      { offsets: [{ topic: 'shared', partition: 0, offset: -1 }] },
+      'INVALID_REQUEST',
+    ],
+    [
+      'a commit to an unknown topic',
+      'POST',
+      '/v1/groups/g/offsets',
+      { offsets: [{ topic: 'nope', partition: 0, offset: 1 }] },
+      'TOPIC_NOT_FOUND',
+    ],
+    [
+      'a commit to an unknown partition',
+      'POST',
+      '/v1/groups/g/offsets',
+      { offsets: [{ topic: 'shared', partition: 9, offset: 1 }] },
+      'PARTITION_NOT_FOUND',
+    ],
+    [
+      'a bad reset target',
+      'POST',
+      '/v1/groups/g/offsets/reset',
+      { topic: 'shared', to: 'yesterday' },
+      'INVALID_REQUEST',
+    ],
+    ['an unknown group', 'GET', '/v1/groups/never-was', undefined, 'GROUP_NOT_FOUND'],
+  ])('refuses %s, changing nothing', async (_, method, path, body, code) => {
+    const before = await snapshot(server);
+    const response = await call(server.url, method, path, body);
+    expect(response.body.error.code).toBe(code);
+    expect(response.status).toBeLessThan(500);
+    expect(await snapshot(server)).toEqual(before);
+  });
+});
