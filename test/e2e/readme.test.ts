@@ -80,4 +80,37 @@ ${walkthrough}`;
     const payments = await fetch(`${server.url}/v1/topics/payments/partitions/0/records?offset=0`);
     expect((await payments.json()).records).toHaveLength(1);
   });
+
+  it('runs the consumer group walkthrough as written', async () => {
+    const walkthrough = (await shBlock('Consumer groups')).replaceAll(
+      'http://127.0.0.1:8080',
+      server.url,
+    );
+    const script = `set -euo pipefail
+curl() { command curl -sS --fail-with-body "$@"; echo; }
+${walkthrough}`;
+    const { stdout } = await run('bash', ['-c', script], { cwd, timeout: 60_000 });
+    const answers = stdout
+      .trim()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line));
+    const [, , second, firstNow, polled, committed, offsets, group, afterLeave] = answers;
+    expect(second).toMatchObject({
+      generation: 2,
+      assignment: [{ topic: 'clicks', partitions: [2, 3] }],
+    });
+    expect(firstNow).toMatchObject({
+      generation: 2,
+      assignment: [{ topic: 'clicks', partitions: [0, 1] }],
+    });
+    expect(polled.records.map((r: { value: unknown }) => r.value).sort()).toEqual(['a', 'b']);
+    expect(committed).toEqual({ committed: 2 });
+    expect(offsets.offsets.map((o: { lag: number | null }) => o.lag)).toEqual([0, 0, null, null]);
+    expect(group).toMatchObject({ group: 'reporting', state: 'Stable', generation: 2 });
+    expect(afterLeave).toMatchObject({
+      generation: 3,
+      assignment: [{ topic: 'clicks', partitions: [0, 1, 2, 3] }],
+    });
+  });
 });
