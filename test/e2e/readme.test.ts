@@ -31,19 +31,28 @@ describe('the README walkthrough', () => {
     await rm(cwd, { recursive: true, force: true });
   });
 
-  it('runs as written, every curl call succeeding', async () => {
-    const walkthrough = (await shBlock('Walkthrough with curl')).replaceAll(
-      'http://127.0.0.1:8080',
-      server.url,
-    );
-    // Every curl fails the script on an HTTP error and prints a newline after the body.
+  /**
+   * Runs a README section's sh block as written against the test server. Every curl call
+   * fails the script on an HTTP error (the block's own `|| true` excepted) and prints a
+   * newline after its body. Returns each JSON answer, parsed.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert on the answers field by field.
+  async function runSection(heading: string): Promise<any[]> {
+    const walkthrough = (await shBlock(heading)).replaceAll('http://127.0.0.1:8080', server.url);
     const script = `set -euo pipefail
 curl() { command curl -sS --fail-with-body "$@"; echo; }
 ${walkthrough}`;
     const { stdout } = await run('bash', ['-c', script], { cwd, timeout: 60_000 });
-    const answers = stdout.trim().split('\n').filter(Boolean);
+    return stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line));
+  }
+
+  it('runs as written, every curl call succeeding', async () => {
+    const answers = await runSection('Walkthrough with curl');
     expect(answers).toHaveLength(11); // 12 calls; DELETE answers 204 with no body
-    const [created, produced, ndjson, fetched, waited] = answers.map((line) => JSON.parse(line));
+    const [created, produced, ndjson, fetched, waited] = answers;
     expect(created.partitions).toHaveLength(3);
     // The partitions the README promises.
     expect(produced.offsets.map((o: { partition: number }) => o.partition)).toEqual([0, 1, 0]);
@@ -57,20 +66,10 @@ ${walkthrough}`;
   });
 
   it('runs the idempotence walkthrough as written, with the answers it promises', async () => {
-    const walkthrough = (await shBlock('Writes that never duplicate')).replaceAll(
-      'http://127.0.0.1:8080',
-      server.url,
+    // `|| true` in the walkthrough lets the refused request through.
+    const [, producer, first, replay, gap, conditional, leader, led] = await runSection(
+      'Writes that never duplicate',
     );
-    // `|| true` in the walkthrough lets the refused request through; every other call must succeed.
-    const script = `set -euo pipefail
-curl() { command curl -sS --fail-with-body "$@"; echo; }
-${walkthrough}`;
-    const { stdout } = await run('bash', ['-c', script], { cwd, timeout: 60_000 });
-    const [, producer, first, replay, gap, conditional, leader, led] = stdout
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line));
     expect(producer).toEqual({ producerId: 1, producerEpoch: 0 });
     expect(replay.offsets).toEqual(first.offsets);
     expect(gap.error.code).toBe('OUT_OF_ORDER_SEQUENCE');
@@ -82,20 +81,8 @@ ${walkthrough}`;
   });
 
   it('runs the consumer group walkthrough as written', async () => {
-    const walkthrough = (await shBlock('Consumer groups')).replaceAll(
-      'http://127.0.0.1:8080',
-      server.url,
-    );
-    const script = `set -euo pipefail
-curl() { command curl -sS --fail-with-body "$@"; echo; }
-${walkthrough}`;
-    const { stdout } = await run('bash', ['-c', script], { cwd, timeout: 60_000 });
-    const answers = stdout
-      .trim()
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line));
-    const [, , second, firstNow, polled, committed, offsets, group, afterLeave] = answers;
+    const [, , second, firstNow, polled, committed, offsets, group, afterLeave] =
+      await runSection('Consumer groups');
     expect(second).toMatchObject({
       generation: 2,
       assignment: [{ topic: 'clicks', partitions: [2, 3] }],

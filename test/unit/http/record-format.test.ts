@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { TributaryError } from '../../../functions/core/errors.ts';
 import { encodeKey, encodeValue, renderBytes } from '../../../functions/http/record-format.ts';
+import { codeOf } from '../../support/errors.ts';
 
 const bytes = (...b: number[]) => new Uint8Array(b);
-const codeOf = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (error: unknown) {
-    return error instanceof TributaryError ? error.code : 'not a TributaryError';
-  }
-  return 'no error';
-};
 
 describe('record formats (the wire contract)', () => {
   it('json: values as compact JSON text, keys as UTF-8 strings', () => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { TributaryError } from '../../../../functions/core/errors.ts';
 import {
   effectiveConfigStrings,
   parseConfigOverrides,
@@ -7,15 +6,7 @@ import {
   topicConfig,
 } from '../../../../functions/core/topics/topic-config.ts';
 import { assertValidTopicName } from '../../../../functions/core/topics/topic-name.ts';
-
-const codeOf = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (error: unknown) {
-    return error instanceof TributaryError ? error.code : 'not a TributaryError';
-  }
-  return 'no error';
-};
+import { codeOf } from '../../../support/errors.ts';
 
 describe('topic names', () => {
   it.each(['a', 'orders', 'Orders.v2', 'a_b-c.d', '0', '...', 'x'.repeat(249)])(
