@@ -1,12 +1,21 @@
 /**
  * The load generator (a worker thread, see bench/load.ts): one keep-alive HTTP connection
- * per partition, each sending its next request as soon as the previous response is read.
+ * per partition, each sending its next request as soon as the previous response is read; a
+ * replay sends one committed idempotent request again and again over one connection.
  */
 
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { parentPort } from 'node:worker_threads';
-import type { FetchJob, LoadJob, LoadReply, LoadResult, ProduceJob } from './load.ts';
+import type {
+  FetchJob,
+  LoadJob,
+  LoadReply,
+  LoadResult,
+  ProduceJob,
+  ProducerSession,
+  ReplayJob,
+} from './load.ts';
 
 interface Response {
   readonly status: number;
@@ -17,7 +26,7 @@ const isLoadJob = (value: unknown): value is LoadJob =>
   typeof value === 'object' &&
   value !== null &&
   'kind' in value &&
-  (value.kind === 'produce' || value.kind === 'fetch');
+  (value.kind === 'produce' || value.kind === 'fetch' || value.kind === 'replay');
 
 parentPort?.on('message', (job: unknown) => {
   const reply = (message: LoadReply): void => parentPort?.postMessage(message);
@@ -25,7 +34,7 @@ parentPort?.on('message', (job: unknown) => {
     reply({ ok: false, error: 'not a load job' });
     return;
   }
-  (job.kind === 'produce' ? produce(job) : fetchAll(job)).then(
+  (job.kind === 'produce' ? produce(job) : job.kind === 'fetch' ? fetchAll(job) : replay(job)).then(
     (result) => reply({ ok: true, result }),
     (error: unknown) =>
       reply({
@@ -37,11 +46,39 @@ parentPort?.on('message', (job: unknown) => {
 
 const elapsedMs = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e6;
 
+/** A record value of exactly valueBytes once stored: a JSON string is stored with its quotes. */
+function recordsJson(partition: number, valueBytes: number, batch: number): string {
+  const value = randomBytes(valueBytes)
+    .toString('base64url')
+    .slice(0, valueBytes - 2);
+  return JSON.stringify(Array.from({ length: batch }, () => ({ partition, value })));
+}
+
+/** A produce body around records already rendered as JSON, idempotent when `producer` is given. */
+function produceBody(records: string, producer?: ProducerSession): Buffer {
+  const conditions = producer
+    ? `"producer":${JSON.stringify({ id: producer.id, epoch: producer.epoch, sequence: producer.sequence })},`
+    : '';
+  return Buffer.from(`{${conditions}"records":${records}}`);
+}
+
+/** The offset of each record acknowledged, checking there is one per record sent. */
+function ackedOffsets(response: Response, what: string, batch: number): number[] {
+  const offsets = expectOk(response, what).offsets;
+  if (!Array.isArray(offsets) || offsets.length !== batch) {
+    throw new Error(`${what} acknowledged ${String(offsets?.length)} of ${batch}`);
+  }
+  return offsets.map((ack: unknown) =>
+    typeof ack === 'object' && ack !== null && 'offset' in ack ? Number(ack.offset) : Number.NaN,
+  );
+}
+
 async function produce(job: ProduceJob): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: job.partitions.length });
   const path = `/v1/topics/${encodeURIComponent(job.topic)}/records`;
   const latencies: number[] = [];
   const ends = job.partitions.map((partition) => ({ partition, end: 0 }));
+  const producers = job.producers ? [...job.producers] : undefined;
   let requests = 0;
   const start = process.hrtime.bigint();
   const more = (): boolean => {
@@ -52,25 +89,21 @@ async function produce(job: ProduceJob): Promise<LoadResult> {
   try {
     await Promise.all(
       job.partitions.map(async (partition, connection) => {
-        // A value of exactly valueBytes once stored: a JSON string is stored with its quotes.
-        const value = randomBytes(job.valueBytes)
-          .toString('base64url')
-          .slice(0, job.valueBytes - 2);
-        const records = Array.from({ length: job.batch }, () => ({ partition, value }));
-        const body = Buffer.from(JSON.stringify({ records }));
+        const records = recordsJson(partition, job.valueBytes, job.batch);
+        const plainBody = produceBody(records);
         while (more()) {
+          const producer = producers?.[connection];
+          // An idempotent request's body carries its first sequence, so it changes each time.
+          const body = producer ? produceBody(records, producer) : plainBody;
           const sent = process.hrtime.bigint();
           const response = await send(agent, job.url, 'POST', path, body);
           latencies.push(elapsedMs(sent));
           requests++;
-          const offsets = expectOk(response, 'produce').offsets;
-          if (!Array.isArray(offsets) || offsets.length !== job.batch) {
-            throw new Error(`produce acknowledged ${String(offsets?.length)} of ${job.batch}`);
-          }
-          const last: unknown = offsets.at(-1);
+          const last = ackedOffsets(response, 'produce', job.batch).at(-1);
           const end = ends[connection];
-          if (end && typeof last === 'object' && last !== null && 'offset' in last) {
-            end.end = Number(last.offset) + 1;
+          if (end && last !== undefined) end.end = last + 1;
+          if (producers && producer) {
+            producers[connection] = { ...producer, sequence: producer.sequence + job.batch };
           }
         }
       }),
@@ -87,6 +120,40 @@ async function produce(job: ProduceJob): Promise<LoadResult> {
     elapsedMs: elapsed,
     latenciesMs: latencies,
     ends,
+    ...(producers && { producers }),
+  };
+}
+
+async function replay(job: ReplayJob): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const path = `/v1/topics/${encodeURIComponent(job.topic)}/records`;
+  // The server knows a replay by producer, epoch, first sequence and record count.
+  const body = produceBody(recordsJson(job.partition, job.valueBytes, job.batch), job.producer);
+  const latencies: number[] = [];
+  const start = process.hrtime.bigint();
+  try {
+    for (let i = 0; i < job.requests; i++) {
+      const sent = process.hrtime.bigint();
+      const response = await send(agent, job.url, 'POST', path, body);
+      latencies.push(elapsedMs(sent));
+      const offsets = ackedOffsets(response, 'replay', job.batch);
+      if (offsets.some((offset, j) => offset !== job.baseOffset + j)) {
+        throw new Error(
+          `replay of ${job.partition}@${job.baseOffset} answered offsets ${offsets[0]}..${offsets.at(-1)}`,
+        );
+      }
+    }
+  } finally {
+    agent.destroy();
+  }
+  const records = job.requests * job.batch;
+  return {
+    requests: job.requests,
+    records,
+    valueBytes: records * job.valueBytes,
+    elapsedMs: elapsedMs(start),
+    latenciesMs: latencies,
+    ends: [{ partition: job.partition, end: job.baseOffset + job.batch }],
   };
 }
 

@@ -6,7 +6,20 @@
 
 import { Worker } from 'node:worker_threads';
 
-/** Produce `batch` records per request to `partitions[i]` over connection i. */
+/**
+ * An idempotent producer as a connection uses it: `sequence` is the sequence of the next
+ * record it sends (each request advances it by the request's record count).
+ */
+export interface ProducerSession {
+  readonly id: number;
+  readonly epoch: number;
+  readonly sequence: number;
+}
+
+/**
+ * Produce `batch` records per request to `partitions[i]` over connection i — as the
+ * idempotent producer `producers[i]` when given.
+ */
 export interface ProduceJob {
   readonly kind: 'produce';
   readonly url: string;
@@ -21,6 +34,25 @@ export interface ProduceJob {
   readonly minRequests: number;
   /** ...but never past this. */
   readonly maxDurationMs: number;
+  /** One per connection: makes every request idempotent (a `producer` in its body). */
+  readonly producers?: readonly ProducerSession[];
+}
+
+/**
+ * Send `requests` times the request that committed `batch` records from `producer.sequence`
+ * at `baseOffset` of `partition`: a retry of a batch already committed, which the server
+ * must answer with the original offsets.
+ */
+export interface ReplayJob {
+  readonly kind: 'replay';
+  readonly url: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly batch: number;
+  readonly valueBytes: number;
+  readonly producer: ProducerSession;
+  readonly baseOffset: number;
+  readonly requests: number;
 }
 
 /** Read each partition from `from` up to `end`, `batch` records per request, once. */
@@ -39,7 +71,7 @@ export interface FetchJob {
   readonly maxDurationMs: number;
 }
 
-export type LoadJob = ProduceJob | FetchJob;
+export type LoadJob = ProduceJob | FetchJob | ReplayJob;
 
 export interface LoadResult {
   readonly requests: number;
@@ -52,6 +84,8 @@ export interface LoadResult {
   readonly latenciesMs: readonly number[];
   /** Per partition: the offset after the last record produced or read (0 if none). */
   readonly ends: readonly { readonly partition: number; readonly end: number }[];
+  /** An idempotent produce's producers after the run, their sequences advanced. */
+  readonly producers?: readonly ProducerSession[];
 }
 
 export type LoadReply =

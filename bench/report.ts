@@ -3,9 +3,22 @@
 import { perRequest, type StorageCounts } from './counting-stores.ts';
 import type { LoadResult } from './load.ts';
 
+/**
+ * What a cell measured: plain produce, idempotent produce (a producer id, epoch and sequence
+ * on every request), the replay of an idempotent batch already committed — answered by the
+ * writer that committed it, or by a new one that remembers nothing (as a retry landing on
+ * another Lambda instance) — and fetch.
+ */
+export type Op =
+  | 'produce'
+  | 'idempotent produce'
+  | 'replay, same writer'
+  | 'replay, new writer'
+  | 'fetch';
+
 export interface CellFigures {
   readonly backend: string;
-  readonly op: 'produce' | 'fetch';
+  readonly op: Op;
   /** Concurrent connections (1: unloaded). */
   readonly connections: number;
   readonly valueBytes: number;
@@ -169,6 +182,84 @@ export function timeTable(cells: readonly CellFigures[]): string {
         figure(c.meanMs - storage),
       ];
     }),
+    2,
+  );
+}
+
+/** Latency only: for replays, whose records are acknowledged but not moved. */
+export function latencyTable(cells: readonly CellFigures[]): string {
+  return table(
+    ['backend', 'op', 'value', 'batch', 'requests', 'mean ms', 'p50 ms', 'p99 ms'],
+    cells.map((c) => [
+      c.backend,
+      c.op,
+      sizeLabel(c.valueBytes),
+      String(c.batch),
+      String(c.requests),
+      figure(c.meanMs),
+      figure(c.p50Ms),
+      figure(c.p99Ms),
+    ]),
+    3,
+  );
+}
+
+/**
+ * What idempotence adds to a produce request: each unloaded idempotent cell beside the plain
+ * one of the same backend, value size and batch (storage per request, latency), and the
+ * loaded p50 and throughput. `a → b` is plain → idempotent.
+ */
+export function idempotenceCostTable(cells: readonly CellFigures[]): string {
+  const find = (op: Op, loaded: boolean, like: CellFigures) =>
+    cells.find(
+      (c) =>
+        c.op === op &&
+        c.connections > 1 === loaded &&
+        c.backend === like.backend &&
+        c.valueBytes === like.valueBytes &&
+        c.batch === like.batch,
+    );
+  const pair = (a: string, b: string) => `${a} → ${b}`;
+  const rows: string[][] = [];
+  for (const idem of cells) {
+    if (idem.op !== 'idempotent produce' || idem.connections > 1) continue;
+    const plain = find('produce', false, idem);
+    if (!plain) continue;
+    const loadedPlain = find('produce', true, idem);
+    const loadedIdem = find('idempotent produce', true, idem);
+    const p = plain.perRequest;
+    const i = idem.perRequest;
+    rows.push([
+      idem.backend,
+      sizeLabel(idem.valueBytes),
+      String(idem.batch),
+      pair(fixed(p.metadataTransactOps, 2), fixed(i.metadataTransactOps, 2)),
+      pair(fixed(p.writeUnits, 2), fixed(i.writeUnits, 2)),
+      fixed(i.writeUnits - p.writeUnits, 2),
+      pair(fixed(p.readUnits, 2), fixed(i.readUnits, 2)),
+      pair(figure(p.metadataWriteMs), figure(i.metadataWriteMs)),
+      pair(figure(plain.p50Ms), figure(idem.p50Ms)),
+      loadedPlain && loadedIdem ? pair(figure(loadedPlain.p50Ms), figure(loadedIdem.p50Ms)) : '-',
+      loadedPlain && loadedIdem
+        ? pair(figure(loadedPlain.recordsPerSecond), figure(loadedIdem.recordsPerSecond))
+        : '-',
+    ]);
+  }
+  return table(
+    [
+      'backend',
+      'value',
+      'batch',
+      'tx items',
+      'WCU',
+      'extra WCU',
+      'RCU',
+      'md write ms',
+      'p50 ms',
+      'p50 ms loaded',
+      'records/s loaded',
+    ],
+    rows,
     2,
   );
 }

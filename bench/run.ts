@@ -2,7 +2,9 @@
  * `npm run bench`: produce and fetch throughput and latency over real HTTP against the local
  * server (createApp + createLocalServer, as `npm start` serves it), on the embedded store and
  * on DynamoDB Local + the S3 emulator, with the storage calls each request makes counted and
- * priced in DynamoDB capacity units. Prints tables and writes the figures to .bench/.
+ * priced in DynamoDB capacity units. Idempotent produce (a producer id, epoch and sequence on
+ * every request) is measured beside plain produce, with the replay of a committed batch.
+ * Prints tables and writes the figures to .bench/.
  *
  * Processes: the server and its stores run on this thread; the HTTP clients run in a worker
  * thread (bench/load-worker.ts); the emulators in a child process (bench/emulator-process.ts).
@@ -20,6 +22,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createApp, deferInBackground } from '../functions/app.ts';
+import type { Handler } from '../functions/http/handler.ts';
 import type { Logger } from '../functions/http/logger.ts';
 import { createLocalServer } from '../functions/local/server.ts';
 import type { EmulatorEndpoints } from '../test/support/emulators.ts';
@@ -29,10 +32,12 @@ import {
   embeddedBackend,
   emulatedAwsBackend,
 } from './backends.ts';
-import { LoadGenerator, type LoadResult } from './load.ts';
+import { LoadGenerator, type LoadResult, type ProducerSession, type ReplayJob } from './load.ts';
 import {
   type CellFigures,
   figures,
+  idempotenceCostTable,
+  latencyTable,
   operationsTable,
   sizeLabel,
   throughputTable,
@@ -50,6 +55,15 @@ const minRequests = 50;
 const soloRequests = 20;
 /** Each of two warm-up runs (batch 1 and 100) before a backend's figures. */
 const warmupMs = 4_000;
+/**
+ * Idempotent produce runs at this value size only, beside the plain produce cell of the same
+ * batch: what it adds is per request (two more items in the commit), not per byte.
+ */
+const idempotentValueBytes = 100;
+/** A warm-up of idempotent produce (batch 100) after the plain ones. */
+const idempotentWarmupMs = 2_000;
+/** Replays of the last committed idempotent batch, by its writer and then by a new one. */
+const replayRequests = 20;
 /** Hard limits per cell, and for the whole run. */
 const maxCellMs = 20_000;
 const maxRunMs = 15 * 60_000;
@@ -124,6 +138,8 @@ async function main(): Promise<void> {
   const loadAverageAtEnd = loadavg()[0] ?? 0;
   const out = process.stdout;
   const loaded = cells.filter((c) => c.connections === connections);
+  const replays = cells.filter((c) => c.op.startsWith('replay'));
+  const unloaded = cells.filter((c) => c.connections === 1 && !replays.includes(c));
   const solo = cells.filter((c) => c.connections === 1);
   out.write(
     `\nTributary bench — ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB RAM, Node ${machine.node}, ${machine.os}\n`,
@@ -136,9 +152,17 @@ async function main(): Promise<void> {
   );
   out.write(`${throughputTable(loaded)}\n\n`);
   out.write(
-    `Unloaded: one connection, ${soloRequests} produce requests, then ${soloRequests} fetches of what they wrote\n`,
+    `Unloaded: one connection, ${soloRequests} produce requests, then ${soloRequests} fetches of what they wrote (idempotent: produce only)\n`,
   );
-  out.write(`${throughputTable(solo)}\n\n`);
+  out.write(`${throughputTable(unloaded)}\n\n`);
+  out.write(
+    `Replays of the last committed idempotent batch, ${replayRequests} each, one connection: by the writer that committed it, then by a new writer per request (nothing remembered, as on another Lambda instance)\n`,
+  );
+  out.write(`${latencyTable(replays)}\n\n`);
+  out.write(
+    'What idempotence adds per produce request, unloaded (storage, p50) and loaded (p50, records/s); a → b = plain → idempotent\n',
+  );
+  out.write(`${idempotenceCostTable(cells)}\n\n`);
   for (const backend of new Set(solo.map((c) => c.backend))) {
     out.write(
       `Storage calls per request, unloaded — ${backend}; a (b) = calls (keys, items or ops); RCU/WCU = DynamoDB estimate\n`,
@@ -159,8 +183,35 @@ async function benchBackend(backend: BenchBackend, load: LoadGenerator): Promise
   progress(`${backend.name}: opening stores`);
   const stores = await backend.open();
   const closeStores = onExit(() => stores.close());
-  const server = await startServer(stores);
+  const server = await startServer(stores, 'one app');
   const closeServer = onExit(() => stopServer(server.server));
+  // Answers each request with an app of its own: a writer that remembers nothing.
+  const newWriterServer = await startServer(stores, 'an app per request');
+  const closeNewWriterServer = onExit(() => stopServer(newWriterServer.server));
+
+  /** Produces with `partitions.length` connections, idempotently when given producers. */
+  const produce = async (
+    topic: string,
+    valueBytes: number,
+    batch: number,
+    partitions: readonly number[],
+    bounds: { durationMs: number; minRequests: number },
+    producers?: readonly ProducerSession[],
+  ) => {
+    stores.takeCounts();
+    const result = await load.run({
+      kind: 'produce',
+      url: server.url,
+      topic,
+      partitions,
+      batch,
+      valueBytes,
+      ...bounds,
+      maxDurationMs: maxCellMs,
+      ...(producers && { producers }),
+    });
+    return { result, counts: stores.takeCounts() };
+  };
 
   /** Produces with `partitions.length` connections, then fetches all of it back. */
   const run = async (
@@ -170,23 +221,18 @@ async function benchBackend(backend: BenchBackend, load: LoadGenerator): Promise
     partitions: readonly { partition: number; from: number }[],
     bounds: { durationMs: number; minRequests: number },
   ) => {
-    stores.takeCounts();
-    const produced = await load.run({
-      kind: 'produce',
-      url: server.url,
+    const produced = await produce(
       topic,
-      partitions: partitions.map((p) => p.partition),
-      batch,
       valueBytes,
-      ...bounds,
-      maxDurationMs: maxCellMs,
-    });
-    const produceCounts = stores.takeCounts();
+      batch,
+      partitions.map((p) => p.partition),
+      bounds,
+    );
     const fetched = await load.run({
       kind: 'fetch',
       url: server.url,
       topic,
-      partitions: produced.ends.map(({ partition, end }, i) => ({
+      partitions: produced.result.ends.map(({ partition, end }, i) => ({
         partition,
         from: partitions[i]?.from ?? 0,
         end,
@@ -196,13 +242,30 @@ async function benchBackend(backend: BenchBackend, load: LoadGenerator): Promise
       maxDurationMs: maxCellMs,
     });
     const fetchCounts = stores.takeCounts();
-    warnIfShort(produced, fetched);
-    return { produced, produceCounts, fetched, fetchCounts };
+    warnIfShort(produced.result, fetched);
+    return {
+      produced: produced.result,
+      produceCounts: produced.counts,
+      fetched,
+      fetchCounts,
+    };
   };
-  const allPartitions = Array.from({ length: connections }, (_, partition) => ({
-    partition,
-    from: 0,
-  }));
+
+  /** Sends the same committed idempotent request again, `replayRequests` times. */
+  const replay = async (url: string, job: Omit<ReplayJob, 'kind' | 'url' | 'requests'>) => {
+    stores.takeCounts();
+    const result = await load.run({ kind: 'replay', url, ...job, requests: replayRequests });
+    const counts = stores.takeCounts();
+    if (counts.metadataTransacts > 0 || counts.segmentPuts > 0) {
+      progress(
+        `  replays wrote: ${counts.metadataTransacts} transactions, ${counts.segmentPuts} segment puts`,
+      );
+    }
+    return { result, counts };
+  };
+
+  const partitionNumbers = Array.from({ length: connections }, (_, partition) => partition);
+  const allPartitions = partitionNumbers.map((partition) => ({ partition, from: 0 }));
 
   // JIT (Node's and DynamoDB Local's JVM), connection pools and first-use costs, outside
   // the figures.
@@ -211,6 +274,83 @@ async function benchBackend(backend: BenchBackend, load: LoadGenerator): Promise
     await createTopic(server.url, topic, connections);
     await run(topic, 100, batch, allPartitions, { durationMs: warmupMs, minRequests: 0 });
   }
+  {
+    const topic = 'bench-warmup-idempotent';
+    await createTopic(server.url, topic, connections);
+    const producers = await initProducers(server.url, connections);
+    await produce(
+      topic,
+      idempotentValueBytes,
+      100,
+      partitionNumbers,
+      { durationMs: idempotentWarmupMs, minRequests: 0 },
+      producers,
+    );
+  }
+
+  /**
+   * Idempotent produce: loaded, one producer per connection; then unloaded, partition 0's
+   * producer going on from where it stopped (its state is already written, as in the steady
+   * state); then replays of the last batch it committed.
+   */
+  const idempotentCells = async (batch: number): Promise<CellFigures[]> => {
+    const valueBytes = idempotentValueBytes;
+    const topic = `bench-idempotent-${valueBytes}-${batch}`;
+    await createTopic(server.url, topic, connections);
+    const cell = { backend: backend.name, valueBytes, batch, op: 'idempotent produce' } as const;
+
+    const producers = await initProducers(server.url, connections);
+    const loaded = await produce(
+      topic,
+      valueBytes,
+      batch,
+      partitionNumbers,
+      { durationMs: cellMs, minRequests },
+      producers,
+    );
+    const continuing = loaded.result.producers?.[0];
+    if (!continuing) throw new Error('the idempotent run returned no producer state');
+    const solo = await produce(
+      topic,
+      valueBytes,
+      batch,
+      [0],
+      { durationMs: 0, minRequests: soloRequests },
+      [continuing],
+    );
+    const after = solo.result.producers?.[0];
+    const end = solo.result.ends[0]?.end;
+    if (!after || end === undefined) throw new Error('the idempotent run returned no end');
+    const lastBatch = {
+      topic,
+      partition: 0,
+      batch,
+      valueBytes,
+      producer: { ...after, sequence: after.sequence - batch },
+      baseOffset: end - batch,
+    };
+    const sameWriter = await replay(server.url, lastBatch);
+    const newWriter = await replay(newWriterServer.url, lastBatch);
+
+    const loadedFigures = figures({ ...cell, connections }, loaded.result, loaded.counts);
+    progress(
+      `${backend.name} ${sizeLabel(valueBytes)} x ${batch} idempotent: produce ${Math.round(loadedFigures.recordsPerSecond)} rec/s p99 ${loadedFigures.p99Ms.toFixed(1)} ms`,
+    );
+    return [
+      loadedFigures,
+      figures({ ...cell, connections: 1 }, solo.result, solo.counts),
+      figures(
+        { ...cell, op: 'replay, same writer', connections: 1 },
+        sameWriter.result,
+        sameWriter.counts,
+      ),
+      figures(
+        { ...cell, op: 'replay, new writer', connections: 1 },
+        newWriter.result,
+        newWriter.counts,
+      ),
+    ];
+  };
 
   const cells: CellFigures[] = [];
   for (const valueBytes of valueSizes) {
@@ -223,12 +363,12 @@ async function benchBackend(backend: BenchBackend, load: LoadGenerator): Promise
         durationMs: cellMs,
         minRequests,
       });
-      const produce = figures(
+      const produced = figures(
         { ...cell, op: 'produce', connections },
         loaded.produced,
         loaded.produceCounts,
       );
-      const fetch = figures(
+      const fetched = figures(
         { ...cell, op: 'fetch', connections },
         loaded.fetched,
         loaded.fetchCounts,
@@ -242,17 +382,20 @@ async function benchBackend(backend: BenchBackend, load: LoadGenerator): Promise
         minRequests: soloRequests,
       });
       cells.push(
-        produce,
-        fetch,
+        produced,
+        fetched,
         figures({ ...cell, op: 'produce', connections: 1 }, solo.produced, solo.produceCounts),
         figures({ ...cell, op: 'fetch', connections: 1 }, solo.fetched, solo.fetchCounts),
       );
       progress(
-        `${backend.name} ${sizeLabel(valueBytes)} x ${batch}: produce ${Math.round(produce.recordsPerSecond)} rec/s p99 ${produce.p99Ms.toFixed(1)} ms, fetch ${Math.round(fetch.recordsPerSecond)} rec/s p99 ${fetch.p99Ms.toFixed(1)} ms`,
+        `${backend.name} ${sizeLabel(valueBytes)} x ${batch}: produce ${Math.round(produced.recordsPerSecond)} rec/s p99 ${produced.p99Ms.toFixed(1)} ms, fetch ${Math.round(fetched.recordsPerSecond)} rec/s p99 ${fetched.p99Ms.toFixed(1)} ms`,
       );
+      // Right after the plain cell of the same batch, so both run under the same conditions.
+      if (valueBytes === idempotentValueBytes) cells.push(...(await idempotentCells(batch)));
     }
   }
 
+  await closeNewWriterServer();
   await closeServer();
   await closeStores();
   return cells;
@@ -266,14 +409,23 @@ function warnIfShort(produced: LoadResult, fetched: LoadResult): void {
   }
 }
 
-async function startServer(stores: CountedStores): Promise<{ url: string; server: Server }> {
-  const handler = createApp({
-    metadata: stores.metadata,
-    segments: stores.segments,
-    log,
-    cacheBytes,
-    defer: deferInBackground(log),
-  });
+/**
+ * Serves the API over the stores with one app, as `npm start` does — or with a new app per
+ * request, whose writer and batch caches start empty every time.
+ */
+async function startServer(
+  stores: CountedStores,
+  apps: 'one app' | 'an app per request',
+): Promise<{ url: string; server: Server }> {
+  const newApp = (): Handler =>
+    createApp({
+      metadata: stores.metadata,
+      segments: stores.segments,
+      log,
+      cacheBytes,
+      defer: deferInBackground(log),
+    });
+  const handler: Handler = apps === 'one app' ? newApp() : (event) => newApp()(event);
   const server = createLocalServer(handler, log);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -287,6 +439,33 @@ async function stopServer(server: Server): Promise<void> {
   if (!server.listening) return;
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** One fresh idempotent producer per connection (POST /v1/producers), at sequence 0. */
+async function initProducers(url: string, count: number): Promise<ProducerSession[]> {
+  const producers: ProducerSession[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await fetch(`${url}/v1/producers`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    const body: unknown = await response.json();
+    if (
+      response.status === 200 &&
+      typeof body === 'object' &&
+      body !== null &&
+      'producerId' in body &&
+      'producerEpoch' in body &&
+      typeof body.producerId === 'number' &&
+      typeof body.producerEpoch === 'number'
+    ) {
+      producers.push({ id: body.producerId, epoch: body.producerEpoch, sequence: 0 });
+    } else {
+      throw new Error(`initialising a producer: ${response.status} ${JSON.stringify(body)}`);
+    }
+  }
+  return producers;
 }
 
 async function createTopic(url: string, name: string, partitions: number): Promise<void> {
@@ -421,6 +600,9 @@ async function writeResults(results: {
     minRequests,
     soloRequests,
     warmupMs,
+    idempotentValueBytes,
+    idempotentWarmupMs,
+    replayRequests,
     cacheBytes,
   };
   await writeFile(file, `${JSON.stringify({ ...results, config }, null, 2)}\n`);
