@@ -39,13 +39,14 @@ import {
   type JsonObject,
   type JsonValue,
   type MetadataStore,
-  maxTransactionOps,
   type QueryOptions,
   StorageUnavailableError,
   type StoredItem,
   TransactionContentionError,
   type WriteOp,
 } from '../../core/ports/metadata-store.ts';
+import { assertKey, assertQuery, assertTransaction } from '../item-limits.ts';
+import { errorName, errorTranslation, messageOf } from './aws-errors.ts';
 
 /** BatchGetItem's limit on keys per request. */
 const batchGetSize = 100;
@@ -63,12 +64,14 @@ const itemAtExpectedVersion = '#v = :expected';
 // A check op that expects nothing still needs a condition; this one always holds.
 const anything = 'attribute_exists(#pk) OR attribute_not_exists(#pk)';
 
-const throttlingErrors = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-]);
-const unavailableErrors = new Set(['InternalServerError', 'ServiceUnavailable']);
+const { translate, translated } = errorTranslation({
+  throttledCodes: new Set([
+    'ProvisionedThroughputExceededException',
+    'ThrottlingException',
+    'RequestLimitExceeded',
+  ]),
+  unavailableCodes: new Set(['InternalServerError', 'ServiceUnavailable']),
+});
 const throttlingReasons = new Set(['ThrottlingError', 'ProvisionedThroughputExceeded']);
 
 export class DynamoDbMetadataStore implements MetadataStore {
@@ -113,11 +116,8 @@ export class DynamoDbMetadataStore implements MetadataStore {
   }
 
   async query(pk: string, options: QueryOptions = {}): Promise<StoredItem[]> {
-    assertKeyPart(pk, 'pk', maxPartitionKeyBytes);
+    assertQuery(pk, options);
     const { from, to, reverse = false, limit } = options;
-    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
-      throw new RangeError(`query limit must be a non-negative integer, got ${limit}`);
-    }
     if (limit === 0) return [];
     // An empty bound is no bound (DynamoDB refuses '' in a key condition).
     const lower = from === '' ? undefined : from;
@@ -375,26 +375,6 @@ const fromCancellation = (error: unknown, reasons: readonly CancellationReason[]
   return new Error(`DynamoDB cancelled the transaction: ${codes.join(', ')}`, { cause: error });
 };
 
-/** Awaits an SDK call, turning throttling and outages into {@link StorageUnavailableError}. */
-const translated = async <T>(call: Promise<T>): Promise<T> => {
-  try {
-    return await call;
-  } catch (error: unknown) {
-    throw translate(error);
-  }
-};
-
-const translate = (error: unknown): unknown => {
-  const name = errorName(error);
-  if (name !== undefined && throttlingErrors.has(name)) {
-    return new StorageUnavailableError(messageOf(error), { throttled: true, cause: error });
-  }
-  if (name !== undefined && unavailableErrors.has(name)) {
-    return new StorageUnavailableError(messageOf(error), { throttled: false, cause: error });
-  }
-  return error;
-};
-
 const toKey = (key: ItemKey): Record<string, AttributeValue> => ({
   pk: { S: key.pk },
   sk: { S: key.sk },
@@ -450,89 +430,3 @@ const compareUtf8 = (a: string, b: string): number =>
 
 const emptyToUndefined = <T>(record: Record<string, T>): Record<string, T> | undefined =>
   Object.keys(record).length === 0 ? undefined : record;
-
-const errorName = (error: unknown): string | undefined =>
-  error instanceof Error ? error.name : undefined;
-
-const messageOf = (error: unknown): string =>
-  error instanceof Error ? error.message : String(error);
-
-// What DynamoDB can store, checked before writing so every adapter refuses the same data
-// (kept identical in the embedded and DynamoDB adapters).
-const maxPartitionKeyBytes = 2048;
-const maxSortKeyBytes = 1024;
-const maxItemBytes = 400 * 1024;
-/** DynamoDB numbers: 38 digits, magnitudes down to 1e-130; marshall refuses unsafe integers. */
-const minNumberMagnitude = 1e-130;
-const loneSurrogate = /\p{Cs}/u;
-
-const assertKeyPart = (value: string, name: string, maxBytes: number): void => {
-  if (value === '') throw new RangeError(`${name} must not be empty`);
-  if (loneSurrogate.test(value)) throw new RangeError(`${name} is not well-formed UTF-16`);
-  if (Buffer.byteLength(value, 'utf8') > maxBytes) {
-    throw new RangeError(`${name} is longer than ${maxBytes} UTF-8 bytes`);
-  }
-};
-
-const assertKey = (key: ItemKey): void => {
-  assertKeyPart(key.pk, 'pk', maxPartitionKeyBytes);
-  assertKeyPart(key.sk, 'sk', maxSortKeyBytes);
-};
-
-/**
- * Refuses numbers DynamoDB cannot hold exactly and empty map keys, and returns an upper
- * bound of the value's DynamoDB size (strings and names in UTF-8 bytes, numbers at most 21
- * bytes, 3 bytes per map or list plus 1 per element).
- */
-const storedSize = (value: JsonValue, path: string): number => {
-  if (value === null || typeof value === 'boolean') return 1;
-  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
-  if (typeof value === 'number') {
-    const magnitude = Math.abs(value);
-    if (
-      !Number.isFinite(value) ||
-      magnitude > Number.MAX_SAFE_INTEGER ||
-      (magnitude !== 0 && magnitude < minNumberMagnitude)
-    ) {
-      throw new RangeError(`${path} = ${value} cannot be stored exactly`);
-    }
-    return 21;
-  }
-  if (Array.isArray(value)) {
-    return value.reduce<number>((size, v, i) => size + 1 + storedSize(v, `${path}[${i}]`), 3);
-  }
-  let size = 3;
-  for (const [name, v] of Object.entries(value)) {
-    if (name === '') throw new RangeError(`${path} has an empty key`);
-    size += 1 + Buffer.byteLength(name, 'utf8') + storedSize(v, `${path}.${name}`);
-  }
-  return size;
-};
-
-/** The same refusals in every adapter, before anything is written. */
-const assertTransaction = (ops: readonly WriteOp[]): void => {
-  if (ops.length > maxTransactionOps) {
-    throw new RangeError(`a transaction holds at most ${maxTransactionOps} ops, got ${ops.length}`);
-  }
-  const seen = new Set<string>();
-  for (const op of ops) {
-    assertKey(op.key);
-    const id = JSON.stringify([op.key.pk, op.key.sk]);
-    if (seen.has(id)) {
-      throw new RangeError(`a transaction touches ${op.key.pk} ${op.key.sk} more than once`);
-    }
-    seen.add(id);
-    if (op.expect.kind === 'version' && !Number.isSafeInteger(op.expect.version)) {
-      throw new RangeError(`expected version must be an integer, got ${op.expect.version}`);
-    }
-    if (op.type !== 'put') continue;
-    if (op.expiresAt !== undefined && !Number.isSafeInteger(Math.ceil(op.expiresAt))) {
-      throw new RangeError(`expiresAt must be epoch milliseconds, got ${op.expiresAt}`);
-    }
-    // Keys, version, expiry and the attribute names around the data: well under 4 KB.
-    const size = 4 * 1024 + storedSize(op.data, 'data');
-    if (size > maxItemBytes) {
-      throw new RangeError(`item ${op.key.pk} ${op.key.sk} may exceed DynamoDB's 400 KB limit`);
-    }
-  }
-};

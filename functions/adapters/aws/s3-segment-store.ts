@@ -21,6 +21,7 @@ import {
   type SegmentPage,
   type SegmentStore,
 } from '../../core/ports/segment-store.ts';
+import { errorName, errorTranslation, httpStatus } from './aws-errors.ts';
 
 /** DeleteObjects' limit on keys per request. */
 const deleteBatchSize = 1000;
@@ -28,7 +29,12 @@ const deleteBatchSize = 1000;
 const pageSize = 1000;
 
 const throttlingErrors = new Set(['SlowDown', 'ThrottlingException', 'RequestLimitExceeded']);
-const unavailableErrors = new Set(['InternalError', 'ServiceUnavailable']);
+const { translate, translated } = errorTranslation({
+  throttledCodes: throttlingErrors,
+  unavailableCodes: new Set(['InternalError', 'ServiceUnavailable']),
+  throttledStatuses: new Set([503]),
+  unavailableStatuses: new Set([500]),
+});
 
 export class S3SegmentStore implements SegmentStore {
   readonly #client: S3Client;
@@ -161,40 +167,4 @@ const assertRange = (range: ByteRange): void => {
   if (!Number.isSafeInteger(range.length) || range.length < 1) {
     throw new RangeError(`range length must be a positive integer, got ${range.length}`);
   }
-};
-
-/** Awaits an SDK call, turning throttling and outages into {@link StorageUnavailableError}. */
-const translated = async <T>(call: Promise<T>): Promise<T> => {
-  try {
-    return await call;
-  } catch (error: unknown) {
-    throw translate(error);
-  }
-};
-
-const translate = (error: unknown): unknown => {
-  const name = errorName(error);
-  const status = httpStatus(error);
-  if ((name !== undefined && throttlingErrors.has(name)) || status === 503) {
-    return new StorageUnavailableError(messageOf(error), { throttled: true, cause: error });
-  }
-  if ((name !== undefined && unavailableErrors.has(name)) || status === 500) {
-    return new StorageUnavailableError(messageOf(error), { throttled: false, cause: error });
-  }
-  return error;
-};
-
-const errorName = (error: unknown): string | undefined =>
-  error instanceof Error ? error.name : undefined;
-
-const messageOf = (error: unknown): string =>
-  error instanceof Error ? error.message : String(error);
-
-const httpStatus = (error: unknown): number | undefined => {
-  if (typeof error !== 'object' || error === null || !('$metadata' in error)) return undefined;
-  const metadata = error.$metadata;
-  if (typeof metadata !== 'object' || metadata === null || !('httpStatusCode' in metadata)) {
-    return undefined;
-  }
-  return typeof metadata.httpStatusCode === 'number' ? metadata.httpStatusCode : undefined;
 };
