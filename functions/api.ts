@@ -1,12 +1,15 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createApp, deferBeforeResponse } from './app.ts';
 import { readConfig } from './config.ts';
+import { hashApiKey } from './core/auth/api-keys.ts';
 import { jsonLogger } from './http/logger.ts';
 import { openAwsStores } from './stores/aws.ts';
 
 /** The Lambda entry point behind API Gateway's HTTP API. Built once per cold start. */
 const config = readConfig();
-if (config.store !== 'aws')
+if (config.store !== 'aws') {
   throw new Error('The Lambda handler runs on the AWS store: set TRIBUTARY_STORE=aws');
+}
 const stores = await openAwsStores(config);
 
 export const handler = createApp({
@@ -15,4 +18,17 @@ export const handler = createApp({
   log: jsonLogger,
   cacheBytes: config.cacheBytes,
   defer: deferBeforeResponse(jsonLogger),
+  ...(config.auth && { auth: { adminKeyHash: hashApiKey(await bootstrapAdminKey()) } }),
 });
+
+/** The bootstrap admin key: from the environment, or from its secret, read once. */
+async function bootstrapAdminKey(): Promise<string> {
+  if (config.adminKey) return config.adminKey;
+  const client = new SecretsManagerClient({});
+  const secret = await client.send(
+    new GetSecretValueCommand({ SecretId: config.adminKeySecretArn }),
+  );
+  client.destroy();
+  if (!secret.SecretString) throw new Error('the bootstrap admin key secret is empty');
+  return secret.SecretString;
+}

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Authorizer } from './core/auth/authorizer.ts';
 import type { CoreContext } from './core/context.ts';
 import { BatchReader } from './core/log/batch-reader.ts';
 import { WriterCache } from './core/log/writer-cache.ts';
@@ -17,6 +18,8 @@ export interface AppOptions {
   /** How acks=0 work runs: see {@link HttpDeps.defer}. */
   readonly defer: HttpDeps['defer'];
   readonly now?: () => number;
+  /** API keys and ACLs, with the bootstrap admin key's SHA-256; absent: auth off. */
+  readonly auth?: { readonly adminKeyHash: string };
 }
 
 /** Wires the core and the HTTP handler over a pair of stores. */
@@ -28,6 +31,10 @@ export function createApp(options: AppOptions): Handler {
     newId: randomUUID,
   };
   return createHandler({
+    ...(options.auth && {
+      // Keys and ACLs read are trusted for 10 s: a revocation reaches every instance within it.
+      auth: new Authorizer(ctx, { adminKeyHash: options.auth.adminKeyHash, cacheMs: 10_000 }),
+    }),
     ctx,
     reader: new BatchReader(options.segments, options.cacheBytes),
     // A topic read is trusted for 5 s by writers only: their commit re-checks its version.

@@ -16,6 +16,12 @@ export interface Config {
   readonly port: number;
   /** Bytes of batches kept in memory per process. */
   readonly cacheBytes: number;
+  /** API keys and ACLs; off by default on a laptop, on in the deployed stack. */
+  readonly auth: boolean;
+  /** The bootstrap admin key itself (local server), or... */
+  readonly adminKey: string | undefined;
+  /** ...the Secrets Manager secret holding it (Lambda), read once at cold start. */
+  readonly adminKeySecretArn: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -32,7 +38,23 @@ export function readConfig(env: Env = process.env): Config {
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 8080, 0, 65_535),
     cacheBytes: integer(env, 'TRIBUTARY_CACHE_MB', 64, 0, 4096) * 1024 * 1024,
+    ...authConfig(env),
   };
+}
+
+function authConfig(env: Env) {
+  const auth = oneOf(env, 'TRIBUTARY_AUTH', ['on', 'off'], 'off') === 'on';
+  const adminKey = env.TRIBUTARY_ADMIN_KEY || undefined;
+  const adminKeySecretArn = env.TRIBUTARY_ADMIN_KEY_SECRET_ARN || undefined;
+  if (auth && !adminKey && !adminKeySecretArn) {
+    throw new Error(
+      'TRIBUTARY_AUTH=on needs a bootstrap admin key: TRIBUTARY_ADMIN_KEY or TRIBUTARY_ADMIN_KEY_SECRET_ARN',
+    );
+  }
+  if (adminKey !== undefined && adminKey.length < 16) {
+    throw new Error('TRIBUTARY_ADMIN_KEY must be at least 16 characters');
+  }
+  return { auth, adminKey, adminKeySecretArn };
 }
 
 function required(env: Env, name: string): string {

@@ -1,18 +1,27 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { adminPrincipal, type Principal } from '../core/auth/api-keys.ts';
 import { TributaryError } from '../core/errors.ts';
+import { header } from './request.ts';
 import { errorResponse, type HttpResponse, json } from './responses.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { groupRoutes } from './routes/groups.ts';
 import { producerRoutes } from './routes/producers.ts';
 import { recordRoutes } from './routes/records.ts';
-import type { HttpDeps, Route } from './routes/route.ts';
+import type { HttpDeps, Route, RouteRequest } from './routes/route.ts';
 import { topicRoutes } from './routes/topics.ts';
 
 const routes: readonly Route[] = [
-  { method: 'GET', path: '/v1/health', handle: async () => json(200, { status: 'ok' }) },
+  {
+    method: 'GET',
+    path: '/v1/health',
+    access: 'public',
+    handle: async () => json(200, { status: 'ok' }),
+  },
   ...topicRoutes,
   ...recordRoutes,
   ...producerRoutes,
   ...groupRoutes,
+  ...adminRoutes,
 ];
 
 interface CompiledRoute extends Route {
@@ -51,7 +60,8 @@ export function createHandler(deps: HttpDeps): Handler {
         const params = Object.fromEntries(
           route.names.map((name, i) => [name, decodeSegment(match[i + 1] ?? '')]),
         );
-        const response = await route.handle({ event, params, deps, requestId });
+        const request = await authorized(route, { event, params, deps, requestId });
+        const response = await route.handle(request);
         return withRequestId(response, requestId);
       }
       throw pathMatched
@@ -62,6 +72,30 @@ export function createHandler(deps: HttpDeps): Handler {
     }
   };
 }
+
+/** Who is asking (401 without a valid key), and whether they may (403), before anything runs. */
+async function authorized(
+  route: Route,
+  bare: Omit<RouteRequest, 'principal' | 'can'>,
+): Promise<RouteRequest> {
+  const { auth } = bare.deps;
+  if (!auth || route.access === 'public') {
+    return { ...bare, principal: authOff, can: async () => true };
+  }
+  const principal = await auth.authenticate(header(bare.event, 'authorization'));
+  const request: RouteRequest = {
+    ...bare,
+    principal,
+    can: (operation, type, name) => auth.isAllowed(principal, operation, type, name),
+  };
+  for (const [operation, type, name] of await route.access(request)) {
+    await auth.require(principal, operation, type, name);
+  }
+  return request;
+}
+
+/** With auth off every request acts as the admin, as on a laptop. */
+const authOff: Principal = { name: adminPrincipal, admin: true };
 
 function decodeSegment(segment: string): string {
   try {

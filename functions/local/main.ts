@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createApp, deferInBackground } from '../app.ts';
 import { readConfig } from '../config.ts';
+import { hashApiKey } from '../core/auth/api-keys.ts';
 import { jsonLogger } from '../http/logger.ts';
 import { openAwsStores } from '../stores/aws.ts';
 import { openEmbeddedStores } from '../stores/embedded.ts';
@@ -9,6 +10,9 @@ import { createLocalServer } from './server.ts';
 
 /** `npm start`: the REST API on a laptop, with embedded storage unless TRIBUTARY_STORE=aws. */
 const config = readConfig();
+if (config.auth && !config.adminKey) {
+  throw new Error('TRIBUTARY_AUTH=on needs TRIBUTARY_ADMIN_KEY on the local server');
+}
 const stores =
   config.store === 'aws' ? await openAwsStores(config) : openEmbeddedStores(config.dataDir);
 const handler = createApp({
@@ -17,6 +21,7 @@ const handler = createApp({
   log: jsonLogger,
   cacheBytes: config.cacheBytes,
   defer: deferInBackground(jsonLogger),
+  ...(config.auth && config.adminKey && { auth: { adminKeyHash: hashApiKey(config.adminKey) } }),
 });
 const server = createLocalServer(handler, jsonLogger);
 server.listen(config.port, config.host);
@@ -29,9 +34,11 @@ const where =
   config.store === 'aws'
     ? `DynamoDB table ${config.tableName}, S3 bucket ${config.bucketName}`
     : `embedded store in ${resolve(config.dataDir)}`;
-process.stdout.write(`Tributary listening on ${url} (${where})
+const auth = config.auth ? ', auth on' : '';
+const bearer = config.auth ? " -H 'authorization: Bearer $TRIBUTARY_ADMIN_KEY'" : '';
+process.stdout.write(`Tributary listening on ${url} (${where}${auth})
 Try:
-  curl -s -X POST ${url}/v1/topics -H 'content-type: application/json' -d '{"name": "orders", "partitions": 3}'
+  curl -s -X POST ${url}/v1/topics${bearer} -H 'content-type: application/json' -d '{"name": "orders", "partitions": 3}'
 `);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

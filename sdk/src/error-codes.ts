@@ -54,6 +54,23 @@ export const errorCodes = {
     retryable: false,
     description: 'The group name is not valid (1-249 of [a-zA-Z0-9._-]).',
   },
+  UNAUTHENTICATED: {
+    status: 401,
+    retryable: false,
+    description: "No API key, or one that is not valid: send 'Authorization: Bearer <key>'.",
+  },
+  FORBIDDEN: {
+    status: 403,
+    retryable: false,
+    description:
+      "The API key's principal has no ACL allowing this operation on this resource (or one denies it).",
+  },
+  KEY_NOT_FOUND: {
+    status: 404,
+    retryable: false,
+    description: 'No API key exists for this principal.',
+  },
+  ACL_NOT_FOUND: { status: 404, retryable: false, description: 'No such ACL.' },
   NOT_FOUND: { status: 404, retryable: false, description: 'No such route.' },
   TOPIC_NOT_FOUND: { status: 404, retryable: false, description: 'The topic does not exist.' },
   PARTITION_NOT_FOUND: {

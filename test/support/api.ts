@@ -66,11 +66,16 @@ export async function fetchAll(
  * Everything a client or the storage could observe: each topic's description and every
  * segment object. A refused request must leave it identical.
  */
-export async function snapshot(server: RunningServer): Promise<unknown> {
-  const list = await call(server.url, 'GET', '/v1/topics');
+export async function snapshot(
+  server: RunningServer,
+  headers: Record<string, string> = {},
+): Promise<unknown> {
+  const list = await call(server.url, 'GET', '/v1/topics', undefined, headers);
   const topics = [];
   for (const topic of list.body.topics) {
-    topics.push((await call(server.url, 'GET', `/v1/topics/${topic.name}`)).body);
+    topics.push(
+      (await call(server.url, 'GET', `/v1/topics/${topic.name}`, undefined, headers)).body,
+    );
   }
   const objects: string[] = [];
   let cursor: string | undefined;

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createApp, deferInBackground } from '../../functions/app.ts';
+import { hashApiKey } from '../../functions/core/auth/api-keys.ts';
 import { silentLogger } from '../../functions/http/logger.ts';
 import { createLocalServer } from '../../functions/local/server.ts';
 import type { OpenBackend, StorageBackend } from './backends.ts';
@@ -19,6 +20,8 @@ export interface ServerOptions {
   readonly now?: () => number;
   /** Reuse stores (e.g. to restart a server over the same data). */
   readonly stores?: OpenBackend;
+  /** Turn auth on with this bootstrap admin key. */
+  readonly adminKey?: string;
 }
 
 /** The local server (node:http → API Gateway event → handler) on a free loopback port. */
@@ -34,6 +37,7 @@ export async function startServer(
     cacheBytes: 16 * 1024 * 1024,
     defer: deferInBackground(silentLogger),
     ...(options.now && { now: options.now }),
+    ...(options.adminKey && { auth: { adminKeyHash: hashApiKey(options.adminKey) } }),
   });
   const server = createLocalServer(handler, silentLogger);
   server.listen(0, '127.0.0.1');

@@ -23,7 +23,7 @@ import {
   queryOf,
 } from '../request.ts';
 import { json, noContent } from '../responses.ts';
-import type { Route, RouteRequest } from './route.ts';
+import type { Access, Route, RouteRequest } from './route.ts';
 
 const joinBody = z.strictObject({
   topics: z.array(z.string()).min(1, 'subscribe to at least one topic'),
@@ -67,14 +67,21 @@ export const groupRoutes: Route[] = [
   {
     method: 'GET',
     path: '/v1/groups',
+    // Lists only the groups the principal may describe.
+    access: () => [],
     handle: async (req) => {
       noParams(req);
-      return json(200, { groups: await listGroups(req.deps.ctx) });
+      const groups = [];
+      for (const g of await listGroups(req.deps.ctx)) {
+        if (await req.can('DESCRIBE', 'GROUP', g.group)) groups.push(g);
+      }
+      return json(200, { groups });
     },
   },
   {
     method: 'GET',
     path: '/v1/groups/{group}',
+    access: (req) => [['DESCRIBE', 'GROUP', group(req)]],
     handle: async (req) => {
       noParams(req);
       return json(200, await describeGroup(req.deps.ctx, group(req)));
@@ -83,6 +90,7 @@ export const groupRoutes: Route[] = [
   {
     method: 'DELETE',
     path: '/v1/groups/{group}',
+    access: (req) => [['DELETE', 'GROUP', group(req)]],
     handle: async (req) => {
       noParams(req);
       await deleteGroup(req.deps.ctx, group(req));
@@ -92,6 +100,11 @@ export const groupRoutes: Route[] = [
   {
     method: 'POST',
     path: '/v1/groups/{group}/members',
+    // Kafka: READ on the group, and on each topic subscribed to.
+    access: (req) => [
+      ['READ', 'GROUP', group(req)],
+      ...jsonBody(req.event, joinBody).topics.map((t): Access => ['READ', 'TOPIC', t]),
+    ],
     handle: async (req) => {
       noParams(req);
       const body = jsonBody(req.event, joinBody);
@@ -101,6 +114,7 @@ export const groupRoutes: Route[] = [
   {
     method: 'POST',
     path: '/v1/groups/{group}/members/{member}/heartbeat',
+    access: (req) => [['READ', 'GROUP', group(req)]],
     handle: async (req) => {
       noParams(req);
       return json(200, await heartbeat(req.deps.ctx, group(req), member(req)));
@@ -109,6 +123,7 @@ export const groupRoutes: Route[] = [
   {
     method: 'DELETE',
     path: '/v1/groups/{group}/members/{member}',
+    access: (req) => [['READ', 'GROUP', group(req)]],
     handle: async (req) => {
       noParams(req);
       await leaveGroup(req.deps.ctx, group(req), member(req));
@@ -118,6 +133,8 @@ export const groupRoutes: Route[] = [
   {
     method: 'GET',
     path: '/v1/groups/{group}/members/{member}/records',
+    // READ on each topic was checked when the member joined with it.
+    access: (req) => [['READ', 'GROUP', group(req)]],
     handle: async (req) => {
       const query = queryOf(req.event);
       onlyParams(query, ['maxRecords', 'maxBytes', 'waitMs', 'format']);
@@ -149,6 +166,10 @@ export const groupRoutes: Route[] = [
   {
     method: 'POST',
     path: '/v1/groups/{group}/offsets',
+    access: (req) => [
+      ['READ', 'GROUP', group(req)],
+      ...jsonBody(req.event, commitBody).offsets.map((o): Access => ['READ', 'TOPIC', o.topic]),
+    ],
     handle: async (req) => {
       noParams(req);
       const body = jsonBody(req.event, commitBody);
@@ -159,6 +180,7 @@ export const groupRoutes: Route[] = [
   {
     method: 'GET',
     path: '/v1/groups/{group}/offsets',
+    access: (req) => [['DESCRIBE', 'GROUP', group(req)]],
     handle: async (req) => {
       noParams(req);
       return json(200, {
@@ -170,6 +192,10 @@ export const groupRoutes: Route[] = [
   {
     method: 'POST',
     path: '/v1/groups/{group}/offsets/reset',
+    access: (req) => [
+      ['READ', 'GROUP', group(req)],
+      ['READ', 'TOPIC', jsonBody(req.event, resetBody).topic],
+    ],
     handle: async (req) => {
       noParams(req);
       const body = jsonBody(req.event, resetBody);

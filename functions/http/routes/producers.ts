@@ -10,6 +10,8 @@ export const producerRoutes: Route[] = [
   {
     method: 'POST',
     path: '/v1/producers',
+    // A producer id grants nothing by itself: every write still needs WRITE on its topic.
+    access: () => [],
     handle: async ({ event, deps }) => {
       onlyParams(queryOf(event), []);
       const { transactionalId } = jsonBody(event, initProducerBody);

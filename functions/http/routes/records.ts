@@ -65,6 +65,7 @@ export const recordRoutes: Route[] = [
   {
     method: 'POST',
     path: '/v1/topics/{topic}/partitions/{partition}/leader',
+    access: ({ params }) => [['WRITE', 'TOPIC', params.topic ?? '']],
     handle: async ({ event, params, deps }) => {
       onlyParams(queryOf(event), []);
       const partition = partitionParam(params.partition);
@@ -74,6 +75,7 @@ export const recordRoutes: Route[] = [
   {
     method: 'POST',
     path: '/v1/topics/{topic}/records',
+    access: ({ params }) => [['WRITE', 'TOPIC', params.topic ?? '']],
     handle: async ({ event, params, deps }) => {
       const query = queryOf(event);
       onlyParams(query, [
@@ -104,6 +106,7 @@ export const recordRoutes: Route[] = [
   {
     method: 'GET',
     path: '/v1/topics/{topic}/partitions/{partition}/records',
+    access: ({ params }) => [['READ', 'TOPIC', params.topic ?? '']],
     handle: async ({ event, params, deps }) => {
       const query = queryOf(event);
       onlyParams(query, ['offset', 'maxRecords', 'maxBytes', 'waitMs', 'format']);
@@ -153,6 +156,7 @@ export const recordRoutes: Route[] = [
   {
     method: 'GET',
     path: '/v1/topics/{topic}/partitions/{partition}/offsets',
+    access: ({ params }) => [['DESCRIBE', 'TOPIC', params.topic ?? '']],
     handle: async ({ event, params, deps }) => {
       const query = queryOf(event);
       onlyParams(query, ['spec']);

@@ -1,4 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { Operation, ResourceType } from '../../core/auth/acls.ts';
+import type { Principal } from '../../core/auth/api-keys.ts';
+import type { Authorizer } from '../../core/auth/authorizer.ts';
 import type { CoreContext } from '../../core/context.ts';
 import type { BatchReader } from '../../core/log/batch-reader.ts';
 import type { WriterCache } from '../../core/log/writer-cache.ts';
@@ -17,18 +20,31 @@ export interface HttpDeps {
    */
   readonly defer: (task: () => Promise<unknown>) => Promise<void>;
   readonly log: Logger;
+  /** Authentication and ACLs; absent when auth is off (every request is the admin). */
+  readonly auth?: Authorizer;
 }
+
+/** One permission a request needs: an operation on a resource. */
+export type Access = readonly [Operation, ResourceType, string];
 
 export interface RouteRequest {
   readonly event: APIGatewayProxyEventV2;
   readonly params: Readonly<Record<string, string>>;
   readonly deps: HttpDeps;
   readonly requestId: string;
+  readonly principal: Principal;
+  /** Whether the principal may do this (for routes that filter what they list). */
+  readonly can: (operation: Operation, type: ResourceType, name: string) => Promise<boolean>;
 }
 
 export interface Route {
   readonly method: string;
   /** Path with `{name}` segments, e.g. `/v1/topics/{topic}`. */
   readonly path: string;
+  /**
+   * What the request needs, checked before `handle` runs, so a refused request has done
+   * nothing. `public` routes need no key at all.
+   */
+  readonly access: ((request: RouteRequest) => Access[] | Promise<Access[]>) | 'public';
   readonly handle: (request: RouteRequest) => Promise<HttpResponse>;
 }

@@ -22,19 +22,27 @@ const addPartitionsBody = z.strictObject({ count: z.number().int() });
 const configPatchBody = z.record(z.string(), z.unknown());
 
 const noParams = ({ event }: RouteRequest) => onlyParams(queryOf(event), []);
+const topic = (req: RouteRequest) => req.params.topic ?? '';
 
 export const topicRoutes: Route[] = [
   {
     method: 'GET',
     path: '/v1/topics',
+    // Lists only the topics the principal may describe, as Kafka does.
+    access: () => [],
     handle: async (req) => {
       noParams(req);
-      return json(200, { topics: await listTopics(req.deps.ctx) });
+      const topics = [];
+      for (const topic of await listTopics(req.deps.ctx)) {
+        if (await req.can('DESCRIBE', 'TOPIC', topic.name)) topics.push(topic);
+      }
+      return json(200, { topics });
     },
   },
   {
     method: 'POST',
     path: '/v1/topics',
+    access: (req) => [['CREATE', 'TOPIC', jsonBody(req.event, createTopicBody).name]],
     handle: async (req) => {
       noParams(req);
       const body = jsonBody(req.event, createTopicBody);
@@ -44,6 +52,7 @@ export const topicRoutes: Route[] = [
   {
     method: 'GET',
     path: '/v1/topics/{topic}',
+    access: (req) => [['DESCRIBE', 'TOPIC', topic(req)]],
     handle: async (req) => {
       noParams(req);
       return json(200, await describeTopic(req.deps.ctx, req.params.topic ?? ''));
@@ -52,6 +61,7 @@ export const topicRoutes: Route[] = [
   {
     method: 'DELETE',
     path: '/v1/topics/{topic}',
+    access: (req) => [['DELETE', 'TOPIC', topic(req)]],
     handle: async (req) => {
       noParams(req);
       await deleteTopic(req.deps.ctx, req.params.topic ?? '');
@@ -61,6 +71,7 @@ export const topicRoutes: Route[] = [
   {
     method: 'PATCH',
     path: '/v1/topics/{topic}/config',
+    access: (req) => [['ALTER', 'TOPIC', topic(req)]],
     handle: async (req) => {
       noParams(req);
       const patch = jsonBody(req.event, configPatchBody);
@@ -70,6 +81,7 @@ export const topicRoutes: Route[] = [
   {
     method: 'POST',
     path: '/v1/topics/{topic}/partitions',
+    access: (req) => [['ALTER', 'TOPIC', topic(req)]],
     handle: async (req) => {
       noParams(req);
       const { count } = jsonBody(req.event, addPartitionsBody);
