@@ -1,8 +1,9 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createApp, deferBeforeResponse } from './app.ts';
 import { readConfig } from './config.ts';
 import { hashApiKey } from './core/auth/api-keys.ts';
-import { jsonLogger } from './http/logger.ts';
+import { lambdaObservability } from './observability.ts';
 import { openAwsStores } from './stores/aws.ts';
 
 /** The Lambda entry point behind API Gateway's HTTP API. Built once per cold start. */
@@ -10,16 +11,27 @@ const config = readConfig();
 if (config.store !== 'aws') {
   throw new Error('The Lambda handler runs on the AWS store: set TRIBUTARY_STORE=aws');
 }
+const { logger, metrics, log, counters } = lambdaObservability();
 const stores = await openAwsStores(config);
 
-export const handler = createApp({
+const app = createApp({
   metadata: stores.metadata,
   segments: stores.segments,
-  log: jsonLogger,
+  log,
+  metrics: counters,
   cacheBytes: config.cacheBytes,
-  defer: deferBeforeResponse(jsonLogger),
+  defer: deferBeforeResponse(log),
   ...(config.auth && { auth: { adminKeyHash: hashApiKey(await bootstrapAdminKey()) } }),
 });
+
+export const handler = async (event: APIGatewayProxyEventV2, context?: Context) => {
+  if (context) logger.addContext(context);
+  try {
+    return await app(event);
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};
 
 /** The bootstrap admin key: from the environment, or from its secret, read once. */
 async function bootstrapAdminKey(): Promise<string> {

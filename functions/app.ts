@@ -8,6 +8,7 @@ import type { MetadataStore } from './core/ports/metadata-store.ts';
 import type { SegmentStore } from './core/ports/segment-store.ts';
 import { createHandler, type Handler } from './http/handler.ts';
 import type { Logger } from './http/logger.ts';
+import { type Metrics, noMetrics } from './http/metrics.ts';
 import type { HttpDeps } from './http/routes/route.ts';
 
 export interface AppOptions {
@@ -18,6 +19,8 @@ export interface AppOptions {
   /** How acks=0 work runs: see {@link HttpDeps.defer}. */
   readonly defer: HttpDeps['defer'];
   readonly now?: () => number;
+  /** Where counters go (CloudWatch in Lambda); nowhere by default. */
+  readonly metrics?: Metrics;
   /** API keys and ACLs, with the bootstrap admin key's SHA-256; absent: auth off. */
   readonly auth?: { readonly adminKeyHash: string };
 }
@@ -42,6 +45,7 @@ export function createApp(options: AppOptions): Handler {
     sleep: (ms) => sleep(ms),
     defer: options.defer,
     log: options.log,
+    metrics: options.metrics ?? noMetrics,
   });
 }
 

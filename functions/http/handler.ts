@@ -1,8 +1,10 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { ErrorCode } from '../../sdk/src/error-codes.ts';
 import { adminPrincipal, type Principal } from '../core/auth/api-keys.ts';
 import { TributaryError } from '../core/errors.ts';
+import type { Metrics } from './metrics.ts';
 import { header } from './request.ts';
-import { errorResponse, type HttpResponse, json } from './responses.ts';
+import { errorCodeOf, errorResponse, type HttpResponse, json } from './responses.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { groupRoutes } from './routes/groups.ts';
 import { producerRoutes } from './routes/producers.ts';
@@ -48,6 +50,10 @@ export type Handler = (event: APIGatewayProxyEventV2) => Promise<HttpResponse>;
 export function createHandler(deps: HttpDeps): Handler {
   return async (event) => {
     const requestId = event.requestContext?.requestId ?? 'unknown';
+    const done = (response: HttpResponse, code?: ErrorCode) => {
+      count(deps.metrics, response, code);
+      return withRequestId(response, requestId);
+    };
     try {
       const method = event.requestContext.http.method.toUpperCase();
       const path = event.rawPath;
@@ -62,13 +68,13 @@ export function createHandler(deps: HttpDeps): Handler {
         );
         const request = await authorized(route, { event, params, deps, requestId });
         const response = await route.handle(request);
-        return withRequestId(response, requestId);
+        return done(response);
       }
       throw pathMatched
         ? new TributaryError('METHOD_NOT_ALLOWED', `${method} is not supported on ${path}.`)
         : new TributaryError('NOT_FOUND', `No route ${method} ${path}. Routes are under /v1/.`);
     } catch (error: unknown) {
-      return withRequestId(errorResponse(error, requestId, deps.log), requestId);
+      return done(errorResponse(error, requestId, deps.log), errorCodeOf(error));
     }
   };
 }
@@ -96,6 +102,14 @@ async function authorized(
 
 /** With auth off every request acts as the admin, as on a laptop. */
 const authOff: Principal = { name: adminPrincipal, admin: true };
+
+function count(metrics: Metrics, response: HttpResponse, code: ErrorCode | undefined): void {
+  const status = response.statusCode ?? 200;
+  metrics.count('Requests');
+  if (status >= 500) metrics.count('ServerErrors');
+  else if (status >= 400) metrics.count('ClientErrors');
+  if (code) metrics.count('Errors', 1, { code });
+}
 
 function decodeSegment(segment: string): string {
   try {

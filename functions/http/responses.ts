@@ -1,5 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { errorCodes } from '../../sdk/src/error-codes.ts';
+import { type ErrorCode, errorCodes } from '../../sdk/src/error-codes.ts';
 import { isTributaryError } from '../core/errors.ts';
 import { StorageUnavailableError } from '../core/ports/metadata-store.ts';
 import type { Logger } from './logger.ts';
@@ -26,25 +26,26 @@ export const noContent = (): HttpResponse => ({ statusCode: 204 });
  * storage throttling and outages are retryable 429/503; anything else is a 500 whose
  * internals stay in the log, under the request id the client is given.
  */
-export function errorResponse(error: unknown, requestId: string, log: Logger): HttpResponse {
-  if (isTributaryError(error)) {
-    const { status } = errorCodes[error.code];
-    if (status >= 500) log.error('request failed', { requestId, code: error.code, error });
-    return json(status, { error: { ...error.details, code: error.code, message: error.message } });
-  }
+/** The stable code an error is answered with. */
+export function errorCodeOf(error: unknown): ErrorCode {
+  if (isTributaryError(error)) return error.code;
   if (error instanceof StorageUnavailableError) {
-    const code = error.throttled ? 'THROTTLED' : 'STORAGE_UNAVAILABLE';
-    log.error('storage unavailable', { requestId, code, error });
-    return json(errorCodes[code].status, {
-      error: { code, message: `${errorCodes[code].description} (request ${requestId})`, requestId },
-    });
+    return error.throttled ? 'THROTTLED' : 'STORAGE_UNAVAILABLE';
   }
-  log.error('unexpected error', { requestId, error });
-  return json(500, {
-    error: {
-      code: 'INTERNAL',
-      message: `An unexpected error occurred; it is logged under request id ${requestId}.`,
-      requestId,
-    },
-  });
+  return 'INTERNAL';
+}
+
+export function errorResponse(error: unknown, requestId: string, log: Logger): HttpResponse {
+  const code = errorCodeOf(error);
+  const { status, description } = errorCodes[code];
+  if (status >= 500) log.error('request failed', { requestId, code, error });
+  if (isTributaryError(error)) {
+    return json(status, { error: { ...error.details, code, message: error.message } });
+  }
+  // Storage outages and unexpected errors: internals stay in the log, under the request id.
+  const message =
+    code === 'INTERNAL'
+      ? `An unexpected error occurred; it is logged under request id ${requestId}.`
+      : `${description} (request ${requestId})`;
+  return json(status, { error: { code, message, requestId } });
 }

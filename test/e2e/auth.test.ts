@@ -138,12 +138,13 @@ describe.each(backends)('API keys and ACLs ($name)', (backend) => {
 
   it('answers 401 without a valid key, before anything else', async () => {
     const before = await snapshot(server, admin);
-    for (const headers of [
+    const attempts: Record<string, string>[] = [
       {},
       { authorization: 'Bearer trb_not-a-key' },
       { authorization: 'Basic dXNlcjpwYXNz' },
       { authorization: `Bearer ${adminKey}x` },
-    ]) {
+    ];
+    for (const headers of attempts) {
       const response = await call(
         server.url,
         'POST',

@@ -72,6 +72,8 @@ export interface RecordAck {
 export interface ProduceDeps {
   readonly ctx: CoreContext;
   readonly writers: WriterCache;
+  /** Told of each lost race and of each commit that gave up, for the deployment's metrics. */
+  readonly metrics?: { count(name: 'CommitRetries' | 'CommitConflicts'): void };
 }
 
 /**
@@ -627,7 +629,13 @@ async function commitIndex(
       for (const item of remember) writers.rememberItem(item);
       return { kind: 'append', bases };
     } catch (error: unknown) {
-      if (Date.now() > deadline) throw commitConflict(topic, attempt, error);
+      if (Date.now() > deadline) {
+        deps.metrics?.count('CommitConflicts');
+        throw commitConflict(topic, attempt, error);
+      }
+      if (error instanceof ConditionFailedError || error instanceof TransactionContentionError) {
+        deps.metrics?.count('CommitRetries');
+      }
       if (error instanceof ConditionFailedError) {
         let reread = false;
         for (const failure of error.failures) {

@@ -100,7 +100,10 @@ export const recordRoutes: Route[] = [
         await deps.defer(() => prepared.commit());
         return json(202, { accepted: prepared.recordCount });
       }
-      return json(200, { offsets: await prepared.commit() });
+      const offsets = await prepared.commit();
+      deps.metrics.count('Records', offsets.length, { operation: 'produce' });
+      deps.metrics.count('Bytes', bodyBytes(event).byteLength, { operation: 'produce' });
+      return json(200, { offsets });
     },
   },
   {
@@ -150,6 +153,8 @@ export const recordRoutes: Route[] = [
         highWatermark: result.highWatermark,
         logStartOffset: result.logStartOffset,
       });
+      deps.metrics.count('Records', rendered.length, { operation: 'fetch' });
+      deps.metrics.count('Bytes', size, { operation: 'fetch' });
       return rawJson(200, `{"records":[${rendered.join(',')}],${tail.slice(1)}`);
     },
   },

@@ -6,6 +6,7 @@ import type { CoreContext } from '../../core/context.ts';
 import type { BatchReader } from '../../core/log/batch-reader.ts';
 import type { WriterCache } from '../../core/log/writer-cache.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import type { HttpResponse } from '../responses.ts';
 
 /** Everything a route needs, built once per process. */
@@ -20,6 +21,7 @@ export interface HttpDeps {
    */
   readonly defer: (task: () => Promise<unknown>) => Promise<void>;
   readonly log: Logger;
+  readonly metrics: Metrics;
   /** Authentication and ACLs; absent when auth is off (every request is the admin). */
   readonly auth?: Authorizer;
 }
