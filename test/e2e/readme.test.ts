@@ -10,13 +10,13 @@ import { type RunningServer, startServer } from '../support/server.ts';
 const run = promisify(execFile);
 const readme = join(import.meta.dirname, '../../README.md');
 
-/** The first sh block of a README section. */
-async function shBlock(heading: string): Promise<string> {
+/** The n-th (from 0) sh block of a README section. */
+async function shBlock(heading: string, n = 0): Promise<string> {
   const text = await readFile(readme, 'utf8');
   const section = text.slice(text.indexOf(`## ${heading}`));
-  const match = section.match(/```sh\n([\s\S]*?)```/);
-  if (!match?.[1]) throw new Error(`no sh block under ${heading}`);
-  return match[1];
+  const block = [...section.matchAll(/```sh\n([\s\S]*?)```/g)][n]?.[1];
+  if (!block) throw new Error(`no sh block ${n} under ${heading}`);
+  return block;
 }
 
 describe('the README walkthrough', () => {
@@ -37,8 +37,8 @@ describe('the README walkthrough', () => {
    * newline after its body. Returns each JSON answer, parsed.
    */
   // biome-ignore lint/suspicious/noExplicitAny: tests assert on the answers field by field.
-  async function runSection(heading: string): Promise<any[]> {
-    const walkthrough = (await shBlock(heading)).replaceAll('http://127.0.0.1:8080', server.url);
+  async function runSection(heading: string, block = 0, url = server.url): Promise<any[]> {
+    const walkthrough = (await shBlock(heading, block)).replaceAll('http://127.0.0.1:8080', url);
     const script = `set -euo pipefail
 curl() { command curl -sS --fail-with-body "$@"; echo; }
 ${walkthrough}`;
@@ -99,5 +99,23 @@ ${walkthrough}`;
       generation: 3,
       assignment: [{ topic: 'clicks', partitions: [0, 1, 2, 3] }],
     });
+  });
+
+  it('runs the authentication walkthrough as written, against a server with auth on', async () => {
+    const secured = await startServer(embedded, { adminKey: 'local-admin-key-change-me' });
+    try {
+      const [key, write, read, acls, keys] = await runSection(
+        'Authentication and ACLs',
+        1,
+        secured.url,
+      );
+      expect(key.key).toMatch(/^trb_/);
+      expect(write).toMatchObject({ operation: 'WRITE', patternType: 'PREFIXED' });
+      expect(read).toMatchObject({ operation: 'READ', resourceType: 'GROUP' });
+      expect(acls.acls).toHaveLength(2);
+      expect(keys.keys.map((k: { principal: string }) => k.principal)).toEqual(['billing-service']);
+    } finally {
+      await secured.close();
+    }
   });
 });
