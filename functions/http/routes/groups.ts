@@ -17,7 +17,6 @@ import { renderRecord } from '../record-format.ts';
 import {
   formatParam,
   intParam,
-  invalidRequest,
   jsonBody,
   onlyParams,
   queryOf,
