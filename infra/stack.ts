@@ -17,6 +17,17 @@ export class TributaryStack extends Stack {
       value: this.tributary.url,
       description: 'Base URL of the Tributary API, e.g. curl <ApiUrl>v1/health',
     });
+    const { adminKey } = this.tributary;
+    if (adminKey) {
+      new CfnOutput(this, 'AdminKeySecretName', {
+        value: adminKey.secretName,
+        description:
+          'The admin API key: aws secretsmanager get-secret-value --secret-id <AdminKeySecretName> --query SecretString --output text',
+      });
+      new CfnOutput(this, 'AdminKeySecretArn', { value: adminKey.secretArn });
+    }
+    new CfnOutput(this, 'DashboardUrl', { value: this.tributary.monitoring.dashboardUrl });
+    new CfnOutput(this, 'FunctionName', { value: this.tributary.handler.functionName });
     new CfnOutput(this, 'TableName', { value: this.tributary.table.tableName });
     new CfnOutput(this, 'BucketName', { value: this.tributary.bucket.bucketName });
   }

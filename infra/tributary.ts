@@ -1,19 +1,24 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
   HttpStage,
+  LogGroupLogDestination,
   PayloadFormatVersion,
   type ThrottleSettings,
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { metricsService, TributaryMonitoring } from './monitoring.ts';
 
 /** The repository root: the Lambda code is bundled from here, whoever instantiates us. */
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -56,7 +61,43 @@ export interface TributaryThrottling {
   readonly burstLimit?: number;
 }
 
+/**
+ * How the API authenticates requests.
+ * - `apiKey`: every request carries `Authorization: Bearer <key>`; the bootstrap admin key
+ *   is generated at deploy into a Secrets Manager secret only the function can read.
+ * - `none`: no authentication: anyone who knows the URL can read and write every topic.
+ *   For a private experiment, or behind your own gateway.
+ */
+export type TributaryAuthMode = 'apiKey' | 'none';
+
+/** The function's log levels (Powertools Logger's). */
+export type TributaryLogLevel =
+  | 'TRACE'
+  | 'DEBUG'
+  | 'INFO'
+  | 'WARN'
+  | 'ERROR'
+  | 'CRITICAL'
+  | 'SILENT';
+
 export interface TributaryProps {
+  /** How requests are authenticated. @default 'apiKey' */
+  readonly authMode?: TributaryAuthMode;
+  /** The API function's log level (TRIBUTARY_LOG_LEVEL). @default 'INFO' */
+  readonly logLevel?: TributaryLogLevel;
+  /**
+   * What to do when an alarm goes off, and again when it clears, e.g.
+   * `[new SnsAction(topic)]` from aws-cdk-lib/aws-cloudwatch-actions.
+   * @default none: the alarms only show in the CloudWatch console and on the dashboard
+   */
+  readonly alarmActions?: readonly IAlarmAction[];
+  /**
+   * The CloudWatch namespace of the function's own metrics (Requests, Records, Bytes,
+   * Errors, CommitConflicts, …), which the dashboard reads. Give each deployment in one
+   * account and region its own, or their figures add up.
+   * @default 'Tributary'
+   */
+  readonly metricsNamespace?: string;
   /**
    * What happens to the table, the bucket and the function's logs when they leave the
    * stack. With DESTROY the bucket is emptied first (a custom resource does it), since
@@ -69,7 +110,11 @@ export interface TributaryProps {
    * @default true, unless removalPolicy is DESTROY
    */
   readonly deletionProtection?: boolean;
-  /** How long the API function's logs are kept. @default RetentionDays.ONE_MONTH */
+  /**
+   * How long logs are kept: the API function's, the HTTP API's access log and the segment
+   * bucket's server access logs.
+   * @default RetentionDays.ONE_MONTH
+   */
   readonly logRetention?: RetentionDays;
   /** The API function's memory in MB; CPU scales with it. @default 1024 */
   readonly memorySize?: number;
@@ -102,6 +147,13 @@ export class Tributary extends Construct {
   readonly api: HttpApi;
   /** The API's base URL, ending in '/'. */
   readonly url: string;
+  /**
+   * The bootstrap admin API key (its SecretString is the key itself), when authMode is
+   * 'apiKey'. Deleted with the stack: a key is not data, and a new deployment makes its own.
+   */
+  readonly adminKey?: Secret;
+  /** Alarms and the dashboard. */
+  readonly monitoring: TributaryMonitoring;
 
   constructor(scope: Construct, id: string, props: TributaryProps = {}) {
     super(scope, id);
@@ -110,7 +162,10 @@ export class Tributary extends Construct {
     const memorySize = props.memorySize ?? 1024;
     const timeout = props.timeout ?? maxTimeout;
     const cacheMb = props.cacheMb ?? Math.floor(memorySize / 4);
-    validate(memorySize, timeout, cacheMb);
+    const authMode = props.authMode ?? 'apiKey';
+    const metricsNamespace = props.metricsNamespace ?? 'Tributary';
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    validate(memorySize, timeout, cacheMb, metricsNamespace);
 
     // Keys and TTL as createTableInput in functions/adapters/aws/dynamodb-metadata-store.ts.
     this.table = new Table(this, 'Table', {
@@ -124,6 +179,28 @@ export class Tributary extends Construct {
       removalPolicy,
     });
 
+    // Who read or wrote which chunk, including anyone going around the API with their own
+    // AWS credentials (CloudTrail records object access only as paid data events). Delivery
+    // is free and a record is a few hundred bytes: cents of storage per million requests.
+    const accessLogs = new Bucket(this, 'SegmentsAccessLogs', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      // S3 delivers server access logs only to buckets with S3-managed keys.
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: false,
+      lifecycleRules: [
+        {
+          id: 'expire-access-logs',
+          ...(logRetention !== RetentionDays.INFINITE && {
+            expiration: Duration.days(logRetention),
+          }),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+      removalPolicy,
+      autoDeleteObjects: destroyData,
+    });
+
     // Chunks are written once under unique keys and never overwritten, so versioning
     // would only keep deleted chunks around and bill for them.
     this.bucket = new Bucket(this, 'Segments', {
@@ -131,6 +208,8 @@ export class Tributary extends Construct {
       encryption: BucketEncryption.S3_MANAGED,
       enforceSSL: true,
       versioned: false,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'segments/',
       lifecycleRules: [
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
@@ -138,10 +217,31 @@ export class Tributary extends Construct {
       autoDeleteObjects: destroyData,
     });
 
-    const logGroup = new LogGroup(this, 'ApiLogs', {
-      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
-      removalPolicy,
-    });
+    const logGroup = new LogGroup(this, 'ApiLogs', { retention: logRetention, removalPolicy });
+
+    // A generated name (not e.g. 'Tributary/admin-key'): a deleted secret keeps its name
+    // through Secrets Manager's recovery window, which would make the next deployment of a
+    // stack with the same name fail.
+    this.adminKey =
+      authMode === 'apiKey'
+        ? new Secret(this, 'AdminKey', {
+            description:
+              'Tributary bootstrap admin API key: send it as Authorization: Bearer <key>',
+            generateSecretString: {
+              passwordLength: 48,
+              excludePunctuation: true,
+              includeSpace: false,
+            },
+            removalPolicy: RemovalPolicy.DESTROY,
+          })
+        : undefined;
+    if (this.adminKey) {
+      Validations.of(this.adminKey).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'The admin key is a bootstrap credential an operator holds and uses to create scoped keys. Scheduled rotation would silently invalidate the copy the operator holds, and Secrets Manager offers managed rotation for database credentials only. Rotate it by hand: docs/deploy.md, "Rotating the admin key".',
+      });
+    }
 
     // Our own role rather than the default one, whose AWSLambdaBasicExecutionRole may
     // write to any log group in the account: this one may write to its own group only.
@@ -169,6 +269,11 @@ export class Tributary extends Construct {
         TRIBUTARY_TABLE: this.table.tableName,
         TRIBUTARY_BUCKET: this.bucket.bucketName,
         TRIBUTARY_CACHE_MB: String(cacheMb),
+        TRIBUTARY_AUTH: this.adminKey ? 'on' : 'off',
+        ...(this.adminKey && { TRIBUTARY_ADMIN_KEY_SECRET_ARN: this.adminKey.secretArn }),
+        TRIBUTARY_LOG_LEVEL: props.logLevel ?? 'INFO',
+        POWERTOOLS_SERVICE_NAME: metricsService,
+        POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,
         NODE_OPTIONS: '--enable-source-maps',
       },
     });
@@ -187,6 +292,20 @@ export class Tributary extends Construct {
     this.handler.addToRolePolicy(
       new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
     );
+    // The value of this one secret, and nothing else about it or any other.
+    if (this.adminKey) {
+      this.handler.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [this.adminKey.secretArn],
+        }),
+      );
+    }
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(this.bucket)}.Arn>/*]`,
+      reason:
+        'Chunks are written under unique keys made at produce time, so object access cannot name them in advance; the wildcard covers the objects of this one bucket only.',
+    });
 
     // Every method and path goes to the function, which does its own routing; the
     // default stage is made here rather than by HttpApi so it can carry throttling.
@@ -201,18 +320,69 @@ export class Tributary extends Construct {
       rateLimit: props.throttling?.rateLimit ?? 1000,
       burstLimit: props.throttling?.burstLimit ?? 1000,
     };
+    const accessLog = new LogGroup(this, 'ApiAccessLogs', {
+      retention: logRetention,
+      removalPolicy,
+    });
     const stage = new HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
       throttle,
+      // One JSON line per request, a few hundred bytes: who called, what, the answer's status
+      // and size, and how long it took, including requests the function never saw.
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLog),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            time: '$context.requestTimeEpoch',
+            method: '$context.httpMethod',
+            path: '$context.path',
+            status: '$context.status',
+            bytes: '$context.responseLength',
+            ms: '$context.responseLatency',
+            error: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
     });
     this.url = stage.url;
+    // No API Gateway authorizer on the route: authentication is the function's (see reason).
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason: this.adminKey
+        ? 'The API function authenticates every request itself (Authorization: Bearer <API key>) against keys only it can read; a Lambda authorizer would check the same keys at the price of a second invocation, and a second cold start, per request.'
+        : "authMode 'none' was chosen explicitly: the API is open to anyone who knows its URL.",
+    });
+
+    this.monitoring = new TributaryMonitoring(this, 'Monitoring', {
+      api: this.api,
+      handler: this.handler,
+      table: this.table,
+      metricsNamespace,
+      alarmActions: props.alarmActions ?? [],
+    });
   }
 }
 
+/** A resource's logical id as cdk-nag prints it in a finding, e.g. `<SegmentsA1B2C3D4.Arn>`. */
+function logicalIdOf(construct: Construct): string {
+  const resource = construct.node.defaultChild;
+  if (!CfnResource.isCfnResource(resource)) {
+    throw new Error(`${construct.node.path} has no CloudFormation resource`);
+  }
+  return Stack.of(construct).getLogicalId(resource);
+}
+
 /** Refuses at synth what would only fail, or silently misbehave, once deployed. */
-function validate(memorySize: number, timeout: Duration, cacheMb: number): void {
+function validate(
+  memorySize: number,
+  timeout: Duration,
+  cacheMb: number,
+  metricsNamespace: string,
+): void {
   if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10_240) {
     throw new Error(`memorySize must be an integer from 128 to 10240 (MB); got ${memorySize}`);
   }
@@ -225,6 +395,15 @@ function validate(memorySize: number, timeout: Duration, cacheMb: number): void 
   if (!Number.isInteger(cacheMb) || cacheMb < 0 || cacheMb > 4096 || cacheMb >= memorySize) {
     throw new Error(
       `cacheMb must be an integer from 0 to 4096 and below memorySize (${memorySize}); got ${cacheMb}`,
+    );
+  }
+  // CloudWatch's rule for namespaces; AWS/ is reserved for AWS's own.
+  if (
+    !/^[0-9A-Za-z.\-_/#: ]{1,255}$/.test(metricsNamespace) ||
+    metricsNamespace.startsWith('AWS/')
+  ) {
+    throw new Error(
+      `metricsNamespace must be 1-255 of letters, digits and . - _ / # : or space, not starting with AWS/; got '${metricsNamespace}'`,
     );
   }
 }
