@@ -2,11 +2,15 @@
  * The bundle `cdk deploy` uploads is the code that was tested: this file synthesizes the
  * stack, takes the API function's asset exactly as the CDK bundled it, and runs it in a
  * fresh Node process the way Lambda does — environment from the template, nothing but the
- * bundle on disk — against the emulators: create a topic, produce, fetch.
+ * bundle on disk — against the emulators: create a topic, produce, fetch. Auth is on, as
+ * deployed: the cold start reads the admin key from the secret the template names, here
+ * served by a stub of Secrets Manager's GetSecretValue (the emulators have no Secrets
+ * Manager), and requests without the key are refused.
  */
 
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import {
   copyFileSync,
   existsSync,
@@ -15,12 +19,14 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
 import { promisify } from 'node:util';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { type Synthesized, synthesize } from './synthesize.ts';
 import { at, isRecord, only } from './template.ts';
 
@@ -36,7 +42,12 @@ for (const event of events) results.push(await handler(event, {}));
 writeFileSync('./results.json', JSON.stringify(results));
 `;
 
-const event = (method: string, path: string, body?: unknown): APIGatewayProxyEventV2 => {
+const event = (
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyEventV2 => {
   const [rawPath = path, rawQueryString = ''] = path.split('?');
   const now = Date.now();
   return {
@@ -44,7 +55,7 @@ const event = (method: string, path: string, body?: unknown): APIGatewayProxyEve
     routeKey: '$default',
     rawPath,
     rawQueryString,
-    headers: { 'content-type': 'application/json', host: 'bundle.test' },
+    headers: { 'content-type': 'application/json', host: 'bundle.test', ...headers },
     ...(rawQueryString !== '' && {
       queryStringParameters: Object.fromEntries(new URLSearchParams(rawQueryString)),
     }),
@@ -67,6 +78,43 @@ const event = (method: string, path: string, body?: unknown): APIGatewayProxyEve
 
 const bodyOf = (result: APIGatewayProxyStructuredResultV2 | undefined): unknown =>
   JSON.parse(result?.body ?? 'null');
+
+/**
+ * Answers GetSecretValue (AWS JSON 1.1) for one secret, as Secrets Manager would, and
+ * records the ids asked for.
+ */
+const secretsManagerStub = async (arn: string, secretString: string) => {
+  const asked: unknown[] = [];
+  const server: Server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => {
+      body += chunk.toString('utf8');
+    });
+    request.on('end', () => {
+      const input: unknown = JSON.parse(body || '{}');
+      const secretId = isRecord(input) ? input.SecretId : undefined;
+      asked.push(secretId);
+      const known =
+        request.headers['x-amz-target'] === 'secretsmanager.GetSecretValue' && secretId === arn;
+      response.writeHead(known ? 200 : 400, { 'content-type': 'application/x-amz-json-1.1' });
+      response.end(
+        JSON.stringify(
+          known
+            ? { ARN: arn, Name: 'admin-key', SecretString: secretString, VersionId: 'v1' }
+            : { __type: 'ResourceNotFoundException', message: 'Secrets Manager cannot find it' },
+        ),
+      );
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    asked,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+};
 
 describe('the deployed bundle', () => {
   let synthesized: Synthesized;
@@ -105,35 +153,46 @@ describe('the deployed bundle', () => {
     expect(bundle).toContain('TransactWriteItems');
   });
 
-  it('creates a topic, produces and fetches against DynamoDB and S3', async () => {
+  it('reads its admin key from the secret, refuses requests without it, and produces and fetches against DynamoDB and S3', async () => {
     const { dynamodb, s3 } = inject('emulators');
     const suffix = randomUUID().slice(0, 8);
+    const secretArn = `arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-${suffix}-AbCdEf`;
+    const adminKey = randomUUID().replaceAll('-', '');
+    const secrets = await secretsManagerStub(secretArn, adminKey);
+    onTestFinished(() => secrets.close());
     // The template's values, less the references CloudFormation resolves at deploy time.
     const deployed = Object.fromEntries(
       Object.entries(functionEnv).filter((entry): entry is [string, string] => {
         return typeof entry[1] === 'string';
       }),
     );
-    expect(deployed).toMatchObject({ TRIBUTARY_STORE: 'aws' });
+    expect(deployed).toMatchObject({ TRIBUTARY_STORE: 'aws', TRIBUTARY_AUTH: 'on' });
     const env = {
       ...deployed,
       TRIBUTARY_TABLE: `tributary-bundle-${suffix}`,
       TRIBUTARY_BUCKET: `tributary-bundle-${suffix}`,
+      TRIBUTARY_ADMIN_KEY_SECRET_ARN: secretArn,
       AWS_REGION: 'us-east-1',
       // Any credentials will do, but DynamoDB Local wants an alphanumeric key id.
       AWS_ACCESS_KEY_ID: 'tributarytest',
       AWS_SECRET_ACCESS_KEY: 'tributarytest',
       AWS_ENDPOINT_URL_DYNAMODB: dynamodb,
       AWS_ENDPOINT_URL_S3: s3,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
     };
     expect(Object.keys(env)).toEqual(expect.arrayContaining(Object.keys(functionEnv)));
 
+    const admin = { authorization: `Bearer ${adminKey}` };
     const events = [
-      event('POST', '/v1/topics', { name: 'orders', partitions: 1 }),
-      event('POST', '/v1/topics/orders/records', {
-        records: [{ key: 'order-1', value: { total: 42 }, partition: 0 }],
-      }),
-      event('GET', '/v1/topics/orders/partitions/0/records?offset=0'),
+      event('POST', '/v1/topics', { name: 'refused', partitions: 1 }),
+      event('POST', '/v1/topics', { name: 'orders', partitions: 1 }, admin),
+      event(
+        'POST',
+        '/v1/topics/orders/records',
+        { records: [{ key: 'order-1', value: { total: 42 }, partition: 0 }] },
+        admin,
+      ),
+      event('GET', '/v1/topics/orders/partitions/0/records?offset=0', undefined, admin),
     ];
     writeFileSync(join(workDir, 'events.json'), JSON.stringify(events));
     await run(process.execPath, ['invoke.mjs'], { cwd: workDir, env, timeout: 60_000 });
@@ -141,7 +200,10 @@ describe('the deployed bundle', () => {
       readFileSync(join(workDir, 'results.json'), 'utf8'),
     );
 
-    const [created, produced, fetched] = results;
+    // Read once, at cold start, from the secret the template names.
+    expect(secrets.asked).toEqual([secretArn]);
+    const [refused, created, produced, fetched] = results;
+    expect(refused?.statusCode, refused?.body).toBe(401);
     expect(created?.statusCode, created?.body).toBe(201);
     expect(produced?.statusCode, produced?.body).toBe(200);
     expect(fetched?.statusCode, fetched?.body).toBe(200);

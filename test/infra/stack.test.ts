@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTableInput } from '../../functions/adapters/aws/dynamodb-metadata-store.ts';
@@ -14,6 +15,29 @@ interface Statement {
 }
 
 const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+
+/** The log group the API function writes to: [logicalId, resource]. */
+const functionLogGroup = (template: Template): [string, Record<string, unknown>] => {
+  const [, fn] = only(template, 'AWS::Lambda::Function');
+  const id = at(fn, 'Properties', 'LoggingConfig', 'LogGroup', 'Ref');
+  const group =
+    typeof id === 'string' ? template.findResources('AWS::Logs::LogGroup')[id] : undefined;
+  if (typeof id !== 'string' || !isRecord(group)) throw new Error('the function has no log group');
+  return [id, group];
+};
+
+/** A template string built with Fn::Join, with each reference written as `REF`. */
+const joined = (value: unknown): string => {
+  if (typeof value === 'string') return value;
+  const join = at(value, 'Fn::Join');
+  if (!Array.isArray(join)) return 'REF';
+  const [separator, parts] = join;
+  return asList(parts).map(joined).join(String(separator));
+};
+
+/** Every IAM statement in the template, from every policy. */
+const allStatements = (template: Template): Statement[] =>
+  Object.values(template.findResources('AWS::IAM::Policy')).flatMap(statementsOf);
 
 /** The statements of an AWS::IAM::Policy resource, checked to have the expected shape. */
 const statementsOf = (policy: Record<string, unknown>): Statement[] => {
@@ -145,7 +169,7 @@ describe('TributaryStack', () => {
       expect(apiBundling.target).toBe(runtime.name.replace(/^nodejs(\d+)\.x$/, 'node$1'));
     });
 
-    it('is configured for the AWS stores of this stack', () => {
+    it('is configured for the AWS stores, auth, logging and metrics of this stack', () => {
       template.hasResourceProperties('AWS::Lambda::Function', {
         Environment: {
           Variables: {
@@ -153,6 +177,11 @@ describe('TributaryStack', () => {
             TRIBUTARY_TABLE: stack.resolve(tributary.table.tableName),
             TRIBUTARY_BUCKET: stack.resolve(tributary.bucket.bucketName),
             TRIBUTARY_CACHE_MB: '256',
+            TRIBUTARY_AUTH: 'on',
+            TRIBUTARY_ADMIN_KEY_SECRET_ARN: stack.resolve(tributary.adminKey?.secretArn),
+            TRIBUTARY_LOG_LEVEL: 'INFO',
+            POWERTOOLS_SERVICE_NAME: 'tributary',
+            POWERTOOLS_METRICS_NAMESPACE: 'Tributary',
             NODE_OPTIONS: '--enable-source-maps',
           },
         },
@@ -160,10 +189,59 @@ describe('TributaryStack', () => {
     });
 
     it('logs to its own log group, with a retention', () => {
-      const [logGroupId, logGroup] = only(template, 'AWS::Logs::LogGroup');
+      const [, logGroup] = functionLogGroup(template);
       expect(at(logGroup, 'Properties', 'RetentionInDays')).toBe(30);
-      template.hasResourceProperties('AWS::Lambda::Function', {
-        LoggingConfig: { LogGroup: { Ref: logGroupId } },
+      expect(at(logGroup, 'DeletionPolicy')).toBe('Retain');
+    });
+  });
+
+  describe('admin key', () => {
+    it('is generated at deploy: 48 letters and digits, no punctuation', () => {
+      const [, secret] = only(template, 'AWS::SecretsManager::Secret');
+      expect(at(secret, 'Properties', 'SecretString')).toBeUndefined();
+      expect(at(secret, 'Properties', 'GenerateSecretString')).toEqual({
+        PasswordLength: 48,
+        ExcludePunctuation: true,
+        IncludeSpace: false,
+      });
+      expect(
+        Number(at(secret, 'Properties', 'GenerateSecretString', 'PasswordLength')),
+      ).toBeGreaterThanOrEqual(40);
+    });
+
+    it('has a generated name, and leaves with the stack', () => {
+      template.hasResource('AWS::SecretsManager::Secret', {
+        DeletionPolicy: 'Delete',
+        Properties: Match.objectLike({ Name: Match.absent() }),
+      });
+    });
+
+    it('can be read by the API function only, and only its value', () => {
+      const secretRef = stack.resolve(tributary.adminKey?.secretArn);
+      const reading = allStatements(template).filter((s) =>
+        s.Action.some((action) => action.startsWith('secretsmanager:')),
+      );
+      expect(reading).toEqual([
+        { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: secretRef },
+      ]);
+      const roleRef = stack.resolve(tributary.handler.role?.roleName);
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [roleRef],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Action: 'secretsmanager:GetSecretValue', Resource: secretRef }),
+          ]),
+        },
+      });
+      template.resourceCountIs('AWS::SecretsManager::ResourcePolicy', 0);
+    });
+
+    it('outputs the secret’s name and ARN', () => {
+      template.hasOutput('AdminKeySecretName', {
+        Value: stack.resolve(tributary.adminKey?.secretName),
+      });
+      template.hasOutput('AdminKeySecretArn', {
+        Value: stack.resolve(tributary.adminKey?.secretArn),
       });
     });
   });
@@ -179,7 +257,7 @@ describe('TributaryStack', () => {
       );
       expect(policies).toHaveLength(1);
       statements = policies.flatMap(statementsOf);
-      const [logGroupId] = only(template, 'AWS::Logs::LogGroup');
+      const [logGroupId] = functionLogGroup(template);
       logGroupArn = { 'Fn::GetAtt': [logGroupId, 'Arn'] };
     });
 
@@ -190,13 +268,14 @@ describe('TributaryStack', () => {
       for (const statement of statements) expect(statement.Effect).toBe('Allow');
     });
 
-    it('scopes each service to this stack’s table, bucket and log group', () => {
+    it('scopes each service to this stack’s table, bucket, secret and log group', () => {
       const allowed: Record<string, unknown[]> = {
         dynamodb: [stack.resolve(tributary.table.tableArn)],
         s3: [
           stack.resolve(tributary.bucket.bucketArn),
           stack.resolve(tributary.bucket.arnForObjects('*')),
         ],
+        secretsmanager: [stack.resolve(tributary.adminKey?.secretArn)],
         logs: [logGroupArn],
       };
       for (const statement of statements) {
@@ -228,6 +307,7 @@ describe('TributaryStack', () => {
         's3:ListBucket',
         'logs:CreateLogStream',
         'logs:PutLogEvents',
+        'secretsmanager:GetSecretValue',
       ]) {
         expect(actions).toContain(needed);
       }
@@ -287,17 +367,196 @@ describe('TributaryStack', () => {
         DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 1000 },
       });
     });
+
+    it('writes an access log line per request to a log group of its own, with a retention', () => {
+      const [, stage] = only(template, 'AWS::ApiGatewayV2::Stage');
+      const destination = at(stage, 'Properties', 'AccessLogSettings', 'DestinationArn');
+      const [functionLogs] = functionLogGroup(template);
+      const [accessLogsId, accessLogs] = Object.entries(
+        template.findResources('AWS::Logs::LogGroup'),
+      ).find(([id]) => id !== functionLogs) ?? ['', {}];
+      expect(destination).toEqual({ 'Fn::GetAtt': [accessLogsId, 'Arn'] });
+      expect(at(accessLogs, 'Properties', 'RetentionInDays')).toBe(30);
+      const format: unknown = JSON.parse(
+        String(at(stage, 'Properties', 'AccessLogSettings', 'Format')),
+      );
+      expect(format).toMatchObject({
+        requestId: '$context.requestId',
+        status: '$context.status',
+        ms: '$context.responseLatency',
+      });
+    });
   });
 
-  it('outputs the API URL, table and bucket names', () => {
-    const [apiId] = only(template, 'AWS::ApiGatewayV2::Api');
-    template.hasOutput('ApiUrl', {
-      Value: {
-        'Fn::Join': ['', Match.arrayWith(['https://', { Ref: apiId }, '.execute-api.'])],
-      },
+  describe('segment bucket access logs', () => {
+    it('go to a bucket of their own, under a prefix', () => {
+      template.hasResourceProperties('AWS::S3::Bucket', {
+        LoggingConfiguration: {
+          DestinationBucketName: Match.objectLike({ Ref: Match.anyValue() }),
+          LogFilePrefix: 'segments/',
+        },
+      });
     });
-    template.hasOutput('TableName', { Value: stack.resolve(tributary.table.tableName) });
-    template.hasOutput('BucketName', { Value: stack.resolve(tributary.bucket.bucketName) });
+
+    it('expire with the log retention, are private, encrypted and TLS-only', () => {
+      const [, segments] =
+        Object.entries(template.findResources('AWS::S3::Bucket')).find(
+          ([, bucket]) => at(bucket, 'Properties', 'LoggingConfiguration') !== undefined,
+        ) ?? [];
+      const logsId = at(
+        segments,
+        'Properties',
+        'LoggingConfiguration',
+        'DestinationBucketName',
+        'Ref',
+      );
+      const logs = template.findResources('AWS::S3::Bucket')[String(logsId)];
+      expect(at(logs, 'Properties', 'LifecycleConfiguration', 'Rules')).toEqual([
+        expect.objectContaining({ ExpirationInDays: 30, Status: 'Enabled' }),
+      ]);
+      expect(at(logs, 'Properties', 'PublicAccessBlockConfiguration')).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(at(logs, 'Properties', 'BucketEncryption')).toBeDefined();
+      expect(at(logs, 'DeletionPolicy')).toBe('Retain');
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: logsId },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+            Match.objectLike({
+              Effect: 'Allow',
+              Principal: { Service: 'logging.s3.amazonaws.com' },
+              Action: 's3:PutObject',
+            }),
+          ]),
+        },
+      });
+    });
+  });
+
+  describe('alarms', () => {
+    let alarms: Record<string, unknown>[];
+    beforeAll(() => {
+      alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    });
+
+    it('are four, with no actions unless asked', () => {
+      expect(alarms).toHaveLength(4);
+      for (const alarm of alarms) {
+        expect(at(alarm, 'Properties', 'AlarmActions')).toBeUndefined();
+        expect(at(alarm, 'Properties', 'TreatMissingData')).toBe('notBreaching');
+      }
+    });
+
+    it('fire on more than 1% of requests answered 5xx over 5 minutes, given 100 requests', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 1,
+        EvaluationPeriods: 1,
+        Metrics: Match.arrayWith([
+          Match.objectLike({
+            Expression: 'IF(requests >= 100, 100 * errors / requests, 0)',
+            ReturnData: true,
+          }),
+          Match.objectLike({
+            Id: 'requests',
+            MetricStat: Match.objectLike({
+              Metric: Match.objectLike({ Namespace: 'AWS/ApiGateway', MetricName: 'Count' }),
+              Period: 300,
+              Stat: 'Sum',
+            }),
+          }),
+          Match.objectLike({
+            Id: 'errors',
+            MetricStat: Match.objectLike({
+              Metric: Match.objectLike({ Namespace: 'AWS/ApiGateway', MetricName: '5xx' }),
+              Period: 300,
+              Stat: 'Sum',
+            }),
+          }),
+        ]),
+      });
+    });
+
+    it('fire on any error or throttle of the API function', () => {
+      const functionRef = stack.resolve(tributary.handler.functionName);
+      for (const metricName of ['Errors', 'Throttles']) {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          Namespace: 'AWS/Lambda',
+          MetricName: metricName,
+          Dimensions: [{ Name: 'FunctionName', Value: functionRef }],
+          Statistic: 'Sum',
+          Period: 300,
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        });
+      }
+    });
+
+    it('fire when DynamoDB throttles the table in two consecutive periods', () => {
+      const tableRef = stack.resolve(tributary.table.tableName);
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 2,
+        Threshold: 1,
+        Metrics: Match.arrayWith(
+          ['ReadThrottleEvents', 'WriteThrottleEvents'].map((metricName) =>
+            Match.objectLike({
+              MetricStat: Match.objectLike({
+                Metric: {
+                  Namespace: 'AWS/DynamoDB',
+                  MetricName: metricName,
+                  Dimensions: [{ Name: 'TableName', Value: tableRef }],
+                },
+              }),
+            }),
+          ),
+        ),
+      });
+    });
+  });
+
+  describe('dashboard', () => {
+    it('shows requests, latency, errors by code, records, bytes, commits, the function and the table', () => {
+      const [, dashboard] = only(template, 'AWS::CloudWatch::Dashboard');
+      const body: unknown = JSON.parse(joined(at(dashboard, 'Properties', 'DashboardBody')));
+      const widgets = asList(at(body, 'widgets')).map((widget) => ({
+        title: at(widget, 'properties', 'title'),
+        metrics: JSON.stringify(at(widget, 'properties', 'metrics') ?? []),
+      }));
+      const shows = (title: string, ...parts: string[]) => {
+        const widget = widgets.find((w) => w.title === title);
+        expect(widget, title).toBeDefined();
+        for (const part of parts) expect(widget?.metrics, `${title}: ${part}`).toContain(part);
+      };
+      shows('Requests (API Gateway)', '"AWS/ApiGateway","Count"', '"5xx"', '"4xx"');
+      shows('Latency, ms (API Gateway)', '"Latency"', '"stat":"p50"', '"stat":"p99"');
+      shows('Errors by code (function)', 'MetricName=\\"Errors\\"');
+      shows('Records produced and fetched', 'MetricName=\\"Records\\"');
+      shows('Bytes produced and fetched', 'MetricName=\\"Bytes\\"');
+      shows(
+        'Commits: conflicts and retries',
+        '"Tributary","CommitConflicts","service","tributary"',
+        '"Tributary","CommitRetries","service","tributary"',
+      );
+      shows('Function duration, ms', '"AWS/Lambda","Duration"', '"stat":"p99"');
+      shows('Function concurrency and throttles', '"ConcurrentExecutions"', '"Throttles"');
+      shows(
+        'DynamoDB capacity units',
+        '"ConsumedReadCapacityUnits"',
+        '"ConsumedWriteCapacityUnits"',
+      );
+      template.hasOutput('DashboardUrl', {
+        Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
+      });
+    });
   });
 });
 
@@ -323,8 +582,9 @@ describe('Tributary props', () => {
         Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
       });
       template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
-      // CloudFormation cannot delete a bucket with objects in it.
-      template.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
+      // CloudFormation cannot delete a bucket with objects in it: the segments and their
+      // access logs are emptied first.
+      template.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
       template.hasResource('AWS::Logs::LogGroup', {
         DeletionPolicy: 'Delete',
         Properties: { RetentionInDays: 7 },
@@ -342,6 +602,52 @@ describe('Tributary props', () => {
     }
   });
 
+  it('wires every alarm to the alarm actions, on alarm and on recovery', () => {
+    const topicArn = 'arn:aws:sns:us-east-1:123456789012:tributary-ops';
+    const page: IAlarmAction = { bind: () => ({ alarmActionArn: topicArn }) };
+    const synthesized = synthesize({ tributary: { alarmActions: [page] } }, { bundle: false });
+    try {
+      const alarms = Object.values(
+        Template.fromStack(synthesized.stack).findResources('AWS::CloudWatch::Alarm'),
+      );
+      expect(alarms).toHaveLength(4);
+      for (const alarm of alarms) {
+        expect(at(alarm, 'Properties', 'AlarmActions')).toEqual([topicArn]);
+        expect(at(alarm, 'Properties', 'OKActions')).toEqual([topicArn]);
+      }
+    } finally {
+      synthesized.remove();
+    }
+  });
+
+  it("with authMode 'none': no secret, no secret access, auth off", () => {
+    const synthesized = synthesize(
+      { tributary: { authMode: 'none', logLevel: 'DEBUG', metricsNamespace: 'Tributary/dev' } },
+      { bundle: false },
+    );
+    try {
+      const template = Template.fromStack(synthesized.stack);
+      template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+      expect(synthesized.stack.tributary.adminKey).toBeUndefined();
+      const actions = allStatements(template).flatMap((s) => s.Action);
+      expect(actions.filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+      const [, fn] = only(template, 'AWS::Lambda::Function');
+      const variables = at(fn, 'Properties', 'Environment', 'Variables');
+      expect(variables).toMatchObject({
+        TRIBUTARY_AUTH: 'off',
+        TRIBUTARY_LOG_LEVEL: 'DEBUG',
+        POWERTOOLS_METRICS_NAMESPACE: 'Tributary/dev',
+      });
+      expect(variables).not.toHaveProperty('TRIBUTARY_ADMIN_KEY_SECRET_ARN');
+      expect(Object.keys(template.findOutputs('*'))).not.toContain('AdminKeySecretName');
+      // The dashboard reads the function's metrics where it writes them.
+      const [, dashboard] = only(template, 'AWS::CloudWatch::Dashboard');
+      expect(JSON.stringify(at(dashboard, 'Properties'))).toContain('Tributary/dev');
+    } finally {
+      synthesized.remove();
+    }
+  });
+
   it('refuses at synth what would misbehave once deployed', () => {
     const tributary = (props: ConstructorParameters<typeof Tributary>[2]) => () =>
       new Tributary(new Stack(), 'Tributary', props);
@@ -349,5 +655,8 @@ describe('Tributary props', () => {
     expect(tributary({ memorySize: 64 })).toThrow(/memorySize/);
     expect(tributary({ memorySize: 512, cacheMb: 512 })).toThrow(/cacheMb/);
     expect(tributary({ cacheMb: 1.5 })).toThrow(/cacheMb/);
+    expect(tributary({ metricsNamespace: 'AWS/Lambda' })).toThrow(/metricsNamespace/);
+    expect(tributary({ metricsNamespace: '' })).toThrow(/metricsNamespace/);
+    expect(tributary({ metricsNamespace: 'tributary,prod' })).toThrow(/metricsNamespace/);
   });
 });
