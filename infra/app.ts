@@ -1,4 +1,5 @@
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { TributaryStack } from './stack.ts';
 
 /**
@@ -8,8 +9,11 @@ import { TributaryStack } from './stack.ts';
  * The stack is environment-agnostic and does no lookups, so `cdk synth` needs no AWS
  * credentials; `cdk deploy` deploys to the account and region of the current profile.
  * Deploy a second copy with `npm run deploy -- -c stackName=TributaryDev`.
+ * cdk-nag's AWS Solutions rules run at every synth: a finding nobody acknowledged, with a
+ * reason, stops `cdk synth` and `cdk deploy` (test/infra/nag.test.ts checks the same).
  */
 const app = new App();
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 const stackName: unknown = app.node.tryGetContext('stackName');
 new TributaryStack(
   app,
