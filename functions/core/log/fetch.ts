@@ -141,8 +141,8 @@ async function entriesToRead(
   const entries: IndexEntry[] = [];
   let records = 0;
   let bytes = 0;
-  const pageSize = Math.min(100, Math.max(4, Math.ceil(limits.maxRecords / 8)));
-  for await (const entry of entriesFrom(ctx, topic.id, partition, offset, pageSize)) {
+  // Eight entries first: a consumer reading large batches needs one or two of them.
+  for await (const entry of entriesFrom(ctx, topic.id, partition, offset, 8)) {
     if (entry.baseOffset >= state.highWatermark) break;
     if (entry.baseOffset + entry.count <= offset) continue;
     entries.push(entry);
