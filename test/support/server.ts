@@ -58,6 +58,21 @@ export async function startServer(
   };
 }
 
+/** Headers every `call` to a deployed API sends, by the API's base URL. */
+const deployedApis = new Map<string, Readonly<Record<string, string>>>();
+
+/**
+ * The other mode of the harness: a deployed API (LocalStack or AWS) instead of a local
+ * server. From now on every `call` to `url` — and so every helper built on it (createTopic,
+ * produce, fetchAll, join, …) — sends `headers`, e.g. the admin key. Nothing is started or
+ * stopped. Only test/localstack uses it. Returns the base URL to pass to the helpers.
+ */
+export function useDeployedApi(url: string, headers: Readonly<Record<string, string>>): string {
+  const base = url.replace(/\/+$/, '');
+  deployedApis.set(base, headers);
+  return base;
+}
+
 /** JSON over HTTP, returning status and parsed body. */
 export async function call(
   url: string,
@@ -67,7 +82,7 @@ export async function call(
   headers: Record<string, string> = {},
   // biome-ignore lint/suspicious/noExplicitAny: tests assert on response bodies field by field.
 ): Promise<{ status: number; body: any }> {
-  const init: RequestInit = { method, headers: { ...headers } };
+  const init: RequestInit = { method, headers: { ...deployedApis.get(url), ...headers } };
   if (body !== undefined) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
     (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
