@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Needs a deployed stack: npm run test:localstack runs it with its own config.
+    exclude: [...configDefaults.exclude, 'test/localstack/**'],
     // A focused test would silently skip the rest of the suite in CI.
     allowOnly: false,
     testTimeout: 60_000,
