@@ -219,9 +219,9 @@ export class Tributary extends Construct {
 
     const logGroup = new LogGroup(this, 'ApiLogs', { retention: logRetention, removalPolicy });
 
-    // A generated name (not e.g. 'Tributary/admin-key'): a deleted secret keeps its name
-    // through Secrets Manager's recovery window, which would make the next deployment of a
-    // stack with the same name fail.
+    // A generated name (not e.g. 'tributary/admin-key'): secret names are unique in an
+    // account and region, so two deployments never collide, and CloudFormation can replace
+    // the secret should it have to.
     this.adminKey =
       authMode === 'apiKey'
         ? new Secret(this, 'AdminKey', {
