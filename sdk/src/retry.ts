@@ -1,0 +1,56 @@
+/**
+ * How the SDK retries a request that failed with a retryable error (see `retryableCode`):
+ * exponential backoff with full jitter, as in the AWS Architecture Blog's "Exponential
+ * Backoff and Jitter" — the n-th retry waits a uniformly random time in
+ * [0, min(maxDelayMs, initialDelayMs · 2^(n-1))], so clients that failed together do not
+ * retry together.
+ */
+export interface RetryOptions {
+  /** Attempts in all, the first included: 1 never retries. Default 6. */
+  readonly maxAttempts?: number;
+  /** The ceiling of the first retry's delay, doubling for each retry after it. Default 100 ms. */
+  readonly initialDelayMs?: number;
+  /** The ceiling of any one delay. Default 5,000 ms. */
+  readonly maxDelayMs?: number;
+}
+
+/** {@link RetryOptions} with every default applied. */
+export interface RetryPolicy {
+  readonly maxAttempts: number;
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+/** Six attempts spread over up to ~3 s of backoff in expectation, ~5 s at most per wait. */
+export const defaultRetryPolicy: RetryPolicy = {
+  maxAttempts: 6,
+  initialDelayMs: 100,
+  maxDelayMs: 5_000,
+};
+
+/**
+ * The wait before retry number `retry` (1 for the first retry). A server's `Retry-After`
+ * raises the wait to at least what it asked, still capped by `maxDelayMs`.
+ *
+ * @example
+ * backoffDelay(defaultRetryPolicy, 3); // uniformly random in [0, 400] ms
+ */
+export function backoffDelay(
+  policy: RetryPolicy,
+  retry: number,
+  retryAfterMs = 0,
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.max(0, retry - 1));
+  const jittered = Math.floor(random() * (ceiling + 1));
+  return Math.min(policy.maxDelayMs, Math.max(jittered, retryAfterMs));
+}
+
+/** `Retry-After` in milliseconds: delta-seconds or an HTTP date; 0 when absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number {
+  if (header === null || header.trim() === '') return 0;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? 0 : Math.max(0, date - now);
+}
