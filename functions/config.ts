@@ -51,6 +51,9 @@ function authConfig(env: Env) {
       'TRIBUTARY_AUTH=on needs a bootstrap admin key: TRIBUTARY_ADMIN_KEY or TRIBUTARY_ADMIN_KEY_SECRET_ARN',
     );
   }
+  if (adminKey && adminKeySecretArn) {
+    throw new Error('Set TRIBUTARY_ADMIN_KEY or TRIBUTARY_ADMIN_KEY_SECRET_ARN, not both');
+  }
   if (adminKey !== undefined && adminKey.length < 16) {
     throw new Error('TRIBUTARY_ADMIN_KEY must be at least 16 characters');
   }

@@ -29,7 +29,13 @@ describe('configuration from the environment', () => {
     { TRIBUTARY_CACHE_MB: '-1' },
     { TRIBUTARY_STORE: 'aws', TRIBUTARY_BUCKET: 'b' },
     { TRIBUTARY_STORE: 'aws', TRIBUTARY_TABLE: 't' },
+    { TRIBUTARY_AUTH: 'on' },
+    { TRIBUTARY_AUTH: 'on', TRIBUTARY_ADMIN_KEY: 'short' },
+    {
+      TRIBUTARY_ADMIN_KEY: 'k'.repeat(20),
+      TRIBUTARY_ADMIN_KEY_SECRET_ARN: 'arn:aws:secretsmanager:x',
+    },
   ])('fails loudly at start on %j', (env) => {
-    expect(() => readConfig(env)).toThrow(/must be/);
+    expect(() => readConfig(env)).toThrow(/must|needs|not both/);
   });
 });

@@ -96,14 +96,18 @@ export const recordRoutes: Route[] = [
       );
       const conditions = produceConditions(query, body);
       const prepared = await prepareProduce(deps, params.topic ?? '', body.records, conditions);
+      // Counted once committed: request bytes in, as fetch counts response bytes out.
+      const commit = async () => {
+        const offsets = await prepared.commit();
+        deps.metrics.count('Records', offsets.length, { operation: 'produce' });
+        deps.metrics.count('Bytes', bodyBytes(event).byteLength, { operation: 'produce' });
+        return offsets;
+      };
       if (acks === '0') {
-        await deps.defer(() => prepared.commit());
+        await deps.defer(commit);
         return json(202, { accepted: prepared.recordCount });
       }
-      const offsets = await prepared.commit();
-      deps.metrics.count('Records', offsets.length, { operation: 'produce' });
-      deps.metrics.count('Bytes', bodyBytes(event).byteLength, { operation: 'produce' });
-      return json(200, { offsets });
+      return json(200, { offsets: await commit() });
     },
   },
   {
