@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionForKey } from '../../functions/core/log/partitioner.ts';
+import { partitionForKey } from '../../sdk/src/partitioner.ts';
 import { createTopic, fetchAll, produce } from '../support/api.ts';
 import { backends } from '../support/backends.ts';
 import { call, type RunningServer, startServer } from '../support/server.ts';

@@ -1,3 +1,4 @@
+import { partitionForKey } from '../../../sdk/src/partitioner.ts';
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
 import { batchSk, chunkPrefix, headKey, partitionPk, topicKey } from '../keys.ts';
@@ -37,7 +38,6 @@ import {
   recordSize,
 } from './batch-codec.ts';
 import { entryData, headData, headFromItem, type PartitionHead } from './partition-items.ts';
-import { partitionForKey } from './partitioner.ts';
 import type { WriterCache } from './writer-cache.ts';
 
 export interface ProduceRecord {
