@@ -14,13 +14,7 @@ import {
 } from '../../core/groups/groups.ts';
 import { pollGroup } from '../../core/groups/poll.ts';
 import { renderRecord } from '../record-format.ts';
-import {
-  formatParam,
-  intParam,
-  jsonBody,
-  onlyParams,
-  queryOf,
-} from '../request.ts';
+import { formatParam, intParam, jsonBody, onlyParams, queryOf } from '../request.ts';
 import { json, noContent } from '../responses.ts';
 import type { Access, Route, RouteRequest } from './route.ts';
 
