@@ -52,7 +52,7 @@ export interface TributaryMonitoringProps {
  *   100 requests). Covers failures the function reports (INTERNAL, STORAGE_UNAVAILABLE —
  *   DynamoDB and S3 system errors end there — and COMMIT_CONFLICT), and those it cannot:
  *   a crash, a timeout, an integration failure.
- * - `functionErrors`: any Lambda error. The handler turns every failure into a response, so
+ * - `functionErrors`: every Lambda error. The handler turns every failure into a response, so
  *   an error here is a crash, a timeout or a failed cold start (e.g. the admin key secret
  *   cannot be read), which no other metric names as plainly.
  * - `functionThrottles`: Lambda refused invocations: the account's concurrency is exhausted.
