@@ -111,6 +111,17 @@ export function perRequest(counts: StorageCounts, n: number): StorageCounts {
   return result;
 }
 
+/** The field-by-field sum of several sets of counts. */
+export function sumCounts(all: readonly StorageCounts[]): StorageCounts {
+  const result = zeroCounts();
+  for (const counts of all) {
+    for (const name of Object.keys(result) as (keyof StorageCounts)[]) {
+      result[name] += counts[name];
+    }
+  }
+  return result;
+}
+
 const keyId = (key: ItemKey): string => `${key.pk}\u0000${key.sk}`;
 
 /** Counts metadata calls into `counts`; remembers item sizes to size later updates. */
@@ -134,7 +145,8 @@ export class CountingMetadataStore implements MetadataStore {
 
   async getMany(keys: readonly ItemKey[]): Promise<(StoredItem | undefined)[]> {
     const counts = this.counts;
-    counts.metadataGetManys++;
+    // No keys, no BatchGetItem (a group with no members reads no topics).
+    if (keys.length > 0) counts.metadataGetManys++;
     counts.metadataGetManyKeys += keys.length;
     const items = await timed(counts, 'metadataReadMs', () => this.#inner.getMany(keys));
     // BatchGetItem reads each distinct key once (the adapter drops duplicates).

@@ -1,20 +1,28 @@
 /**
  * The load generator (a worker thread, see bench/load.ts): one keep-alive HTTP connection
  * per partition, each sending its next request as soon as the previous response is read; a
- * replay sends one committed idempotent request again and again over one connection.
+ * replay sends one committed idempotent request again and again over one connection; calls
+ * are single requests whose answers go back to the bench; a consume job is a consumer group
+ * draining a topic, one connection per member.
  */
 
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { parentPort } from 'node:worker_threads';
+import { errorCode, parseAnswer, pollAnswer } from './group-responses.ts';
 import type {
+  CallsJob,
+  CallsResult,
+  ConsumeJob,
+  ConsumeResult,
   FetchJob,
-  LoadJob,
   LoadReply,
   LoadResult,
   ProduceJob,
   ProducerSession,
   ReplayJob,
+  WorkerAnswer,
+  WorkerJob,
 } from './load.ts';
 
 interface Response {
@@ -22,20 +30,40 @@ interface Response {
   readonly text: string;
 }
 
-const isLoadJob = (value: unknown): value is LoadJob =>
-  typeof value === 'object' &&
-  value !== null &&
-  'kind' in value &&
-  (value.kind === 'produce' || value.kind === 'fetch' || value.kind === 'replay');
+const jobKinds: readonly unknown[] = [
+  'produce',
+  'fetch',
+  'replay',
+  'calls',
+  'consume',
+] satisfies WorkerJob['kind'][];
+
+const isWorkerJob = (value: unknown): value is WorkerJob =>
+  typeof value === 'object' && value !== null && 'kind' in value && jobKinds.includes(value.kind);
+
+async function runJob(job: WorkerJob): Promise<WorkerAnswer> {
+  switch (job.kind) {
+    case 'produce':
+      return { kind: 'load', result: await produce(job) };
+    case 'fetch':
+      return { kind: 'load', result: await fetchAll(job) };
+    case 'replay':
+      return { kind: 'load', result: await replay(job) };
+    case 'calls':
+      return { kind: 'calls', result: await calls(job) };
+    case 'consume':
+      return { kind: 'consume', result: await consume(job) };
+  }
+}
 
 parentPort?.on('message', (job: unknown) => {
   const reply = (message: LoadReply): void => parentPort?.postMessage(message);
-  if (!isLoadJob(job)) {
+  if (!isWorkerJob(job)) {
     reply({ ok: false, error: 'not a load job' });
     return;
   }
-  (job.kind === 'produce' ? produce(job) : job.kind === 'fetch' ? fetchAll(job) : replay(job)).then(
-    (result) => reply({ ok: true, result }),
+  runJob(job).then(
+    (answer) => reply({ ok: true, answer }),
     (error: unknown) =>
       reply({
         ok: false,
@@ -199,6 +227,115 @@ async function fetchAll(job: FetchJob): Promise<LoadResult> {
     elapsedMs: elapsedMs(start),
     latenciesMs: latencies,
     ends,
+  };
+}
+
+async function calls(job: CallsJob): Promise<CallsResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const latenciesMs: number[] = [];
+  const responses: Response[] = [];
+  try {
+    for (const call of job.requests) {
+      const body = call.body === undefined ? undefined : Buffer.from(call.body);
+      const sent = process.hrtime.bigint();
+      responses.push(await send(agent, job.url, call.method, call.path, body));
+      latenciesMs.push(elapsedMs(sent));
+    }
+  } finally {
+    agent.destroy();
+  }
+  return { latenciesMs, responses };
+}
+
+/**
+ * Each member: poll; commit, for every partition the poll returned records from, the offset
+ * after the last one (with the member's generation); again, until it has read all it owns.
+ * Checks that every partition's records come in order with no gap and none twice.
+ */
+async function consume(job: ConsumeJob): Promise<ConsumeResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: job.members.length });
+  const base = `/v1/groups/${encodeURIComponent(job.group)}`;
+  const pollLatenciesMs: number[] = [];
+  const commitLatenciesMs: number[] = [];
+  const heartbeatLatenciesMs: number[] = [];
+  const failedCommits: Record<string, number> = {};
+  let emptyPolls = 0;
+  let records = 0;
+  const start = process.hrtime.bigint();
+  const timed = async (latencies: number[], method: string, path: string, body?: string) => {
+    const sent = process.hrtime.bigint();
+    const buffer = body === undefined ? undefined : Buffer.from(body);
+    const response = await send(agent, job.url, method, path, buffer);
+    latencies.push(elapsedMs(sent));
+    return response;
+  };
+  try {
+    await Promise.all(
+      job.members.map(async ({ memberId, generation, records: owned }) => {
+        const member = `${base}/members/${encodeURIComponent(memberId)}`;
+        /** The next offset expected, per topic and partition. */
+        const next = new Map<string, number>();
+        let read = 0;
+        let lastHeartbeat = process.hrtime.bigint();
+        while (read < owned && elapsedMs(start) < job.maxDurationMs) {
+          if (elapsedMs(lastHeartbeat) >= job.heartbeatIntervalMs) {
+            lastHeartbeat = process.hrtime.bigint();
+            expectOk(await timed(heartbeatLatenciesMs, 'POST', `${member}/heartbeat`), 'heartbeat');
+          }
+          const response = await timed(
+            pollLatenciesMs,
+            'GET',
+            `${member}/records?maxRecords=${job.maxRecords}`,
+          );
+          if (response.status !== 200) {
+            throw new Error(`poll answered ${response.status}: ${response.text.slice(0, 500)}`);
+          }
+          const polled = parseAnswer(pollAnswer, response.text, 'poll');
+          if (polled.generation !== generation) {
+            throw new Error(`the group rebalanced during the drain (${polled.generation})`);
+          }
+          if (polled.records.length === 0) {
+            emptyPolls++;
+            continue;
+          }
+          const reached = new Map<string, { topic: string; partition: number; offset: number }>();
+          for (const record of polled.records) {
+            const key = `${record.topic}\u0000${record.partition}`;
+            const expected = next.get(key) ?? record.offset;
+            if (record.offset !== expected) {
+              throw new Error(
+                `${record.topic}-${record.partition}: offset ${record.offset} after ${expected - 1}`,
+              );
+            }
+            next.set(key, record.offset + 1);
+            reached.set(key, { ...record, offset: record.offset + 1 });
+          }
+          read += polled.records.length;
+          records += polled.records.length;
+          const commit = await timed(
+            commitLatenciesMs,
+            'POST',
+            `${base}/offsets`,
+            JSON.stringify({ memberId, generation, offsets: [...reached.values()] }),
+          );
+          if (commit.status !== 200) {
+            const code = errorCode(commit.status, commit.text);
+            failedCommits[code] = (failedCommits[code] ?? 0) + 1;
+          }
+        }
+      }),
+    );
+  } finally {
+    agent.destroy();
+  }
+  return {
+    records,
+    elapsedMs: elapsedMs(start),
+    pollLatenciesMs,
+    emptyPolls,
+    commitLatenciesMs,
+    failedCommits,
+    heartbeatLatenciesMs,
   };
 }
 

@@ -1,7 +1,9 @@
 /**
  * The load generator's jobs and results, and the handle the bench drives it through. The
  * generator runs in a worker thread (bench/load-worker.ts) so that building requests and
- * parsing responses does not share the server's event loop.
+ * parsing responses does not share the server's event loop: produce, fetch and replay load,
+ * single requests whose answers the bench reads (consumer group calls), and a consumer group
+ * draining a topic.
  */
 
 import { Worker } from 'node:worker_threads';
@@ -73,6 +75,72 @@ export interface FetchJob {
 
 export type LoadJob = ProduceJob | FetchJob | ReplayJob;
 
+/** One HTTP request of a {@link CallsJob}: a JSON body when given. */
+export interface HttpCall {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly path: string;
+  readonly body?: string;
+}
+
+/**
+ * Send `requests` one after another over one keep-alive connection and answer every
+ * response: for requests whose answers the bench needs (a member id, an assignment) or
+ * whose storage calls it counts one at a time.
+ */
+export interface CallsJob {
+  readonly kind: 'calls';
+  readonly url: string;
+  readonly requests: readonly HttpCall[];
+}
+
+export interface CallsResult {
+  /** Per request, in order: from sending to the whole response body read. */
+  readonly latenciesMs: readonly number[];
+  readonly responses: readonly { readonly status: number; readonly text: string }[];
+}
+
+/**
+ * A consumer group draining a topic: one connection per member, each polling `maxRecords`
+ * at a time and committing what every poll returned before the next, heartbeating every
+ * `heartbeatIntervalMs`, until it has read `records` (all its partitions hold).
+ */
+export interface ConsumeJob {
+  readonly kind: 'consume';
+  readonly url: string;
+  readonly group: string;
+  readonly members: readonly {
+    readonly memberId: string;
+    readonly generation: number;
+    readonly records: number;
+  }[];
+  readonly maxRecords: number;
+  readonly heartbeatIntervalMs: number;
+  /** Stop early when this much time has passed. */
+  readonly maxDurationMs: number;
+}
+
+export interface ConsumeResult {
+  readonly records: number;
+  /** From the first request sent to the last response read. */
+  readonly elapsedMs: number;
+  readonly pollLatenciesMs: readonly number[];
+  /** Polls that returned no record (a member waiting for nothing: should stay near 0). */
+  readonly emptyPolls: number;
+  /** One per poll that returned records, accepted or not. */
+  readonly commitLatenciesMs: readonly number[];
+  /** Refused commits by error code (a rebalance or a conflict between commits). */
+  readonly failedCommits: Readonly<Record<string, number>>;
+  readonly heartbeatLatenciesMs: readonly number[];
+}
+
+/** What the worker answers, tagged by the kind of job. */
+export type WorkerAnswer =
+  | { readonly kind: 'load'; readonly result: LoadResult }
+  | { readonly kind: 'calls'; readonly result: CallsResult }
+  | { readonly kind: 'consume'; readonly result: ConsumeResult };
+
+export type WorkerJob = LoadJob | CallsJob | ConsumeJob;
+
 export interface LoadResult {
   readonly requests: number;
   readonly records: number;
@@ -89,7 +157,7 @@ export interface LoadResult {
 }
 
 export type LoadReply =
-  | { readonly ok: true; readonly result: LoadResult }
+  | { readonly ok: true; readonly answer: WorkerAnswer }
   | { readonly ok: false; readonly error: string };
 
 const isLoadReply = (value: unknown): value is LoadReply =>
@@ -99,12 +167,33 @@ const isLoadReply = (value: unknown): value is LoadReply =>
 export class LoadGenerator {
   readonly #worker = new Worker(new URL('./load-worker.ts', import.meta.url));
 
-  run(job: LoadJob): Promise<LoadResult> {
+  /** Produce, fetch or replay. */
+  async run(job: LoadJob): Promise<LoadResult> {
+    const answer = await this.#post(job);
+    if (answer.kind !== 'load')
+      throw new Error(`load worker answered ${answer.kind} to a load job`);
+    return answer.result;
+  }
+
+  async calls(job: CallsJob): Promise<CallsResult> {
+    const answer = await this.#post(job);
+    if (answer.kind !== 'calls') throw new Error(`load worker answered ${answer.kind} to calls`);
+    return answer.result;
+  }
+
+  async consume(job: ConsumeJob): Promise<ConsumeResult> {
+    const answer = await this.#post(job);
+    if (answer.kind !== 'consume')
+      throw new Error(`load worker answered ${answer.kind} to consume`);
+    return answer.result;
+  }
+
+  #post(job: WorkerJob): Promise<WorkerAnswer> {
     return new Promise((resolve, reject) => {
       const onMessage = (reply: unknown): void => {
         cleanup();
         if (!isLoadReply(reply)) reject(new Error('load worker sent an unexpected message'));
-        else if (reply.ok) resolve(reply.result);
+        else if (reply.ok) resolve(reply.answer);
         else reject(new Error(`load worker: ${reply.error}`));
       };
       const onError = (error: Error): void => {

@@ -86,11 +86,11 @@ export function table(
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-const fixed = (value: number, digits: number): string =>
+export const fixed = (value: number, digits: number): string =>
   Number.isFinite(value) ? value.toFixed(digits) : '-';
 
 /** Three significant figures, without exponent notation. */
-const figure = (value: number): string => {
+export const figure = (value: number): string => {
   if (!Number.isFinite(value)) return '-';
   if (value >= 100) return Math.round(value).toLocaleString('en-US');
   if (value >= 10) return value.toFixed(1);

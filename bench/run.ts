@@ -4,7 +4,8 @@
  * on DynamoDB Local + the S3 emulator, with the storage calls each request makes counted and
  * priced in DynamoDB capacity units. Idempotent produce (a producer id, epoch and sequence on
  * every request) is measured beside plain produce, with the replay of a committed batch.
- * Prints tables and writes the figures to .bench/.
+ * Then consumer groups (bench/group-cells.ts): join, heartbeat, poll, commit and leave, and a
+ * group draining a topic. Prints tables and writes the figures to .bench/.
  *
  * Processes: the server and its stores run on this thread; the HTTP clients run in a worker
  * thread (bench/load-worker.ts); the emulators in a child process (bench/emulator-process.ts).
@@ -32,6 +33,8 @@ import {
   embeddedBackend,
   emulatedAwsBackend,
 } from './backends.ts';
+import { groupCells, groupConfig } from './group-cells.ts';
+import { drainTable, type GroupFigures, groupOpsTable, groupSizeTable } from './group-report.ts';
 import { LoadGenerator, type LoadResult, type ProducerSession, type ReplayJob } from './load.ts';
 import {
   type CellFigures,
@@ -43,6 +46,7 @@ import {
   throughputTable,
   timeTable,
 } from './report.ts';
+import { createTopic } from './setup-requests.ts';
 
 /** The matrix. */
 const connections = 4;
@@ -126,12 +130,17 @@ async function main(): Promise<void> {
   onExit(() => load.close());
 
   const cells: CellFigures[] = [];
-  cells.push(...(await benchBackend(embeddedBackend, load)));
+  const groups: GroupFigures[] = [];
+  const embedded = await benchBackend(embeddedBackend, load);
+  cells.push(...embedded.cells);
+  groups.push(embedded.groups);
 
   progress('starting DynamoDB Local and fauxqs');
   const emulators = await startEmulatorProcess();
   const stopEmulators = onExit(emulators.stop);
-  cells.push(...(await benchBackend(emulatedAwsBackend(emulators.endpoints), load)));
+  const emulated = await benchBackend(emulatedAwsBackend(emulators.endpoints), load);
+  cells.push(...emulated.cells);
+  groups.push(emulated.groups);
   await stopEmulators();
 
   const totalSeconds = Number(process.hrtime.bigint() - runStarted) / 1e9;
@@ -173,13 +182,34 @@ async function main(): Promise<void> {
     out.write(`Where an unloaded request's time goes, mean ms — ${backend}\n`);
     out.write(`${timeTable(solo.filter((c) => c.backend === backend))}\n\n`);
   }
-  out.write(`Total bench time ${totalSeconds.toFixed(0)} s\n`);
+  for (const group of groups) {
+    out.write(
+      `Consumer groups, one request at a time — ${group.backend}: storage calls per request (a (b) = calls (keys, items or ops)), RCU/WCU = DynamoDB estimate\n`,
+    );
+    out.write(`${groupOpsTable(group.ops)}\n\n`);
+  }
+  for (const group of groups) {
+    out.write(
+      `Consumer groups by size, ${groupConfig.joinGroups} groups grown one join at a time on a topic of ${groupConfig.topicPartitions} partitions — ${group.backend}\n`,
+    );
+    out.write(`${groupSizeTable(group.bySize)}\n\n`);
+  }
+  out.write(
+    `A group draining a topic of ${groupConfig.topicPartitions} partitions from offset 0: one connection per member, poll then commit what it returned, heartbeat every ${groupConfig.heartbeatIntervalMs / 1000} s\n`,
+  );
+  out.write(`${drainTable(groups.map((g) => g.drain))}\n\n`);
+  out.write(
+    `Total bench time ${totalSeconds.toFixed(0)} s, of which consumer groups ${groups.map((g) => `${g.seconds.toFixed(0)} s on ${g.backend}`).join(', ')}\n`,
+  );
 
-  const file = await writeResults({ machine, loadAverageAtEnd, totalSeconds, cells });
+  const file = await writeResults({ machine, loadAverageAtEnd, totalSeconds, cells, groups });
   out.write(`Figures written to ${file}\n`);
 }
 
-async function benchBackend(backend: BenchBackend, load: LoadGenerator): Promise<CellFigures[]> {
+async function benchBackend(
+  backend: BenchBackend,
+  load: LoadGenerator,
+): Promise<{ cells: CellFigures[]; groups: GroupFigures }> {
   progress(`${backend.name}: opening stores`);
   const stores = await backend.open();
   const closeStores = onExit(() => stores.close());
@@ -395,10 +425,19 @@ async function benchBackend(backend: BenchBackend, load: LoadGenerator): Promise
     }
   }
 
+  // Last, so the produce and fetch cells run under the same conditions as before.
+  const groups = await groupCells({
+    backend: backend.name,
+    url: server.url,
+    load,
+    stores,
+    progress,
+  });
+
   await closeNewWriterServer();
   await closeServer();
   await closeStores();
-  return cells;
+  return { cells, groups };
 }
 
 function warnIfShort(produced: LoadResult, fetched: LoadResult): void {
@@ -466,17 +505,6 @@ async function initProducers(url: string, count: number): Promise<ProducerSessio
     }
   }
   return producers;
-}
-
-async function createTopic(url: string, name: string, partitions: number): Promise<void> {
-  const response = await fetch(`${url}/v1/topics`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name, partitions }),
-  });
-  if (response.status !== 201) {
-    throw new Error(`creating topic ${name}: ${response.status} ${await response.text()}`);
-  }
 }
 
 /** Starts bench/emulator-process.ts and waits for the endpoints it prints. */
@@ -588,6 +616,7 @@ async function writeResults(results: {
   loadAverageAtEnd: number;
   totalSeconds: number;
   cells: readonly CellFigures[];
+  groups: readonly GroupFigures[];
 }): Promise<string> {
   const dir = fileURLToPath(new URL('../.bench/', import.meta.url));
   await mkdir(dir, { recursive: true });
@@ -604,6 +633,7 @@ async function writeResults(results: {
     idempotentWarmupMs,
     replayRequests,
     cacheBytes,
+    groups: groupConfig,
   };
   await writeFile(file, `${JSON.stringify({ ...results, config }, null, 2)}\n`);
   return file;
