@@ -1,0 +1,499 @@
+import type { ProducerIdentity, RecordMetadata, Tributary } from './client.ts';
+import { invalidArgument, TributaryError } from './errors.ts';
+import { positiveInteger, refuseUnknown } from './options.ts';
+import { partitionForKey } from './partitioner.ts';
+import {
+  encodeRecords,
+  keyBytes,
+  type ProducerRecord,
+  type ValueFormat,
+  validateRecords,
+} from './records.ts';
+
+/**
+ * @example
+ * const producer = tributary.producer({ transactionalId: 'billing-1', linger: 10, batchSize: 1000 });
+ */
+export interface ProducerOptions {
+  /**
+   * Idempotent (default): the producer takes an identity (`POST /v1/producers`) and numbers
+   * its records per partition, so a resend of a request whose answer was lost is recognised
+   * and writes nothing. `false` sends plain requests; a failure that leaves the outcome
+   * unknown is then reported rather than resent.
+   */
+  readonly idempotent?: boolean;
+  /**
+   * A stable name for this producer across restarts. Starting a producer with it fences every
+   * older instance (their sends fail with `PRODUCER_FENCED`). Implies idempotence.
+   */
+  readonly transactionalId?: string;
+  /** How values that are not bytes are stored: `'json'` (default) or `'text'`. */
+  readonly format?: ValueFormat;
+  /**
+   * Batching: wait up to this many milliseconds for more sends to the same topic, and send
+   * them together in one request. Setting `linger` or `batchSize` turns batching on; with
+   * it off (the default) each `send` is one request.
+   */
+  readonly linger?: number;
+  /** Batching: send as soon as this many records wait for a topic. Default 500. */
+  readonly batchSize?: number;
+  /** How long a topic's partition count is trusted before it is read again. Default 300,000 ms. */
+  readonly metadataMaxAgeMs?: number;
+}
+
+/**
+ * What to send: records for one topic. One `send` is always one request, or part of one
+ * (when batching), so its records are written all together or not at all.
+ */
+export interface SendRequest {
+  readonly topic: string;
+  readonly records: readonly ProducerRecord[];
+}
+
+/**
+ * Sends records to topics. Records land on the partition Kafka's default partitioner would
+ * choose (murmur2 of the key), or the one given; records without either share one partition
+ * per request, moving round the partitions from request to request (Kafka's sticky
+ * partitioner). Sends to a topic are written in the order they were made.
+ *
+ * @example
+ * const producer = tributary.producer();
+ * const acks = await producer.send({
+ *   topic: 'orders',
+ *   records: [
+ *     { key: 'alice', value: { clicked: 'buy' }, headers: { trace: 'abc' } },
+ *     { key: 'bob', value: new Uint8Array([0xca, 0xfe]) },
+ *   ],
+ * });
+ * console.log(acks.map((a) => `${a.partition}@${a.offset}`));
+ * await producer.close();
+ */
+export interface Producer {
+  /**
+   * Sends records, resolving with where each landed, in order. Retryable failures are
+   * retried by resending exactly the same request. `OUT_OF_ORDER_SEQUENCE` and
+   * `PRODUCER_FENCED` are fatal: this send and every later one fail with that error.
+   *
+   * @example
+   * const [ack] = await producer.send({ topic: 'orders', records: [{ key: 'alice', value: 42 }] });
+   */
+  send(request: SendRequest): Promise<RecordMetadata[]>;
+  /**
+   * Sends everything waiting and resolves when every send made before the call has settled.
+   *
+   * @example
+   * void producer.send({ topic: 'orders', records: [{ value: 1 }] });
+   * await producer.flush();
+   */
+  flush(): Promise<void>;
+  /**
+   * Flushes, then refuses further sends (`CLOSED`).
+   *
+   * @example
+   * await producer.close();
+   */
+  close(): Promise<void>;
+  /** The idempotent identity in use; undefined before the first send or when not idempotent. */
+  readonly identity: ProducerIdentity | undefined;
+}
+
+interface PendingSend {
+  readonly topic: string;
+  readonly records: readonly ProducerRecord[];
+  readonly enqueuedAt: number;
+  readonly resolve: (acks: RecordMetadata[]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** One planned request: the sends it carries and the partition of each of their records. */
+interface Plan {
+  readonly sends: PendingSend[];
+  readonly partitions: number[];
+}
+
+/** One produce request commits in one DynamoDB transaction: at most 32 partitions. */
+const maxPartitionsPerRequest = 32;
+/** Well under the 6 MB body limit, leaving room for JSON escaping and the envelope. */
+const maxRequestBytes = 4_500_000;
+const knownOptions = [
+  'idempotent',
+  'transactionalId',
+  'format',
+  'linger',
+  'batchSize',
+  'metadataMaxAgeMs',
+];
+/** Failures the producer cannot recover from: its sequence numbering broke, or it was fenced. */
+const fatalCodes = ['OUT_OF_ORDER_SEQUENCE', 'PRODUCER_FENCED'];
+const utf8 = new TextEncoder();
+
+/**
+ * The producer: sequences per partition, decided before each request is sent; one request
+ * in flight at a time, so the server sees each partition's sequences in order.
+ *
+ * Why the partition is chosen here rather than by the server: an idempotent request names
+ * the sequence of its first record *per partition*, so the producer must know where every
+ * record goes. It reads the topic's partition count (cached, refreshed on
+ * PARTITION_NOT_FOUND) and sends every record with an explicit partition.
+ */
+export class IdempotentProducer implements Producer {
+  readonly #tributary: Tributary;
+  readonly #idempotent: boolean;
+  readonly #transactionalId: string | undefined;
+  readonly #format: ValueFormat;
+  readonly #batching: boolean;
+  readonly #linger: number;
+  readonly #batchSize: number;
+  readonly #metadataMaxAgeMs: number;
+
+  /** Sends waiting, per topic, in the order they were made. */
+  readonly #queues = new Map<string, PendingSend[]>();
+  readonly #unsettled = new Set<Promise<unknown>>();
+  readonly #partitionCounts = new Map<string, { count: number; readAt: number }>();
+  /** The next sequence per `topic/partition`, for the current identity. */
+  readonly #sequences = new Map<string, number>();
+  #identity: ProducerIdentity | undefined;
+  /** Set after a failure whose outcome is unknown: the next request takes a new identity. */
+  #identityStale = true;
+  #fatal: TributaryError | undefined;
+  #working = false;
+  #flushing = 0;
+  #closed = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #sticky = Math.floor(Math.random() * 1_000_000);
+
+  constructor(tributary: Tributary, options: ProducerOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw invalidArgument('Producer options must be an object.');
+    }
+    refuseUnknown(options, knownOptions, 'producer option');
+    const { transactionalId, format = 'json' } = options;
+    if (
+      transactionalId !== undefined &&
+      (typeof transactionalId !== 'string' || !/^[\x21-\x7e]{1,249}$/.test(transactionalId))
+    ) {
+      throw invalidArgument(
+        'transactionalId must be 1-249 printable ASCII characters without spaces.',
+        'transactionalId',
+      );
+    }
+    if (options.idempotent === false && transactionalId !== undefined) {
+      throw invalidArgument('A transactionalId needs an idempotent producer.', 'idempotent');
+    }
+    if (format !== 'json' && format !== 'text') {
+      throw invalidArgument(`format must be 'json' or 'text', got '${String(format)}'.`, 'format');
+    }
+    this.#tributary = tributary;
+    this.#idempotent = options.idempotent ?? true;
+    this.#transactionalId = transactionalId;
+    this.#format = format;
+    this.#batching = options.linger !== undefined || options.batchSize !== undefined;
+    this.#linger =
+      options.linger === undefined ? 0 : positiveInteger(options.linger, 'linger', 0, 60_000);
+    this.#batchSize =
+      options.batchSize === undefined
+        ? 500
+        : positiveInteger(options.batchSize, 'batchSize', 1, 100_000);
+    this.#metadataMaxAgeMs =
+      options.metadataMaxAgeMs === undefined
+        ? 300_000
+        : positiveInteger(options.metadataMaxAgeMs, 'metadataMaxAgeMs', 0, 86_400_000);
+  }
+
+  get identity(): ProducerIdentity | undefined {
+    return this.#idempotent ? this.#identity : undefined;
+  }
+
+  send(request: SendRequest): Promise<RecordMetadata[]> {
+    if (this.#closed) return Promise.reject(closed());
+    if (this.#fatal) return Promise.reject(this.#fatal);
+    try {
+      if (typeof request?.topic !== 'string' || request.topic === '') {
+        throw invalidArgument('send needs a topic name.', 'topic');
+      }
+      validateRecords(request.records, this.#format);
+    } catch (error: unknown) {
+      return Promise.reject(error);
+    }
+    const promise = new Promise<RecordMetadata[]>((resolve, reject) => {
+      const queue = this.#queues.get(request.topic) ?? [];
+      this.#queues.set(request.topic, queue);
+      queue.push({
+        topic: request.topic,
+        records: [...request.records],
+        enqueuedAt: Date.now(),
+        resolve,
+        reject,
+      });
+    });
+    const settled = promise.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#unsettled.add(settled);
+    void settled.then(() => this.#unsettled.delete(settled));
+    this.#wake();
+    return promise;
+  }
+
+  async flush(): Promise<void> {
+    const waiting = [...this.#unsettled];
+    this.#flushing++;
+    try {
+      this.#wake();
+      await Promise.all(waiting);
+    } finally {
+      this.#flushing--;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return this.flush();
+    this.#closed = true;
+    await this.flush();
+    clearTimeout(this.#timer);
+  }
+
+  /** Starts the worker if there is due work, else arms the linger timer. */
+  #wake(): void {
+    if (this.#working) return;
+    if (this.#dueTopic() === undefined) {
+      this.#armTimer();
+      return;
+    }
+    this.#working = true;
+    void this.#work().finally(() => {
+      this.#working = false;
+      this.#wake();
+    });
+  }
+
+  async #work(): Promise<void> {
+    for (let topic = this.#dueTopic(); topic !== undefined; topic = this.#dueTopic()) {
+      const queue = this.#queues.get(topic) ?? [];
+      // Batching merges waiting sends up to batchSize records; #dispatch may hand some back.
+      const sends: PendingSend[] = [];
+      let records = 0;
+      while (queue.length > 0) {
+        const next = queue[0];
+        if (!next) break;
+        if (
+          sends.length > 0 &&
+          (!this.#batching || records + next.records.length > this.#batchSize)
+        )
+          break;
+        sends.push(next);
+        records += next.records.length;
+        queue.shift();
+      }
+      if (queue.length === 0) this.#queues.delete(topic);
+      const leftover = await this.#dispatch(topic, sends);
+      if (leftover.length > 0) {
+        const rest = this.#queues.get(topic) ?? [];
+        this.#queues.set(topic, [...leftover, ...rest]);
+      }
+    }
+  }
+
+  /** The first topic whose sends should go now. */
+  #dueTopic(): string | undefined {
+    const now = Date.now();
+    for (const [topic, queue] of this.#queues) {
+      const first = queue[0];
+      if (!first) continue;
+      if (!this.#batching || this.#flushing > 0 || this.#closed) return topic;
+      if (now - first.enqueuedAt >= this.#linger) return topic;
+      if (queue.reduce((n, s) => n + s.records.length, 0) >= this.#batchSize) return topic;
+    }
+    return undefined;
+  }
+
+  #armTimer(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const queue of this.#queues.values()) {
+      const first = queue[0];
+      if (first) earliest = Math.min(earliest, first.enqueuedAt + this.#linger);
+    }
+    if (earliest === Number.POSITIVE_INFINITY) return;
+    this.#timer = setTimeout(() => this.#wake(), Math.max(0, earliest - Date.now()));
+  }
+
+  /**
+   * Sends one request for `sends` (or for as many of them as fit one request; the rest are
+   * returned). Settles every send it carried.
+   */
+  async #dispatch(topic: string, sends: PendingSend[]): Promise<PendingSend[]> {
+    let retriedPartitions = false;
+    let retriedIdentity = false;
+    for (;;) {
+      if (this.#fatal) {
+        for (const send of sends) send.reject(this.#fatal);
+        return [];
+      }
+      let plan: Plan;
+      let leftover: PendingSend[];
+      try {
+        ({ plan, leftover } = await this.#plan(topic, sends));
+      } catch (error: unknown) {
+        for (const send of sends) send.reject(error);
+        return [];
+      }
+      if (plan.sends.length === 0) return leftover;
+      try {
+        const acks = await this.#send(topic, plan);
+        let at = 0;
+        for (const send of plan.sends) {
+          send.resolve(acks.slice(at, at + send.records.length));
+          at += send.records.length;
+        }
+        return leftover;
+      } catch (error: unknown) {
+        if (TributaryError.is(error, 'PARTITION_NOT_FOUND') && !retriedPartitions) {
+          // The topic has fewer partitions than we knew (deleted and created again): the
+          // request wrote nothing, so place the records again on fresh metadata.
+          retriedPartitions = true;
+          this.#partitionCounts.delete(topic);
+          sends = [...plan.sends, ...leftover];
+          continue;
+        }
+        if (TributaryError.is(error, 'UNKNOWN_PRODUCER_ID') && !retriedIdentity) {
+          // The producer's state expired (7 days idle): nothing was written; start again.
+          retriedIdentity = true;
+          this.#identityStale = true;
+          sends = [...plan.sends, ...leftover];
+          continue;
+        }
+        if (TributaryError.is(error, ...fatalCodes)) {
+          this.#fail(error);
+        } else if (!refusedOutright(error)) {
+          // The request may have been written. A new identity makes the next sends safe
+          // without guessing: their sequences start again at 0.
+          this.#identityStale = true;
+        }
+        for (const send of plan.sends) send.reject(error);
+        return leftover;
+      }
+    }
+  }
+
+  /** Places every record on a partition and takes the sends that fit one request. */
+  async #plan(
+    topic: string,
+    sends: PendingSend[],
+  ): Promise<{ plan: Plan; leftover: PendingSend[] }> {
+    let count = await this.#partitionCount(topic, false);
+    const beyond = (send: PendingSend) =>
+      send.records.some((r) => r.partition !== undefined && r.partition >= count);
+    if (sends.some(beyond)) count = await this.#partitionCount(topic, true);
+    const sticky = this.#sticky++ % count;
+    const plan: Plan = { sends: [], partitions: [] };
+    const touched = new Set<number>();
+    let bytes = 0;
+    for (const [i, send] of sends.entries()) {
+      if (beyond(send)) {
+        send.reject(
+          invalidArgument(
+            `A record names a partition the topic '${topic}' does not have: it has ${count} (0-${count - 1}).`,
+            'partition',
+          ),
+        );
+        continue;
+      }
+      const partitions = send.records.map((r) => {
+        if (r.partition !== undefined) return r.partition;
+        if (r.key !== undefined && r.key !== null) return partitionForKey(keyBytes(r.key), count);
+        return sticky;
+      });
+      const union = new Set([...touched, ...partitions]);
+      const size = this.#batching
+        ? utf8.encode(JSON.stringify(encodeRecords(send.records, this.#format).records)).length
+        : 0;
+      if (
+        plan.sends.length > 0 &&
+        (union.size > maxPartitionsPerRequest || bytes + size > maxRequestBytes)
+      ) {
+        return { plan, leftover: sends.slice(i) };
+      }
+      for (const p of partitions) touched.add(p);
+      bytes += size;
+      plan.sends.push(send);
+      plan.partitions.push(...partitions);
+    }
+    return { plan, leftover: [] };
+  }
+
+  async #send(topic: string, plan: Plan): Promise<RecordMetadata[]> {
+    const records = plan.sends.flatMap((s) => s.records);
+    // Every record carries its partition, so the server places it where its sequence says.
+    const placed = records.map((r, i) => ({ ...r, partition: plan.partitions[i] ?? 0 }));
+    if (!this.#idempotent) {
+      return this.#tributary.produce({ topic, records: placed, format: this.#format });
+    }
+    const identity = await this.#currentIdentity();
+    const counts = new Map<number, number>();
+    for (const p of plan.partitions) counts.set(p, (counts.get(p) ?? 0) + 1);
+    const first = new Map(
+      [...counts.keys()].map((p) => [p, this.#sequences.get(`${topic}/${p}`) ?? 0]),
+    );
+    const [only] = first.values();
+    const acks = await this.#tributary.produce({
+      topic,
+      records: placed,
+      format: this.#format,
+      producer: {
+        id: identity.producerId,
+        epoch: identity.producerEpoch,
+        sequence: first.size === 1 && only !== undefined ? only : Object.fromEntries(first),
+      },
+    });
+    if (this.#identity === identity) {
+      for (const [p, n] of counts) this.#sequences.set(`${topic}/${p}`, (first.get(p) ?? 0) + n);
+    }
+    return acks;
+  }
+
+  async #currentIdentity(): Promise<ProducerIdentity> {
+    if (this.#identity && !this.#identityStale) return this.#identity;
+    const identity = await this.#tributary.initProducer(this.#transactionalId);
+    this.#identity = identity;
+    this.#identityStale = false;
+    this.#sequences.clear();
+    return identity;
+  }
+
+  async #partitionCount(topic: string, fresh: boolean): Promise<number> {
+    const cached = this.#partitionCounts.get(topic);
+    if (!fresh && cached && Date.now() - cached.readAt < this.#metadataMaxAgeMs)
+      return cached.count;
+    const { partitions } = await this.#tributary.topics.describe(topic);
+    this.#partitionCounts.set(topic, { count: partitions.length, readAt: Date.now() });
+    return partitions.length;
+  }
+
+  /** A fatal error: every waiting send fails with it, and so does every later one. */
+  #fail(error: TributaryError): void {
+    this.#fatal = error;
+    for (const queue of this.#queues.values()) for (const send of queue) send.reject(error);
+    this.#queues.clear();
+  }
+}
+
+/**
+ * Whether the server refused the request by its content, so no attempt of it was written:
+ * a 4xx the retry policy does not retry. (An attempt that was written would have made the
+ * server answer the resend as a replay, with its offsets.)
+ */
+function refusedOutright(error: unknown): boolean {
+  return (
+    error instanceof TributaryError &&
+    !error.retryable &&
+    error.status !== undefined &&
+    error.status >= 400 &&
+    error.status < 500
+  );
+}
+
+const closed = () =>
+  new TributaryError({ code: 'CLOSED', message: 'The producer is closed: create a new one.' });
