@@ -1,0 +1,310 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FetchLike, partitionForKey, Tributary, TributaryError } from '../../sdk/src/index.ts';
+import { fetchAll } from '../support/api.ts';
+import { backends } from '../support/backends.ts';
+import { type RunningServer, startServer } from '../support/server.ts';
+
+const utf8 = new TextEncoder();
+
+/** The TributaryError a promise rejects with. */
+async function failure(promise: Promise<unknown>): Promise<TributaryError> {
+  try {
+    await promise;
+  } catch (caught: unknown) {
+    if (caught instanceof TributaryError) return caught;
+    throw caught;
+  }
+  throw new Error('it succeeded');
+}
+
+/**
+ * A real fetch that records produce requests and can lose answers: the request reaches the
+ * server and is processed, then the caller sees a network error instead of the answer —
+ * what a dropped connection after the commit looks like to a client.
+ */
+function lossyFetch() {
+  const produced: string[] = [];
+  let toLose = 0;
+  const fetchLike: FetchLike = async (url, init) => {
+    const response = await fetch(url, init);
+    if (init.method === 'POST' && /\/records(\?|$)/.test(url)) {
+      produced.push(String(init.body));
+      if (toLose > 0) {
+        toLose--;
+        await response.arrayBuffer();
+        throw new TypeError('fetch failed', { cause: new Error('socket hang up') });
+      }
+    }
+    return response;
+  };
+  return { fetch: fetchLike, produced, loseNextAnswers: (n: number) => (toLose = n) };
+}
+
+describe.each(backends)('the SDK producer ($name)', (backend) => {
+  let server: RunningServer;
+  let tributary: Tributary;
+  const lossy = lossyFetch();
+
+  beforeAll(async () => {
+    server = await startServer(backend);
+    tributary = new Tributary({
+      url: server.url,
+      fetch: lossy.fetch,
+      retry: { initialDelayMs: 5, maxDelayMs: 20 },
+    });
+  });
+  afterAll(() => server.close());
+
+  it('puts keyed records where Kafka and the server would, and unkeyed ones on one partition per request', async () => {
+    await tributary.topics.create({ name: 'placed', partitions: 5 });
+    await tributary.topics.create({ name: 'placed-by-server', partitions: 5 });
+    const keys = Array.from({ length: 20 }, (_, i) => `user-${i}`);
+    const producer = tributary.producer();
+    const acks = await producer.send({
+      topic: 'placed',
+      records: keys.map((key) => ({ key, value: key })),
+    });
+    expect(acks.map((a) => a.partition)).toEqual(
+      keys.map((key) => partitionForKey(utf8.encode(key), 5)),
+    );
+    // The server, partitioning the same keys itself, agrees.
+    const byServer = await tributary.produce({
+      topic: 'placed-by-server',
+      records: keys.map((key) => ({ key, value: key })),
+    });
+    expect(byServer.map((a) => a.partition)).toEqual(acks.map((a) => a.partition));
+
+    const unkeyed = await producer.send({
+      topic: 'placed',
+      records: [{ value: 'a' }, { value: 'b' }, { value: 'c', partition: 4 }, { value: 'd' }],
+    });
+    const sticky = unkeyed[0]?.partition;
+    expect(unkeyed.map((a) => a.partition)).toEqual([sticky, sticky, 4, sticky]);
+    const next = await producer.send({ topic: 'placed', records: [{ value: 'e' }] });
+    expect(next[0]?.partition).toBe(((sticky ?? 0) + 1) % 5);
+    await producer.close();
+  });
+
+  it('retries a request whose answer was lost without writing it twice', async () => {
+    await tributary.topics.create({ name: 'lossy', partitions: 3 });
+    const producer = tributary.producer();
+    const records = [
+      { key: 'a', value: 1, partition: 0 },
+      { key: 'b', value: 2, partition: 2 },
+      { key: 'c', value: 3, partition: 0 },
+    ];
+    const before = lossy.produced.length;
+    lossy.loseNextAnswers(1);
+    const first = await producer.send({ topic: 'lossy', records });
+    // Two attempts, byte for byte the same request: the second is answered as a replay.
+    const attempts = lossy.produced.slice(before);
+    expect(attempts).toHaveLength(2);
+    expect(attempts[1]).toBe(attempts[0]);
+    expect(JSON.parse(attempts[0] ?? '').producer.sequence).toEqual({ 0: 0, 2: 0 });
+    expect(first.map((a) => [a.partition, a.offset])).toEqual([
+      [0, 0],
+      [2, 0],
+      [0, 1],
+    ]);
+
+    lossy.loseNextAnswers(2);
+    const second = await producer.send({
+      topic: 'lossy',
+      records: [{ value: 4, partition: 0 }],
+    });
+    expect(second.map((a) => [a.partition, a.offset])).toEqual([[0, 2]]);
+    expect(JSON.parse(lossy.produced.at(-1) ?? '').producer.sequence).toBe(2);
+
+    // Each record is in the log once, at the offset its acknowledgment gave.
+    const partition0 = await fetchAll(server.url, 'lossy', 0);
+    expect(partition0.map((r) => [r.offset, r.value])).toEqual([
+      [0, 1],
+      [1, 3],
+      [2, 4],
+    ]);
+    expect((await fetchAll(server.url, 'lossy', 2)).map((r) => r.value)).toEqual([2]);
+    expect(await fetchAll(server.url, 'lossy', 1)).toEqual([]);
+    await producer.close();
+  });
+
+  it('round-trips binary keys, values and headers exactly; JSON and text values keep their bytes beside them', async () => {
+    await tributary.topics.create({ name: 'bytes', partitions: 1 });
+    const everyByte = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const producer = tributary.producer();
+    await producer.send({
+      topic: 'bytes',
+      records: [
+        {
+          key: everyByte.subarray(250),
+          value: everyByte,
+          headers: [{ name: 'h', value: everyByte.subarray(0, 3) }],
+        },
+        // In the same (base64) request: a JSON value is still stored as its JSON text.
+        { key: 'k', value: { n: 1, s: 'é' }, headers: { trace: 'abc' } },
+        { value: null },
+      ],
+    });
+    const text = tributary.producer({ format: 'text' });
+    await text.send({ topic: 'bytes', records: [{ value: 'plain text' }] });
+
+    const binary = tributary.reader({ topic: 'bytes', partition: 0, format: 'binary' });
+    const read = [];
+    for await (const record of binary.records()) read.push(record);
+    expect(read.map((r) => r.offset)).toEqual([0, 1, 2, 3]);
+    expect(read[0]?.value).toEqual(everyByte);
+    expect(read[0]?.key).toEqual(everyByte.subarray(250));
+    expect(read[0]?.headers).toEqual([{ name: 'h', value: everyByte.subarray(0, 3) }]);
+    expect(read[1]?.value).toEqual(utf8.encode('{"n":1,"s":"é"}'));
+    expect(read[1]?.headers).toEqual([{ name: 'trace', value: utf8.encode('"abc"') }]);
+    expect(read[2]?.value).toBeNull();
+    expect(read[3]?.value).toEqual(utf8.encode('plain text'));
+
+    const asJson = await tributary.fetch({
+      topic: 'bytes',
+      partition: 0,
+      offset: 1,
+      maxRecords: 2,
+    });
+    expect(asJson.records.map((r) => [r.key, r.value, r.headers])).toEqual([
+      ['k', { n: 1, s: 'é' }, [{ name: 'trace', value: 'abc' }]],
+      [null, null, []],
+    ]);
+    const asText = await tributary.fetch({
+      topic: 'bytes',
+      partition: 0,
+      offset: 3,
+      format: 'text',
+    });
+    expect(asText.records[0]?.value).toBe('plain text');
+    await Promise.all([producer.close(), text.close()]);
+  });
+
+  it('batches sends to a topic by linger and batchSize, answering each send with its own offsets', async () => {
+    await tributary.topics.create({ name: 'batched', partitions: 2 });
+    const producer = tributary.producer({ linger: 50, batchSize: 10 });
+    const before = lossy.produced.length;
+    const sends = Array.from({ length: 25 }, (_, i) =>
+      producer.send({ topic: 'batched', records: [{ value: i, partition: i % 2 }] }),
+    );
+    const acks = (await Promise.all(sends)).map((a) => a[0]);
+    const requests = lossy.produced.length - before;
+    expect(requests).toBeGreaterThanOrEqual(3);
+    expect(requests).toBeLessThanOrEqual(5);
+    expect(acks.map((a) => a?.partition)).toEqual(sends.map((_, i) => i % 2));
+    // Sends are written in the order they were made.
+    expect(acks.filter((a) => a?.partition === 0).map((a) => a?.offset)).toEqual(
+      Array.from({ length: 13 }, (_, i) => i),
+    );
+
+    // flush sends what waits without waiting for linger; close refuses later sends.
+    const slow = tributary.producer({ linger: 60_000 });
+    const pending = slow.send({ topic: 'batched', records: [{ value: 'late', partition: 1 }] });
+    await slow.flush();
+    expect((await pending)[0]).toMatchObject({ partition: 1, offset: 12 });
+    const lastOne = slow.send({ topic: 'batched', records: [{ value: 'last', partition: 1 }] });
+    await slow.close();
+    expect((await lastOne)[0]?.offset).toBe(13);
+    expect(await failure(slow.send({ topic: 'batched', records: [{ value: 1 }] }))).toMatchObject({
+      code: 'CLOSED',
+    });
+    await producer.close();
+  });
+
+  it('is stopped for good by PRODUCER_FENCED and OUT_OF_ORDER_SEQUENCE', async () => {
+    await tributary.topics.create({ name: 'fenced', partitions: 2 });
+    const first = tributary.producer({ transactionalId: 'billing-1' });
+    await first.send({ topic: 'fenced', records: [{ value: 1, partition: 0 }] });
+    const second = tributary.producer({ transactionalId: 'billing-1' });
+    await second.send({ topic: 'fenced', records: [{ value: 2, partition: 0 }] });
+    expect(second.identity?.producerId).toBe(first.identity?.producerId);
+
+    const fenced = await failure(
+      first.send({ topic: 'fenced', records: [{ value: 3, partition: 0 }] }),
+    );
+    expect(fenced).toMatchObject({ code: 'PRODUCER_FENCED', status: 409, retryable: false });
+    const before = lossy.produced.length;
+    expect(await failure(first.send({ topic: 'fenced', records: [{ value: 4 }] }))).toBe(fenced);
+    expect(lossy.produced.length).toBe(before);
+
+    // Someone else writes with this producer's identity (two records, so the producer's next
+    // request is no replay of it): the producer's next sequence is not the server's.
+    const identity = second.identity;
+    if (!identity) throw new Error('no identity');
+    await tributary.produce({
+      topic: 'fenced',
+      records: [
+        { value: 'impostor', partition: 1 },
+        { value: 'impostor', partition: 1 },
+      ],
+      producer: { id: identity.producerId, epoch: identity.producerEpoch, sequence: 0 },
+    });
+    const outOfOrder = await failure(
+      second.send({ topic: 'fenced', records: [{ value: 5, partition: 1 }] }),
+    );
+    expect(outOfOrder).toMatchObject({
+      code: 'OUT_OF_ORDER_SEQUENCE',
+      details: { sequence: 0, expectedSequence: 2 },
+    });
+    expect(await failure(second.send({ topic: 'fenced', records: [{ value: 6 }] }))).toBe(
+      outOfOrder,
+    );
+    expect((await fetchAll(server.url, 'fenced', 0)).map((r) => r.value)).toEqual([1, 2]);
+  });
+
+  it('refuses bad records before sending, and a partition the topic does not have', async () => {
+    await tributary.topics.create({ name: 'checked', partitions: 2 });
+    const producer = tributary.producer();
+    const before = lossy.produced.length;
+    expect(
+      await failure(producer.send({ topic: 'checked', records: [{ key: 'k' } as never] })),
+    ).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'records[0].value' } });
+    expect(await failure(producer.send({ topic: 'checked', records: [] }))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    const beyond = await failure(
+      producer.send({ topic: 'checked', records: [{ value: 1, partition: 2 }] }),
+    );
+    expect(beyond.message).toBe(
+      "A record names a partition the topic 'checked' does not have: it has 2 (0-1).",
+    );
+    expect(lossy.produced.length).toBe(before);
+    // A refusal by the server leaves the producer usable, its sequences where they were.
+    await tributary.topics.alterConfig('checked', { 'max.message.bytes': '100' });
+    const tooLarge = await failure(
+      producer.send({ topic: 'checked', records: [{ value: 'x'.repeat(200), partition: 0 }] }),
+    );
+    expect(tooLarge).toMatchObject({ code: 'RECORD_TOO_LARGE', details: { index: 0 } });
+    const ok = await producer.send({
+      topic: 'checked',
+      records: [{ value: 'small', partition: 0 }],
+    });
+    expect(ok[0]?.offset).toBe(0);
+    expect(await failure(producer.send({ topic: 'nope', records: [{ value: 1 }] }))).toMatchObject({
+      code: 'TOPIC_NOT_FOUND',
+      status: 404,
+    });
+    await producer.close();
+  });
+
+  it('places records over partitions added since, once its metadata is read again', async () => {
+    await tributary.topics.create({ name: 'growing', partitions: 1 });
+    const producer = tributary.producer({ metadataMaxAgeMs: 0 });
+    await producer.send({ topic: 'growing', records: [{ key: 'k', value: 1 }] });
+    await tributary.topics.addPartitions('growing', 8);
+    const [ack] = await producer.send({ topic: 'growing', records: [{ key: 'user-3', value: 2 }] });
+    expect(ack?.partition).toBe(partitionForKey(utf8.encode('user-3'), 8));
+    await producer.close();
+  });
+
+  it('without idempotence, does not resend a produce whose answer was lost', async () => {
+    await tributary.topics.create({ name: 'plain', partitions: 1 });
+    const producer = tributary.producer({ idempotent: false });
+    lossy.loseNextAnswers(1);
+    const lost = await failure(producer.send({ topic: 'plain', records: [{ value: 'once' }] }));
+    expect(lost).toMatchObject({ code: 'NETWORK_ERROR', retryable: true });
+    expect(producer.identity).toBeUndefined();
+    // It was written (the answer was lost, not the request), once.
+    expect((await fetchAll(server.url, 'plain', 0)).map((r) => r.value)).toEqual(['once']);
+    await producer.close();
+  });
+});
