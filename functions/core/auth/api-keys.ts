@@ -2,11 +2,11 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
 import {
-  ConditionFailedError,
   expectAbsent,
   expectAny,
   expectVersion,
   type ItemKey,
+  lostRace,
   type WriteOp,
 } from '../ports/metadata-store.ts';
 
@@ -70,7 +70,7 @@ export async function createApiKey(
       await ctx.metadata.transact(ops);
       return { principal, key };
     } catch (error: unknown) {
-      if (!(error instanceof ConditionFailedError)) throw error;
+      if (!(await lostRace(error))) throw error;
     }
   }
 }

@@ -5,10 +5,10 @@ import type { BatchReader } from '../log/batch-reader.ts';
 import { listOffset } from '../log/list-offsets.ts';
 import { readPartitionStates } from '../log/partition-state.ts';
 import {
-  ConditionFailedError,
   expectAbsent,
   expectAny,
   expectVersion,
+  lostRace,
   maxTransactionOps,
   type WriteOp,
 } from '../ports/metadata-store.ts';
@@ -82,7 +82,7 @@ async function updateGroup(
     try {
       await ctx.metadata.transact(ops);
     } catch (error: unknown) {
-      if (error instanceof ConditionFailedError) continue;
+      if (await lostRace(error)) continue;
       throw error;
     }
     const gone = read.members.filter((m) => !next.members.some((n) => n.memberId === m.memberId));
@@ -305,7 +305,7 @@ export async function commitOffsets(
       return;
     } catch (error: unknown) {
       // The group changed between the check and the commit: check again.
-      if (!(error instanceof ConditionFailedError)) throw error;
+      if (!(await lostRace(error))) throw error;
     }
   }
 }
@@ -454,7 +454,7 @@ export async function deleteGroup(ctx: CoreContext, name: string): Promise<void>
         { type: 'delete', key: groupRegistryKey(name), expect: expectAny },
       ]);
     } catch (error: unknown) {
-      if (error instanceof ConditionFailedError) continue;
+      if (await lostRace(error)) continue;
       throw error;
     }
     for (;;) {

@@ -1,6 +1,6 @@
 import type { CoreContext } from '../context.ts';
 import { headKey } from '../keys.ts';
-import { ConditionFailedError, expectAbsent, expectVersion } from '../ports/metadata-store.ts';
+import { expectAbsent, expectVersion, lostRace } from '../ports/metadata-store.ts';
 import { assertPartition, loadTopic } from '../topics/topic.ts';
 import { headData, headFromItem } from './partition-items.ts';
 
@@ -34,8 +34,8 @@ export async function takeLeadership(
       return { topic: topic.name, partition, leaderEpoch };
     } catch (error: unknown) {
       // A record landed or another writer took the partition first: go again from there.
-      if (!(error instanceof ConditionFailedError)) throw error;
-      item = error.failures[0]?.current;
+      if (!(await lostRace(error))) throw error;
+      item = await ctx.metadata.get(key);
     }
   }
 }

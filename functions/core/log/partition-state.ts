@@ -1,6 +1,6 @@
 import type { CoreContext } from '../context.ts';
 import { headKey, startKey } from '../keys.ts';
-import { ConditionFailedError, expectAbsent, expectVersion } from '../ports/metadata-store.ts';
+import { expectAbsent, expectVersion, lostRace } from '../ports/metadata-store.ts';
 import type { Topic } from '../topics/topic.ts';
 import { entriesFrom } from './index-reader.ts';
 import {
@@ -115,6 +115,6 @@ async function saveStart(
   } catch (error: unknown) {
     // Another reader saved its own advance first; both computed the same cut-off from the
     // same rules, and the next read recomputes from whatever was saved.
-    if (!(error instanceof ConditionFailedError)) throw error;
+    if (!(await lostRace(error))) throw error;
   }
 }

@@ -117,3 +117,15 @@ export class StorageUnavailableError extends Error {
 
 export const isConditionFailed = (error: unknown): error is ConditionFailedError =>
   error instanceof ConditionFailedError;
+
+/**
+ * Whether a failed write lost a race — its condition failed, or a concurrent transaction
+ * on the same items cancelled it — so reading again and retrying is right. After
+ * contention it first waits a short random while, so racing writers spread out.
+ */
+export async function lostRace(error: unknown): Promise<boolean> {
+  if (error instanceof ConditionFailedError) return true;
+  if (!(error instanceof TransactionContentionError)) return false;
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * 50));
+  return true;
+}

@@ -1,11 +1,6 @@
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
-import {
-  ConditionFailedError,
-  expectAbsent,
-  expectVersion,
-  type StoredItem,
-} from '../ports/metadata-store.ts';
+import { expectAbsent, expectVersion, lostRace, type StoredItem } from '../ports/metadata-store.ts';
 import {
   producerIdCounterKey,
   producerIdleMs,
@@ -84,7 +79,7 @@ export async function initProducer(
       return { producerId, producerEpoch: epoch };
     } catch (error: unknown) {
       // Another instance initialised at the same moment; go again from what it wrote.
-      if (!(error instanceof ConditionFailedError)) throw error;
+      if (!(await lostRace(error))) throw error;
     }
   }
 }
@@ -105,8 +100,8 @@ async function allocateProducerId(ctx: CoreContext): Promise<number> {
       ]);
       return next;
     } catch (error: unknown) {
-      if (!(error instanceof ConditionFailedError)) throw error;
-      counter = error.failures[0]?.current;
+      if (!(await lostRace(error))) throw error;
+      counter = await ctx.metadata.get(producerIdCounterKey);
     }
   }
 }

@@ -2,7 +2,12 @@ import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
 import { chunkPrefix, deletedTopicKey, partitionPk, topicKey, topicsPk } from '../keys.ts';
 import { readPartitionStates } from '../log/partition-state.ts';
-import { ConditionFailedError, expectAbsent, expectVersion } from '../ports/metadata-store.ts';
+import {
+  ConditionFailedError,
+  expectAbsent,
+  expectVersion,
+  lostRace,
+} from '../ports/metadata-store.ts';
 import { loadTopic, maxPartitions, type Topic, topicData, topicFromItem } from './topic.ts';
 import {
   effectiveConfigStrings,
@@ -63,6 +68,7 @@ export async function createTopic(
     ]);
   } catch (error: unknown) {
     if (error instanceof ConditionFailedError) throw exists();
+    if (await lostRace(error)) return createTopic(ctx, request);
     throw error;
   }
   return describeTopic(ctx, topic.name);
@@ -145,7 +151,7 @@ async function updateTopic(ctx: CoreContext, name: string, change: (topic: Topic
       ]);
       return;
     } catch (error: unknown) {
-      if (!(error instanceof ConditionFailedError)) throw error;
+      if (!(await lostRace(error))) throw error;
     }
   }
 }
@@ -174,7 +180,7 @@ export async function deleteTopic(ctx: CoreContext, name: string): Promise<void>
     ]);
   } catch (error: unknown) {
     // Changed or deleted meanwhile: start again from what is there now.
-    if (error instanceof ConditionFailedError) return deleteTopic(ctx, name);
+    if (await lostRace(error)) return deleteTopic(ctx, name);
     throw error;
   }
   await purgeTopicData(ctx, topic.id, topic.partitions);

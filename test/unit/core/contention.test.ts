@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../../../functions/core/auth/api-keys.ts';
+import type { CoreContext } from '../../../functions/core/context.ts';
+import { commitOffsets, heartbeat, joinGroup } from '../../../functions/core/groups/groups.ts';
+import { takeLeadership } from '../../../functions/core/log/leadership.ts';
+import {
+  type MetadataStore,
+  TransactionContentionError,
+} from '../../../functions/core/ports/metadata-store.ts';
+import { initProducer } from '../../../functions/core/producers/producers.ts';
+import {
+  alterTopicConfig,
+  createTopic,
+  deleteTopic,
+} from '../../../functions/core/topics/topics.ts';
+import { embedded, type OpenBackend } from '../../support/backends.ts';
+
+/**
+ * DynamoDB cancels a transaction when another one is in flight on the same item
+ * (TransactionConflict), even when its conditions hold. Every conditional write in the
+ * core reads again and retries then, instead of failing the request.
+ */
+describe('writes retry a transaction cancelled by a concurrent one', () => {
+  let stores: OpenBackend;
+  let ctx: CoreContext;
+  let cancelNext = 0;
+  beforeAll(async () => {
+    stores = await embedded.open();
+    const metadata: MetadataStore = {
+      get: (key) => stores.metadata.get(key),
+      getMany: (keys) => stores.metadata.getMany(keys),
+      query: (pk, options) => stores.metadata.query(pk, options),
+      deleteMany: (keys) => stores.metadata.deleteMany(keys),
+      transact: async (ops) => {
+        if (cancelNext > 0) {
+          cancelNext--;
+          throw new TransactionContentionError('cancelled: a transaction is in progress');
+        }
+        return stores.metadata.transact(ops);
+      },
+    };
+    ctx = { metadata, segments: stores.segments, now: Date.now, newId: randomUUID };
+  });
+  afterAll(() => stores.close());
+
+  const contended = async <T>(operation: () => Promise<T>): Promise<T> => {
+    cancelNext = 2;
+    const result = await operation();
+    expect(cancelNext).toBe(0);
+    return result;
+  };
+
+  it('for topics, leadership, producers, keys and groups', async () => {
+    await contended(() => createTopic(ctx, { name: 'busy', partitions: 2, config: {} }));
+    await contended(() => alterTopicConfig(ctx, 'busy', { 'retention.ms': '1000' }));
+    expect((await contended(() => takeLeadership(ctx, 'busy', 0))).leaderEpoch).toBe(1);
+    expect((await contended(() => initProducer(ctx, 'tx-1'))).producerEpoch).toBe(0);
+    expect((await contended(() => createApiKey(ctx, 'svc'))).key).toMatch(/^trb_/);
+    const member = await contended(() =>
+      joinGroup(ctx, 'g', {
+        topics: ['busy'],
+        sessionTimeoutMs: 10_000,
+        autoOffsetReset: 'latest',
+      }),
+    );
+    expect((await contended(() => heartbeat(ctx, 'g', member.memberId))).generation).toBe(
+      member.generation,
+    );
+    await contended(() =>
+      commitOffsets(ctx, 'g', {
+        memberId: member.memberId,
+        generation: member.generation,
+        offsets: [{ topic: 'busy', partition: 0, offset: 0 }],
+      }),
+    );
+    await contended(() => deleteTopic(ctx, 'busy'));
+  });
+});
