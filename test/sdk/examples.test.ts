@@ -1,0 +1,64 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Tributary } from '../../sdk/src/index.ts';
+import { embedded } from '../support/backends.ts';
+import { type RunningServer, startServer } from '../support/server.ts';
+
+const run = promisify(execFile);
+const examples = join(import.meta.dirname, '../../examples');
+
+/** The examples, run as a user runs them against `npm start` (the embedded store). */
+describe('examples/', () => {
+  let server: RunningServer;
+  let tributary: Tributary;
+  let env: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    server = await startServer(embedded);
+    tributary = new Tributary({ url: server.url });
+    env = { ...process.env, TRIBUTARY_URL: server.url };
+  });
+  afterAll(() => server.close());
+
+  it('producer.ts creates the topic and sends keyed orders', async () => {
+    const { stdout } = await run(process.execPath, [join(examples, 'producer.ts')], {
+      env: { ...env, COUNT: '30' },
+      timeout: 30_000,
+    });
+    expect(stdout).toContain('created topic orders with 3 partitions');
+    expect(stdout).toMatch(/sent 30 orders to orders: partition 0: \d+/);
+    const { partitions } = await tributary.topics.describe('orders');
+    expect(partitions.reduce((n, p) => n + p.highWatermark, 0)).toBe(30);
+  });
+
+  it('consumer-worker.ts processes every order, commits, and leaves the group on SIGTERM', async () => {
+    const worker: ChildProcess = spawn(process.execPath, [join(examples, 'consumer-worker.ts')], {
+      env,
+    });
+    let stdout = '';
+    worker.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    try {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const offsets = await tributary.groups.offsets('order-workers').catch(() => []);
+        if (offsets.length === 3 && offsets.every((o) => o.lag === 0)) break;
+        if (Date.now() > deadline) throw new Error(`worker did not catch up: ${stdout}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      worker.kill('SIGTERM');
+      const [code] = await once(worker, 'exit');
+      expect(code).toBe(0);
+    } finally {
+      worker.kill('SIGKILL');
+    }
+    expect(stdout).toContain('assigned orders [0, 1, 2]');
+    expect(stdout).toContain('processed 30 orders');
+    expect(stdout).toContain('revoked orders [0, 1, 2]');
+    expect(stdout).toContain('left the group after 30 orders');
+    expect((await tributary.groups.describe('order-workers')).state).toBe('Empty');
+  });
+});
