@@ -10,7 +10,7 @@ export interface RetryOptions {
   readonly maxAttempts?: number;
   /** The ceiling of the first retry's delay, doubling for each retry after it. Default 100 ms. */
   readonly initialDelayMs?: number;
-  /** The ceiling of any one delay. Default 5,000 ms. */
+  /** The ceiling of every single delay. Default 5,000 ms. */
   readonly maxDelayMs?: number;
 }
 
