@@ -3,11 +3,11 @@ import {
   type FetchDeps,
   type FetchedRecord,
   type FetchLimits,
-  fetchRecords,
+  fetchFromTopic,
 } from '../log/fetch.ts';
 import { readPartitionState } from '../log/partition-state.ts';
 import { expectAny, type JsonObject } from '../ports/metadata-store.ts';
-import { loadTopic } from '../topics/topic.ts';
+import { loadTopic, type Topic } from '../topics/topic.ts';
 import {
   assignmentView,
   type Member,
@@ -93,7 +93,8 @@ export async function pollGroup(
 let rotation = 0;
 
 interface Cursor extends OwnedPartition {
-  topicId: string;
+  /** The topic as read once for this poll. */
+  readonly topicItem: Topic;
   offset: number;
 }
 
@@ -102,23 +103,25 @@ async function startingPoints(deps: FetchDeps, name: string, member: Member): Pr
   const saved = await ctx.metadata.get(positionKey(name, member.memberId));
   const positions = positionsFromJson(saved?.data.positions);
   const cursors: Cursor[] = [];
+  const topics = new Map<string, Topic | undefined>();
   for (const owned of member.owned) {
-    let topicId: string;
-    try {
-      topicId = (await loadTopic(ctx, owned.topic)).id;
-    } catch {
-      continue; // deleted since the assignment: the next group operation rebalances
+    if (!topics.has(owned.topic)) {
+      // Deleted since the assignment: the next group operation rebalances.
+      topics.set(owned.topic, await loadTopic(ctx, owned.topic).catch(() => undefined));
     }
-    const position = positions.get(`${topicId}#${owned.partition}`);
+    const topicItem = topics.get(owned.topic);
+    if (!topicItem) continue;
+    const position = positions.get(`${topicItem.id}#${owned.partition}`);
     if (position && position.since === owned.since) {
-      cursors.push({ ...owned, topicId, offset: position.offset });
+      cursors.push({ ...owned, topicItem, offset: position.offset });
       continue;
     }
-    const committed = await ctx.metadata.get(offsetKey(name, topicId, owned.partition));
-    const offset = committed
+    const committed = await ctx.metadata.get(offsetKey(name, topicItem.id, owned.partition));
+    const cursor = { ...owned, topicItem, offset: 0 };
+    cursor.offset = committed
       ? Number(committed.data.offset)
-      : await resetOffset(deps, member, owned);
-    cursors.push({ ...owned, topicId, offset });
+      : await resetOffset(deps, member, cursor);
+    cursors.push(cursor);
   }
   return cursors;
 }
@@ -148,18 +151,18 @@ async function resetOffset(
 /** A fetch that applies auto.offset.reset when the position fell out of the log (retention). */
 async function fetchFrom(deps: FetchDeps, member: Member, cursor: Cursor, limits: FetchLimits) {
   try {
-    return await fetchRecords(deps, cursor.topic, cursor.partition, cursor.offset, limits);
+    return await fetchFromTopic(deps, cursor.topicItem, cursor.partition, cursor.offset, limits);
   } catch (error: unknown) {
     if (!(error instanceof TributaryError) || error.code !== 'OFFSET_OUT_OF_RANGE') throw error;
     cursor.offset = await resetOffset(deps, member, cursor);
-    return fetchRecords(deps, cursor.topic, cursor.partition, cursor.offset, limits);
+    return fetchFromTopic(deps, cursor.topicItem, cursor.partition, cursor.offset, limits);
   }
 }
 
 async function savePositions(deps: FetchDeps, name: string, member: Member, cursors: Cursor[]) {
   const positions: JsonObject = {};
   for (const c of cursors)
-    positions[`${c.topicId}#${c.partition}`] = { offset: c.offset, since: c.since };
+    positions[`${c.topicItem.id}#${c.partition}`] = { offset: c.offset, since: c.since };
   await deps.ctx.metadata.transact([
     {
       type: 'put',

@@ -53,8 +53,18 @@ export async function fetchRecords(
   offset: number,
   limits: FetchLimits,
 ): Promise<FetchResult> {
+  return fetchFromTopic(deps, await loadTopic(deps.ctx, topicName), partition, offset, limits);
+}
+
+/** {@link fetchRecords} for a topic the caller has already read. */
+export async function fetchFromTopic(
+  deps: FetchDeps,
+  topic: Topic,
+  partition: number,
+  offset: number,
+  limits: FetchLimits,
+): Promise<FetchResult> {
   const { ctx } = deps;
-  const topic = await loadTopic(ctx, topicName);
   assertPartition(topic, partition);
   let state = await readPartitionState(ctx, topic, partition);
   assertInRange(topic, partition, offset, state);
