@@ -1,12 +1,23 @@
 import { bodyOf } from './answers.ts';
 import { type HttpClient, segment } from './http.ts';
 
-/** A newly issued API key. The key is shown once: the server keeps only its hash. */
+/**
+ * A newly issued API key. The key is shown once: the server keeps only its hash.
+ *
+ * @example
+ * const { key }: ApiKey = await tributary.keys.create('billing');
+ */
 export interface ApiKey {
   readonly principal: string;
   readonly key: string;
 }
 
+/**
+ * A principal with a key, as `keys.list()` shows it (never the key).
+ *
+ * @example
+ * for (const { principal, createdAt } of await tributary.keys.list()) console.log(principal, new Date(createdAt));
+ */
 export interface ApiKeySummary {
   readonly principal: string;
   /** Epoch milliseconds. */

@@ -19,7 +19,12 @@ import {
 } from './records.ts';
 import { Topics } from './topics.ts';
 
-/** Where a produced record landed. */
+/**
+ * Where a produced record landed.
+ *
+ * @example
+ * const [{ partition, offset }] = await producer.send({ topic: 'orders', records: [{ value: 1 }] });
+ */
 export interface RecordMetadata {
   readonly topic: string;
   readonly partition: number;
@@ -28,13 +33,23 @@ export interface RecordMetadata {
   readonly timestamp: number;
 }
 
-/** An idempotent producer's identity, from {@link Tributary.initProducer}. */
+/**
+ * An idempotent producer's identity, from {@link Tributary.initProducer}.
+ *
+ * @example
+ * const { producerId, producerEpoch } = await tributary.initProducer('billing-1');
+ */
 export interface ProducerIdentity {
   readonly producerId: number;
   readonly producerEpoch: number;
 }
 
-/** One produce request, exactly as the REST API takes it. */
+/**
+ * One produce request, exactly as the REST API takes it.
+ *
+ * @example
+ * const request: ProduceRequest = { topic: 'orders', records: [{ value: 1, partition: 0 }], expectedOffset: 7 };
+ */
 export interface ProduceRequest {
   readonly topic: string;
   /** Sent as one request: all are written, or none. */
@@ -63,6 +78,12 @@ export interface ProduceRequest {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * One fetch from a partition.
+ *
+ * @example
+ * const request: FetchRequest<'binary'> = { topic: 'orders', partition: 0, offset: 42, format: 'binary' };
+ */
 export interface FetchRequest<F extends ReadFormat = 'json'> {
   readonly topic: string;
   readonly partition: number;
@@ -78,6 +99,12 @@ export interface FetchRequest<F extends ReadFormat = 'json'> {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * Records of one fetch, and the partition's bounds.
+ *
+ * @example
+ * const { records, nextOffset, highWatermark } = await tributary.fetch({ topic: 'orders', partition: 0, offset: 0 });
+ */
 export interface FetchResult<F extends ReadFormat = 'json'> {
   readonly records: ConsumedRecord<F>[];
   /** Fetch again from here. */
@@ -101,15 +128,40 @@ export interface FetchResult<F extends ReadFormat = 'json'> {
  * await producer.close();
  */
 export class Tributary {
-  /** The API's base URL, normalised (no trailing slash). */
+  /**
+   * The API's base URL, normalised (no trailing slash).
+   *
+   * @example
+   * new Tributary({ url: 'http://127.0.0.1:8080/' }).url; // 'http://127.0.0.1:8080'
+   */
   readonly url: string;
-  /** Topic administration. */
+  /**
+   * Topic administration.
+   *
+   * @example
+   * await tributary.topics.create({ name: 'orders', partitions: 3 });
+   */
   readonly topics: Topics;
-  /** Consumer group administration. */
+  /**
+   * Consumer group administration.
+   *
+   * @example
+   * const lag = await tributary.groups.offsets('billing');
+   */
   readonly groups: Groups;
-  /** API keys. */
+  /**
+   * API keys.
+   *
+   * @example
+   * const { key } = await tributary.keys.create('billing');
+   */
   readonly keys: ApiKeys;
-  /** ACLs. */
+  /**
+   * ACLs.
+   *
+   * @example
+   * const acls = await tributary.acls.list({ principal: 'billing' });
+   */
   readonly acls: Acls;
   readonly #http: HttpClient;
 

@@ -74,7 +74,12 @@ export interface ConsumerOptions<F extends ReadFormat = 'json'> {
   readonly onError?: (error: unknown) => void;
 }
 
-/** The records of one poll, from the member's partitions, in order per partition. */
+/**
+ * The records of one poll, from the member's partitions, in order per partition.
+ *
+ * @example
+ * await consumer.run({ eachBatch: ({ records, generation }) => console.log(records.length, generation) });
+ */
 export interface ConsumerBatch<F extends ReadFormat = 'json'> {
   readonly records: ConsumedRecord<F>[];
   readonly memberId: string;

@@ -4,6 +4,9 @@ import { type ErrorCode, errorCodes } from './error-codes.ts';
  * Failures the SDK detects itself, before or instead of an answer from the server. They
  * share the shape of the server's list (`error-codes.ts`), so the retry policy reads both
  * the same way. The server never sends these codes.
+ *
+ * @example
+ * clientErrorCodes.NETWORK_ERROR.retryable; // true
  */
 export const clientErrorCodes = {
   INVALID_ARGUMENT: {
@@ -41,21 +44,40 @@ export const clientErrorCodes = {
   },
 } as const satisfies Record<string, { retryable: boolean; description: string }>;
 
+/**
+ * One of the SDK's own codes.
+ *
+ * @example
+ * const code: ClientErrorCode = 'TIMEOUT';
+ */
 export type ClientErrorCode = keyof typeof clientErrorCodes;
 
 /**
  * Every code a {@link TributaryError} can carry: the server's stable list, the SDK's own, and
  * — written as `string & {}` so editors still complete the known ones — codes a newer server
  * may send that this SDK does not know yet.
+ *
+ * @example
+ * const codes: TributaryErrorCode[] = ['TOPIC_NOT_FOUND', 'TIMEOUT', 'A_NEWER_CODE'];
  */
 export type TributaryErrorCode = ErrorCode | ClientErrorCode | (string & {});
 
-/** Whether `code` is one of the server's codes this SDK knows. */
+/**
+ * Whether `code` is one of the server's codes this SDK knows.
+ *
+ * @example
+ * if (isErrorCode(error.code)) console.log(errorCodes[error.code].description);
+ */
 export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(errorCodes, code);
 }
 
-/** Whether `code` is one of the SDK's own codes. */
+/**
+ * Whether `code` is one of the SDK's own codes.
+ *
+ * @example
+ * isClientErrorCode('NETWORK_ERROR'); // true
+ */
 export function isClientErrorCode(code: string): code is ClientErrorCode {
   return Object.hasOwn(clientErrorCodes, code);
 }
@@ -75,6 +97,12 @@ export function retryableCode(code: string): boolean {
   return false;
 }
 
+/**
+ * What a {@link TributaryError} is made from.
+ *
+ * @example
+ * new TributaryError({ code: 'TOPIC_NOT_FOUND', message: 'no such topic', status: 404 });
+ */
 export interface TributaryErrorInit {
   readonly code: TributaryErrorCode;
   readonly message: string;
@@ -101,16 +129,47 @@ export interface TributaryErrorInit {
  * }
  */
 export class TributaryError extends Error {
+  /**
+   * Always `'TributaryError'`, also after the error crossed a realm or was serialised.
+   *
+   * @example
+   * if (error instanceof Error && error.name === 'TributaryError') report(error);
+   */
   override readonly name = 'TributaryError';
-  /** A code from the server's list (`errorCodes`), the SDK's (`clientErrorCodes`), or a newer one. */
+  /**
+   * A code from the server's list (`errorCodes`), the SDK's (`clientErrorCodes`), or a newer one.
+   *
+   * @example
+   * if (error.code === 'OFFSET_OUT_OF_RANGE') reader = tributary.reader({ topic, partition, from: 'earliest' });
+   */
   readonly code: TributaryErrorCode;
-  /** The HTTP status of the answer; undefined when there was none (network, timeout, validation). */
+  /**
+   * The HTTP status of the answer; undefined when there was none (network, timeout, validation).
+   *
+   * @example
+   * const clientSide = error.status === undefined;
+   */
   readonly status: number | undefined;
-  /** Whether retrying can succeed. The SDK's retry policy has already retried when it could. */
+  /**
+   * Whether retrying can succeed. The SDK's retry policy has already retried when it could.
+   *
+   * @example
+   * if (error.retryable) setTimeout(() => void send(), 1_000);
+   */
   readonly retryable: boolean;
-  /** What the server said beside the code and message: bounds, expected values, the field at fault. */
+  /**
+   * What the server said beside the code and message: bounds, expected values, the field at fault.
+   *
+   * @example
+   * const { logStartOffset, highWatermark } = error.details; // with OFFSET_OUT_OF_RANGE
+   */
   readonly details: Readonly<Record<string, unknown>>;
-  /** The id the server logged the request under (the `x-request-id` header). */
+  /**
+   * The id the server logged the request under (the `x-request-id` header).
+   *
+   * @example
+   * console.error(`${error.message} (request ${error.requestId})`);
+   */
   readonly requestId: string | undefined;
 
   constructor(init: TributaryErrorInit) {

@@ -2,13 +2,23 @@ import { bodyOf } from './answers.ts';
 import { invalidArgument } from './errors.ts';
 import { type HttpClient, segment } from './http.ts';
 
-/** Partitions of one topic, as assignments and rebalance callbacks list them. */
+/**
+ * Partitions of one topic, as assignments and rebalance callbacks list them.
+ *
+ * @example
+ * const owned: TopicPartitions[] = [{ topic: 'orders', partitions: [0, 2] }];
+ */
 export interface TopicPartitions {
   readonly topic: string;
   readonly partitions: readonly number[];
 }
 
-/** A group's progress and lag on one partition. */
+/**
+ * A group's progress and lag on one partition.
+ *
+ * @example
+ * const behind = (await tributary.groups.offsets('billing')).filter((p: PartitionLag) => (p.lag ?? 0) > 1_000);
+ */
 export interface PartitionLag {
   readonly topic: string;
   readonly partition: number;
@@ -20,6 +30,12 @@ export interface PartitionLag {
   readonly lag: number | null;
 }
 
+/**
+ * A group as `groups.list()` shows it.
+ *
+ * @example
+ * const empty = (await tributary.groups.list()).filter((g: GroupSummary) => g.state === 'Empty');
+ */
 export interface GroupSummary {
   readonly group: string;
   readonly state: 'Empty' | 'Stable';
@@ -28,6 +44,13 @@ export interface GroupSummary {
   readonly generation: number;
 }
 
+/**
+ * A live member of a group.
+ *
+ * @example
+ * const { members } = await tributary.groups.describe('billing');
+ * for (const m of members) console.log(m.memberId, m.assignment);
+ */
 export interface GroupMemberDescription {
   readonly memberId: string;
   readonly instanceId: string | null;
@@ -38,6 +61,12 @@ export interface GroupMemberDescription {
   readonly assignment: readonly TopicPartitions[];
 }
 
+/**
+ * A group: its state, generation, members and offsets.
+ *
+ * @example
+ * const { state, generation } = await tributary.groups.describe('billing');
+ */
 export interface GroupDescription {
   readonly group: string;
   readonly state: 'Empty' | 'Stable';
@@ -46,7 +75,12 @@ export interface GroupDescription {
   readonly offsets: readonly PartitionLag[];
 }
 
-/** An offset to commit: the next offset to read on the partition, as in Kafka. */
+/**
+ * An offset to commit: the next offset to read on the partition, as in Kafka.
+ *
+ * @example
+ * await consumer.commit([{ topic: 'orders', partition: 0, offset: record.offset + 1 }]);
+ */
 export interface OffsetCommit {
   readonly topic: string;
   readonly partition: number;
@@ -58,6 +92,9 @@ export interface OffsetCommit {
 /**
  * Where `groups.resetOffsets` moves a group: the log start, the high watermark, the first
  * record at or after a time (the high watermark if none), or an offset (clamped into the log).
+ *
+ * @example
+ * const yesterday: ResetTarget = { timestamp: Date.now() - 86_400_000 };
  */
 export type ResetTarget =
   | 'earliest'

@@ -4,6 +4,13 @@ import { backoffDelay, type RetryPolicy, retryAfterMs } from './retry.ts';
 /**
  * The part of `fetch` the SDK uses. The global `fetch` of Node 22+, browsers, Deno and Bun
  * fits; so does a wrapper that adds tracing, a proxy, or a test's fault injection.
+ *
+ * @example
+ * const traced: FetchLike = (url, init) => {
+ *   console.debug(init.method, url);
+ *   return fetch(url, init);
+ * };
+ * const tributary = new Tributary({ url: 'http://127.0.0.1:8080', fetch: traced });
  */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 

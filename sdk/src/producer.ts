@@ -44,6 +44,9 @@ export interface ProducerOptions {
 /**
  * What to send: records for one topic. One `send` is always one request, or part of one
  * (when batching), so its records are written all together or not at all.
+ *
+ * @example
+ * const request: SendRequest = { topic: 'orders', records: [{ key: 'alice', value: { total: 42 } }] };
  */
 export interface SendRequest {
   readonly topic: string;

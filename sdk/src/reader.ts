@@ -7,6 +7,9 @@ import { type ConsumedRecord, type ReadFormat, readFormat } from './records.ts';
 /**
  * Where a reader starts: the log start, the end (only records produced from now on), an
  * offset, or the first record at or after a time (the end if there is none).
+ *
+ * @example
+ * const from: ReadFrom = { timestamp: new Date('2026-01-01') };
  */
 export type ReadFrom =
   | 'earliest'
@@ -46,7 +49,12 @@ export interface ReaderOptions<F extends ReadFormat = 'json'> {
   readonly signal?: AbortSignal;
 }
 
-/** One fetch's records, with the partition's bounds at that time. */
+/**
+ * One fetch's records, with the partition's bounds at that time.
+ *
+ * @example
+ * for await (const batch of reader) console.log(batch.records.length, batch.highWatermark - batch.nextOffset);
+ */
 export type ReaderBatch<F extends ReadFormat = 'json'> = FetchResult<F>;
 
 /**

@@ -8,6 +8,9 @@ import { invalidArgument } from './errors.ts';
  * - `'text'`: strings stored as their UTF-8 bytes.
  *
  * A `Uint8Array` is always stored as its exact bytes; a string key as its UTF-8 bytes.
+ *
+ * @example
+ * const logs = tributary.producer({ format: 'text' }); // 'GET /' is stored as GET /, no quotes
  */
 export type ValueFormat = 'json' | 'text';
 
@@ -19,12 +22,18 @@ export type ValueFormat = 'json' | 'text';
  *
  * Reading bytes that are not JSON with `'json'` (or not UTF-8 with `'text'`) fails with
  * `RECORD_NOT_DECODABLE`: use `'binary'`.
+ *
+ * @example
+ * const reader = tributary.reader({ topic: 'images', partition: 0, format: 'binary' });
  */
 export type ReadFormat = 'json' | 'text' | 'binary';
 
 /**
  * A value as `F` reads it: bytes, a string, or parsed JSON — `unknown`, for the caller to
  * check or assert (`record.value as Order`).
+ *
+ * @example
+ * const bytes: ValueOf<'binary'> = new Uint8Array([1, 2]);
  */
 export type ValueOf<F extends ReadFormat> = F extends 'binary'
   ? Uint8Array
@@ -32,10 +41,21 @@ export type ValueOf<F extends ReadFormat> = F extends 'binary'
     ? string
     : unknown;
 
-/** A key as `F` reads it: a string, or bytes for `'binary'`. */
+/**
+ * A key as `F` reads it: a string, or bytes for `'binary'`.
+ *
+ * @example
+ * const key: KeyOf<'json'> = 'alice';
+ */
 export type KeyOf<F extends ReadFormat> = F extends 'binary' ? Uint8Array : string;
 
-/** Headers as a list (names may repeat, as in Kafka) or, for short, an object. */
+/**
+ * Headers as a list (names may repeat, as in Kafka) or, for short, an object.
+ *
+ * @example
+ * const listed: ProducerHeaders = [{ name: 'trace', value: 'abc' }, { name: 'trace', value: 'def' }];
+ * const short: ProducerHeaders = { trace: 'abc', raw: new Uint8Array([1]) };
+ */
 export type ProducerHeaders =
   | readonly { readonly name: string; readonly value: unknown }[]
   | Readonly<Record<string, unknown>>;

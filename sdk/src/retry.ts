@@ -4,6 +4,9 @@
  * Backoff and Jitter" — the n-th retry waits a uniformly random time in
  * [0, min(maxDelayMs, initialDelayMs · 2^(n-1))], so clients that failed together do not
  * retry together.
+ *
+ * @example
+ * new Tributary({ url, retry: { maxAttempts: 10, initialDelayMs: 50, maxDelayMs: 2_000 } });
  */
 export interface RetryOptions {
   /** Attempts in all, the first included: 1 never retries. Default 6. */
@@ -14,14 +17,24 @@ export interface RetryOptions {
   readonly maxDelayMs?: number;
 }
 
-/** {@link RetryOptions} with every default applied. */
+/**
+ * {@link RetryOptions} with every default applied.
+ *
+ * @example
+ * const patient: RetryPolicy = { ...defaultRetryPolicy, maxAttempts: 20 };
+ */
 export interface RetryPolicy {
   readonly maxAttempts: number;
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
 }
 
-/** Six attempts spread over up to ~3 s of backoff in expectation, ~5 s at most per wait. */
+/**
+ * Six attempts; waits of at most 0.1, 0.2, 0.4, 0.8 and 1.6 s between them (5 s at most each).
+ *
+ * @example
+ * defaultRetryPolicy.maxAttempts; // 6
+ */
 export const defaultRetryPolicy: RetryPolicy = {
   maxAttempts: 6,
   initialDelayMs: 100,

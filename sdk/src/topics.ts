@@ -2,7 +2,12 @@ import { bodyOf } from './answers.ts';
 import { invalidArgument } from './errors.ts';
 import { type HttpClient, segment } from './http.ts';
 
-/** A partition's bounds: records are at offsets [logStartOffset, highWatermark). */
+/**
+ * A partition's bounds: records are at offsets [logStartOffset, highWatermark).
+ *
+ * @example
+ * const held = (p: PartitionDescription) => p.highWatermark - p.logStartOffset;
+ */
 export interface PartitionDescription {
   readonly partition: number;
   /** The first offset still held, after retention. */
@@ -13,7 +18,13 @@ export interface PartitionDescription {
   readonly leaderEpoch: number;
 }
 
-/** A topic, its partitions, and every config's effective value. */
+/**
+ * A topic, its partitions, and every config's effective value.
+ *
+ * @example
+ * const { partitions, config } = await tributary.topics.describe('orders');
+ * console.log(partitions.length, config['retention.ms']);
+ */
 export interface TopicDescription {
   readonly name: string;
   readonly topicId: string;
@@ -21,7 +32,12 @@ export interface TopicDescription {
   readonly config: Readonly<Record<string, string>>;
 }
 
-/** A topic as `topics.list()` shows it. */
+/**
+ * A topic as `topics.list()` shows it.
+ *
+ * @example
+ * const names = (await tributary.topics.list()).map((t: TopicSummary) => t.name);
+ */
 export interface TopicSummary {
   readonly name: string;
   readonly topicId: string;
@@ -29,7 +45,12 @@ export interface TopicSummary {
   readonly partitions: number;
 }
 
-/** Kafka's topic configs (values are strings, as in Kafka; numbers are accepted too). */
+/**
+ * Kafka's topic configs (values are strings, as in Kafka; numbers are accepted too).
+ *
+ * @example
+ * const config: TopicConfig = { 'cleanup.policy': 'compact', 'retention.ms': 86_400_000 };
+ */
 export interface TopicConfig {
   readonly 'retention.ms'?: string | number;
   readonly 'retention.bytes'?: string | number;
@@ -39,9 +60,20 @@ export interface TopicConfig {
   readonly [name: string]: string | number | undefined;
 }
 
-/** A config change: a value sets a config, `null` returns it to its default. */
+/**
+ * A config change: a value sets a config, `null` returns it to its default.
+ *
+ * @example
+ * const patch: TopicConfigPatch = { 'retention.ms': '3600000', 'retention.bytes': null };
+ */
 export type TopicConfigPatch = { readonly [name: string]: string | number | null };
 
+/**
+ * A topic to create.
+ *
+ * @example
+ * const topic: CreateTopic = { name: 'orders', partitions: 6, config: { 'retention.ms': '604800000' } };
+ */
 export interface CreateTopic {
   readonly name: string;
   /** 1 to 1,000; default 1. */
@@ -52,10 +84,18 @@ export interface CreateTopic {
 /**
  * Where to look an offset up (Kafka's ListOffsets): the log start, the high watermark, or
  * the first record at or after a time.
+ *
+ * @example
+ * const anHourAgo: OffsetSpec = { timestamp: Date.now() - 3_600_000 };
  */
 export type OffsetSpec = 'earliest' | 'latest' | { readonly timestamp: number | Date };
 
-/** The answer to an offset lookup. For a time with no record at or after it, both are null. */
+/**
+ * The answer to an offset lookup. For a time with no record at or after it, both are null.
+ *
+ * @example
+ * const { offset } = await tributary.topics.lookupOffset('orders', 0, 'latest');
+ */
 export interface OffsetLookup {
   readonly topic: string;
   readonly partition: number;
