@@ -44,9 +44,11 @@ describe.each(backends)('the SDK producer ($name)', (backend) => {
   let server: RunningServer;
   let tributary: Tributary;
   const lossy = lossyFetch();
+  /** How far the server's clock runs ahead of real time. */
+  let skew = 0;
 
   beforeAll(async () => {
-    server = await startServer(backend);
+    server = await startServer(backend, { now: () => Date.now() + skew });
     tributary = new Tributary({
       url: server.url,
       fetch: lossy.fetch,
@@ -305,6 +307,44 @@ describe.each(backends)('the SDK producer ($name)', (backend) => {
     expect(producer.identity).toBeUndefined();
     // It was written (the answer was lost, not the request), once.
     expect((await fetchAll(server.url, 'plain', 0)).map((r) => r.value)).toEqual(['once']);
+    await producer.close();
+  });
+
+  it('takes a new identity after a send whose outcome stayed unknown, so later sends are safe', async () => {
+    await tributary.topics.create({ name: 'unknown-outcome', partitions: 1 });
+    const impatient = new Tributary({
+      url: server.url,
+      fetch: lossy.fetch,
+      retry: { maxAttempts: 2, initialDelayMs: 1 },
+    });
+    const producer = impatient.producer();
+    await producer.send({ topic: 'unknown-outcome', records: [{ value: 'first' }] });
+    const before = producer.identity;
+    lossy.loseNextAnswers(2);
+    expect(
+      await failure(producer.send({ topic: 'unknown-outcome', records: [{ value: 'lost' }] })),
+    ).toMatchObject({ code: 'NETWORK_ERROR', retryable: true });
+    await producer.send({ topic: 'unknown-outcome', records: [{ value: 'next' }] });
+    expect(producer.identity?.producerId).not.toBe(before?.producerId);
+    // The lost send landed once (its retry was a replay); nothing was written twice.
+    expect((await fetchAll(server.url, 'unknown-outcome', 0)).map((r) => r.value)).toEqual([
+      'first',
+      'lost',
+      'next',
+    ]);
+    await producer.close();
+  });
+
+  // Last: it moves the server's clock a week on.
+  it('starts again with a new identity when the server forgot it after 7 idle days', async () => {
+    await tributary.topics.create({ name: 'idle', partitions: 1 });
+    const producer = tributary.producer();
+    await producer.send({ topic: 'idle', records: [{ value: 'before' }] });
+    const before = producer.identity;
+    skew += 8 * 24 * 60 * 60 * 1000;
+    const [ack] = await producer.send({ topic: 'idle', records: [{ value: 'after' }] });
+    expect(ack?.offset).toBe(1);
+    expect(producer.identity?.producerId).not.toBe(before?.producerId);
     await producer.close();
   });
 });
