@@ -135,6 +135,56 @@ describe.each(backends)('MetadataStore contract: $name', (backend) => {
       expect((await store.get(key))?.version).toBe(1);
     });
 
+    it('a lone op on an absent item fails, with no current item, only when it expects a version', async () => {
+      const key = { pk: partition(), sk: 'item' };
+      for (const op of [
+        put(key, {}, expectVersion(1)),
+        del(key, expectVersion(1)),
+        check(key, expectVersion(1)),
+      ]) {
+        const failed = await conditionFailureOf(store.transact([op]));
+        expect(failed.failures).toStrictEqual([{ index: 0, current: undefined }]);
+      }
+      await store.transact([del(key, expectAbsent)]);
+      await store.transact([del(key, expectAny)]);
+      await store.transact([check(key, expectAbsent)]);
+      await store.transact([check(key, expectAny)]);
+      expect(await store.get(key)).toBeUndefined();
+    });
+
+    it('a lone failed put or delete reports the item as it is now, expiry included', async () => {
+      const key = { pk: partition(), sk: 'item' };
+      const expiresAt = Date.now() + 3_600_000 + 1; // not a whole second
+      await store.transact([put(key, { n: 1 }, expectAbsent)]);
+      await store.transact([put(key, { n: 2 }, expectVersion(1), expiresAt)]);
+      const item: StoredItem = { ...key, version: 2, data: { n: 2 }, expiresAt };
+      expect(await store.get(key)).toStrictEqual(item);
+
+      for (const op of [
+        put(key, { n: 9 }, expectAbsent),
+        put(key, { n: 9 }, expectVersion(1), expiresAt + 1_000),
+        del(key, expectAbsent),
+        del(key, expectVersion(3)),
+      ]) {
+        const failed = await conditionFailureOf(store.transact([op]));
+        expect(failed.failures).toStrictEqual([{ index: 0, current: item }]);
+      }
+      expect(await store.get(key)).toStrictEqual(item);
+
+      // A put that carries no expiry clears it, whatever it expects.
+      await store.transact([put(key, { n: 3 }, expectAny)]);
+      expect(await store.get(key)).toStrictEqual({ ...key, version: 3, data: { n: 3 } });
+      await store.transact([put(key, { n: 4 }, expectAny, expiresAt + 2_000)]);
+      expect(await store.get(key)).toStrictEqual({
+        ...key,
+        version: 4,
+        data: { n: 4 },
+        expiresAt: expiresAt + 2_000,
+      });
+      await store.transact([del(key, expectVersion(4))]);
+      expect(await store.get(key)).toBeUndefined();
+    });
+
     it('check writes nothing and gates the other ops', async () => {
       const pk = partition();
       const guard = { pk, sk: 'guard' };
@@ -255,6 +305,41 @@ describe.each(backends)('MetadataStore contract: $name', (backend) => {
       });
       const entries = await store.query(pk, { from: 'entry-', to: 'entry-~' });
       expect(entries.map((item) => item.data)).toStrictEqual([{ writer: winner }]);
+    });
+    it('lets exactly one writer win when lone puts race transactions on one item', async () => {
+      const pk = partition();
+      const head = { pk, sk: 'head' };
+      await store.transact([put(head, { next: 0 }, expectAbsent)]);
+
+      // Even writers send the head alone (as heartbeats and leadership do), odd ones with an
+      // entry of their own (as appends do).
+      const attempts = Array.from({ length: 8 }, (_, i) => {
+        const advance = put(head, { next: 1, writer: i }, expectVersion(1));
+        return store.transact(
+          i % 2 === 0
+            ? [advance]
+            : [advance, put({ pk, sk: `entry-${i}` }, { writer: i }, expectAbsent)],
+        );
+      });
+      const results = await Promise.allSettled(attempts);
+      const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+      expect(winners).toHaveLength(1);
+      const [winner] = winners;
+      if (winner === undefined) throw new Error('unreachable');
+      const winning: StoredItem = { ...head, version: 2, data: { next: 1, writer: winner } };
+      for (const result of results) {
+        if (result.status === 'fulfilled') continue;
+        if (result.reason instanceof ConditionFailedError) {
+          expect(result.reason.failures).toStrictEqual([{ index: 0, current: winning }]);
+        } else {
+          expect(result.reason).toBeInstanceOf(TransactionContentionError);
+        }
+      }
+      expect(await store.get(head)).toStrictEqual(winning);
+      const entries = await store.query(pk, { from: 'entry-', to: 'entry-~' });
+      expect(entries.map((item) => item.data.writer)).toStrictEqual(
+        winner % 2 === 1 ? [winner] : [],
+      );
     });
   });
 

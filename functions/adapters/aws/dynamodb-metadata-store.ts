@@ -7,9 +7,11 @@
  *   exp N  expiresAt, epoch ms    ttl  N  expiresAt in epoch seconds, rounded up: the
  *                                         table's TTL attribute (DynamoDB deletes lazily)
  *
- * Every read is strongly consistent. Transactions are TransactWriteItems; condition failures
- * come back with the item as it is now (ReturnValuesOnConditionCheckFailure: ALL_OLD), so the
- * caller can recover without another read.
+ * Every read is strongly consistent. Transactions are TransactWriteItems, except that a
+ * transaction of one put or delete is a single conditional UpdateItem or DeleteItem, which
+ * DynamoDB bills at half the capacity. Either way condition failures come back with the item
+ * as it is now (ReturnValuesOnConditionCheckFailure: ALL_OLD), so the caller can recover
+ * without another read.
  */
 
 import {
@@ -17,8 +19,12 @@ import {
   BatchGetItemCommand,
   BatchWriteItemCommand,
   type CancellationReason,
+  ConditionalCheckFailedException,
+  type ConditionCheck,
   CreateTableCommand,
   type CreateTableCommandInput,
+  type Delete,
+  DeleteItemCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
@@ -27,6 +33,8 @@ import {
   TransactionCanceledException,
   type TransactWriteItem,
   TransactWriteItemsCommand,
+  type Update,
+  UpdateItemCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
@@ -73,6 +81,10 @@ const { translate, translated } = errorTranslation({
   unavailableCodes: new Set(['InternalServerError', 'ServiceUnavailable']),
 });
 const throttlingReasons = new Set(['ThrottlingError', 'ProvisionedThroughputExceeded']);
+
+type PutOp = Extract<WriteOp, { type: 'put' }>;
+type DeleteOp = Extract<WriteOp, { type: 'delete' }>;
+type CheckOp = Extract<WriteOp, { type: 'check' }>;
 
 export class DynamoDbMetadataStore implements MetadataStore {
   readonly #client: DynamoDBClient;
@@ -167,7 +179,10 @@ export class DynamoDbMetadataStore implements MetadataStore {
 
   async transact(ops: readonly WriteOp[]): Promise<void> {
     assertTransaction(ops);
-    if (ops.length === 0) return;
+    const [first] = ops;
+    if (first === undefined) return;
+    // A check alone stays a transaction: DynamoDB has no single-item ConditionCheck call.
+    if (ops.length === 1 && first.type !== 'check') return this.#writeOne(first);
     const command = new TransactWriteItemsCommand({
       TransactItems: ops.map((op) => this.#toTransactItem(op)),
       // ClientRequestToken is filled in by the SDK and kept across its retries, so a retry
@@ -179,13 +194,7 @@ export class DynamoDbMetadataStore implements MetadataStore {
       if (error instanceof TransactionCanceledException) {
         throw fromCancellation(error, error.CancellationReasons ?? []);
       }
-      if (
-        errorName(error) === 'TransactionConflictException' ||
-        errorName(error) === 'TransactionInProgressException'
-      ) {
-        throw new TransactionContentionError(messageOf(error), { cause: error });
-      }
-      throw translate(error);
+      throw fromWriteError(error);
     }
   }
 
@@ -212,67 +221,96 @@ export class DynamoDbMetadataStore implements MetadataStore {
     }
   }
 
-  #toTransactItem(op: WriteOp): TransactWriteItem {
-    const TableName = this.#table;
-    const Key = toKey(op.key);
-    const condition = conditionFor(op.expect);
-    if (op.type === 'put') {
-      const names: Record<string, string> = {
-        ...condition.names,
-        '#d': 'd',
-        '#v': 'v',
-        '#exp': 'exp',
-        '#ttl': 'ttl',
-      };
-      const values: Record<string, AttributeValue> = {
-        ...condition.values,
-        ':d': { M: marshall(op.data, { removeUndefinedValues: true }) },
-        ':one': { N: '1' },
-      };
-      // A put replaces the whole item, so an expiry it does not carry is removed.
-      let update: string;
-      if (op.expiresAt === undefined) {
-        update = 'SET #d = :d ADD #v :one REMOVE #exp, #ttl';
-      } else {
-        update = 'SET #d = :d, #exp = :exp, #ttl = :ttl ADD #v :one';
-        values[':exp'] = { N: String(op.expiresAt) };
-        values[':ttl'] = { N: String(Math.ceil(op.expiresAt / 1000)) };
+  /**
+   * One put or delete as a plain conditional write, the same Update or Delete a transaction
+   * would carry: DynamoDB bills a transactional write at twice the capacity, and heartbeats,
+   * joins, poll positions, leadership and producer init all send transactions of one op.
+   *
+   * Unlike a transaction it has no ClientRequestToken: if the write applied but its response
+   * was lost (a 500, a dropped connection), the SDK's retry fails the condition and reports
+   * the item the first attempt wrote as `current`.
+   */
+  async #writeOne(op: PutOp | DeleteOp): Promise<void> {
+    try {
+      if (op.type === 'put') await this.#client.send(new UpdateItemCommand(this.#toUpdate(op)));
+      else await this.#client.send(new DeleteItemCommand(this.#toDelete(op)));
+    } catch (error: unknown) {
+      if (error instanceof ConditionalCheckFailedException) {
+        const current = error.Item === undefined ? undefined : toStoredItem(error.Item);
+        throw new ConditionFailedError([{ index: 0, current }]);
       }
-      // ADD on a missing attribute starts from 0, so a new item gets version 1.
-      return {
-        Update: {
-          TableName,
-          Key,
-          UpdateExpression: update,
-          ConditionExpression: condition.expression,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      };
+      throw fromWriteError(error);
     }
-    if (op.type === 'delete') {
-      return {
-        Delete: {
-          TableName,
-          Key,
-          ConditionExpression: condition.expression,
-          ExpressionAttributeNames: emptyToUndefined(condition.names),
-          ExpressionAttributeValues: emptyToUndefined(condition.values),
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      };
+  }
+
+  #toTransactItem(op: WriteOp): TransactWriteItem {
+    switch (op.type) {
+      case 'put':
+        return { Update: this.#toUpdate(op) };
+      case 'delete':
+        return { Delete: this.#toDelete(op) };
+      case 'check':
+        return { ConditionCheck: this.#toConditionCheck(op) };
     }
+  }
+
+  #toUpdate(op: PutOp): Update {
+    const condition = conditionFor(op.expect);
+    const names: Record<string, string> = {
+      ...condition.names,
+      '#d': 'd',
+      '#v': 'v',
+      '#exp': 'exp',
+      '#ttl': 'ttl',
+    };
+    const values: Record<string, AttributeValue> = {
+      ...condition.values,
+      ':d': { M: marshall(op.data, { removeUndefinedValues: true }) },
+      ':one': { N: '1' },
+    };
+    // A put replaces the whole item, so an expiry it does not carry is removed.
+    let update: string;
+    if (op.expiresAt === undefined) {
+      update = 'SET #d = :d ADD #v :one REMOVE #exp, #ttl';
+    } else {
+      update = 'SET #d = :d, #exp = :exp, #ttl = :ttl ADD #v :one';
+      values[':exp'] = { N: String(op.expiresAt) };
+      values[':ttl'] = { N: String(Math.ceil(op.expiresAt / 1000)) };
+    }
+    // ADD on a missing attribute starts from 0, so a new item gets version 1.
     return {
-      ConditionCheck: {
-        TableName,
-        Key,
-        ConditionExpression: condition.expression ?? anything,
-        ExpressionAttributeNames:
-          condition.expression === undefined ? { '#pk': 'pk' } : condition.names,
-        ExpressionAttributeValues: emptyToUndefined(condition.values),
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
+      TableName: this.#table,
+      Key: toKey(op.key),
+      UpdateExpression: update,
+      ConditionExpression: condition.expression,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    };
+  }
+
+  #toDelete(op: DeleteOp): Delete {
+    const condition = conditionFor(op.expect);
+    return {
+      TableName: this.#table,
+      Key: toKey(op.key),
+      ConditionExpression: condition.expression,
+      ExpressionAttributeNames: emptyToUndefined(condition.names),
+      ExpressionAttributeValues: emptyToUndefined(condition.values),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    };
+  }
+
+  #toConditionCheck(op: CheckOp): ConditionCheck {
+    const condition = conditionFor(op.expect);
+    return {
+      TableName: this.#table,
+      Key: toKey(op.key),
+      ConditionExpression: condition.expression ?? anything,
+      ExpressionAttributeNames:
+        condition.expression === undefined ? { '#pk': 'pk' } : condition.names,
+      ExpressionAttributeValues: emptyToUndefined(condition.values),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     };
   }
 }
@@ -348,6 +386,18 @@ const conditionFor = (expect: Expectation): Condition => {
     case 'any':
       return { expression: undefined, names: {}, values: {} };
   }
+};
+
+/**
+ * A write's failure other than a failed condition. A transaction in flight on the item
+ * refuses a single write as well as another transaction (TransactionConflictException).
+ */
+const fromWriteError = (error: unknown): unknown => {
+  const name = errorName(error);
+  if (name === 'TransactionConflictException' || name === 'TransactionInProgressException') {
+    return new TransactionContentionError(messageOf(error), { cause: error });
+  }
+  return translate(error);
 };
 
 /**
