@@ -243,7 +243,8 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
   readonly #committed = new Map<string, number>();
   /** Rebalance callbacks run one after another, in the order the changes were seen. */
   #callbacks: Promise<void> = Promise.resolve();
-  readonly #stopPolling = new AbortController();
+  /** Fired by close(): stops the poll and the heartbeat in flight. */
+  readonly #stopping = new AbortController();
   #closing: Promise<void> | undefined;
   /** Set once close() has left the group; commits are refused from then on. */
   #left = false;
@@ -401,7 +402,7 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
 
   async #shutdown(): Promise<void> {
     clearTimeout(this.#heartbeatTimer);
-    this.#stopPolling.abort();
+    this.#stopping.abort();
     await this.#joining?.catch(() => undefined);
     await this.#beating;
     const member = this.#member;
@@ -506,6 +507,8 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
           method: 'POST',
           path: `${this.#memberPath(member.memberId)}/heartbeat`,
           idempotent: true,
+          // close() does not wait for a heartbeat stuck on a slow network.
+          signal: this.#stopping.signal,
         });
         this.#apply(member.memberId, bodyOf<MemberView>(answer));
       } catch (error: unknown) {
@@ -584,7 +587,7 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
         },
         idempotent: false,
         retry: false,
-        signal: this.#stopPolling.signal,
+        signal: this.#stopping.signal,
         waitMs: this.#maxWaitMs,
       });
       view = bodyOf<PollView>(answer);
@@ -595,7 +598,7 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
       this.#report(error);
       this.#pollFailures++;
       try {
-        await sleep(backoffDelay(defaultRetryPolicy, this.#pollFailures), this.#stopPolling.signal);
+        await sleep(backoffDelay(defaultRetryPolicy, this.#pollFailures), this.#stopping.signal);
         // Gone from the group: join as a new member. A lost answer: take our own place.
         if (lost) await this.#rejoin(member.memberId);
         else if (this.#member?.memberId === member.memberId) await this.#join();
