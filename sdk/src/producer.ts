@@ -152,7 +152,7 @@ export class IdempotentProducer implements Producer {
   /** Sends waiting, per topic, in the order they were made. */
   readonly #queues = new Map<string, PendingSend[]>();
   readonly #unsettled = new Set<Promise<unknown>>();
-  readonly #partitionCounts = new Map<string, { count: number; readAt: number }>();
+  readonly #topics = new Map<string, { topicId: string; count: number; readAt: number }>();
   /** The next sequence per `topic/partition`, for the current identity. */
   readonly #sequences = new Map<string, number>();
   #identity: ProducerIdentity | undefined;
@@ -330,6 +330,7 @@ export class IdempotentProducer implements Producer {
   async #dispatch(topic: string, sends: PendingSend[]): Promise<PendingSend[]> {
     let retriedPartitions = false;
     let retriedIdentity = false;
+    let retriedSequence = false;
     for (;;) {
       if (this.#fatal) {
         for (const send of sends) send.reject(this.#fatal);
@@ -357,9 +358,20 @@ export class IdempotentProducer implements Producer {
           // The topic has fewer partitions than we knew (deleted and created again): the
           // request wrote nothing, so place the records again on fresh metadata.
           retriedPartitions = true;
-          this.#partitionCounts.delete(topic);
+          this.#topics.delete(topic);
           sends = [...plan.sends, ...leftover];
           continue;
+        }
+        if (TributaryError.is(error, 'OUT_OF_ORDER_SEQUENCE') && !retriedSequence) {
+          // A topic deleted and created again under its name starts without this producer's
+          // sequences: if that is why, nothing was written, and numbering starts again.
+          retriedSequence = true;
+          const before = this.#topics.get(topic)?.topicId;
+          const after = await this.#readTopic(topic).catch(() => undefined);
+          if (after && after.topicId !== before) {
+            sends = [...plan.sends, ...leftover];
+            continue;
+          }
         }
         if (TributaryError.is(error, 'UNKNOWN_PRODUCER_ID') && !retriedIdentity) {
           // The producer's state expired (7 days idle): nothing was written; start again.
@@ -467,12 +479,26 @@ export class IdempotentProducer implements Producer {
   }
 
   async #partitionCount(topic: string, fresh: boolean): Promise<number> {
-    const cached = this.#partitionCounts.get(topic);
+    const cached = this.#topics.get(topic);
     if (!fresh && cached && Date.now() - cached.readAt < this.#metadataMaxAgeMs)
       return cached.count;
-    const { partitions } = await this.#tributary.topics.describe(topic);
-    this.#partitionCounts.set(topic, { count: partitions.length, readAt: Date.now() });
-    return partitions.length;
+    return (await this.#readTopic(topic)).count;
+  }
+
+  /**
+   * Reads the topic's id and partition count. A new id means the topic was deleted and
+   * created again: the server holds no sequences of this producer for it, so neither do we.
+   */
+  async #readTopic(topic: string): Promise<{ topicId: string; count: number }> {
+    const { topicId, partitions } = await this.#tributary.topics.describe(topic);
+    if (this.#topics.get(topic)?.topicId !== topicId) {
+      for (const key of this.#sequences.keys()) {
+        if (key.startsWith(`${topic}/`)) this.#sequences.delete(key);
+      }
+    }
+    const read = { topicId, count: partitions.length, readAt: Date.now() };
+    this.#topics.set(topic, read);
+    return read;
   }
 
   /** A fatal error: every waiting send fails with it, and so does every later one. */

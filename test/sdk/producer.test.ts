@@ -298,6 +298,21 @@ describe.each(backends)('the SDK producer ($name)', (backend) => {
     await producer.close();
   });
 
+  it('numbers from 0 again on a topic deleted and created again under its name', async () => {
+    await tributary.topics.create({ name: 'reborn', partitions: 2 });
+    const producer = tributary.producer();
+    await producer.send({ topic: 'reborn', records: [{ value: 'old', partition: 0 }] });
+    await tributary.topics.delete('reborn');
+    await tributary.topics.create({ name: 'reborn', partitions: 2 });
+    const [ack] = await producer.send({
+      topic: 'reborn',
+      records: [{ value: 'new', partition: 0 }],
+    });
+    expect(ack?.offset).toBe(0);
+    expect((await fetchAll(server.url, 'reborn', 0)).map((r) => r.value)).toEqual(['new']);
+    await producer.close();
+  });
+
   it('without idempotence, does not resend a produce whose answer was lost', async () => {
     await tributary.topics.create({ name: 'plain', partitions: 1 });
     const producer = tributary.producer({ idempotent: false });
