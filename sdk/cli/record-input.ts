@@ -131,7 +131,8 @@ const key = (text: string, at: string, as: WriteAs) =>
 function bytes(text: string, at: string): Uint8Array {
   const compact = text.trim();
   if (!base64Text.test(compact)) throw new InputError(`${at} is not base64.`);
-  return Buffer.from(compact, 'base64');
+  // A plain Uint8Array, as the SDK documents bytes, rather than a Buffer.
+  return new Uint8Array(Buffer.from(compact, 'base64'));
 }
 
 function headerList(headers: unknown, at: string): { name: string; value: unknown }[] {
