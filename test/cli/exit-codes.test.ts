@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends } from '../support/backends.ts';
+import { type RunningServer, startServer } from '../support/server.ts';
+import { type CliOptions, cli, lines } from './cli-process.ts';
+
+describe.concurrent.each(backends)('tributary exit codes ($name)', (backend) => {
+  let server: RunningServer;
+  const run = (args: readonly string[], options: CliOptions = {}) =>
+    cli(args, { ...options, env: { TRIBUTARY_URL: server.url, ...options.env } });
+
+  beforeAll(async () => {
+    server = await startServer(backend);
+  });
+  afterAll(() => server.close());
+
+  it('exits 2 for bad flags and arguments, naming the problem and the help to read', async () => {
+    const unknown = await run(['consume', 'orders', '--bogus']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("Unknown option '--bogus'");
+    expect(unknown.stderr).toContain("Run 'tributary consume --help' for usage.");
+    expect(unknown.stdout).toBe('');
+
+    const badValue = await run(['topics', 'create', 'orders', '--partitions', 'three']);
+    expect(badValue.code).toBe(2);
+    expect(badValue.stderr).toContain('--partitions must be an integer from 1 to 1000');
+
+    expect((await run(['topics', 'create'])).stderr).toContain('Missing <name>');
+    expect((await run(['consume', 'orders', '--group', 'g', '--partition', '0'])).code).toBe(2);
+    expect((await run(['topics', 'frobnicate'])).code).toBe(2);
+    expect((await run(['--url', 'ftp://nowhere', 'topics', 'list'])).code).toBe(2);
+    // Nothing reached the server.
+    expect(lines((await run(['topics', 'list'])).stdout)).not.toContain('orders');
+  });
+
+  it('exits 3 for a topic or group that does not exist, with the code on stderr', async () => {
+    const consume = await run(['consume', 'missing', '--from', 'earliest', '--exit']);
+    expect(consume).toMatchObject({ code: 3, stdout: '' });
+    expect(consume.stderr).toMatch(/^tributary: TOPIC_NOT_FOUND: .+\n$/);
+
+    const produce = await run(['produce', 'missing'], { input: 'hello\n' });
+    expect(produce.code).toBe(3);
+    expect(produce.stderr).toContain('TOPIC_NOT_FOUND');
+
+    const group = await run(['groups', 'describe', 'nobody']);
+    expect(group.code).toBe(3);
+    expect(group.stderr).toContain('GROUP_NOT_FOUND');
+  });
+
+  it('exits 1 for any other API error, and for input it cannot read', async () => {
+    expect((await run(['topics', 'create', 'taken'])).code).toBe(0);
+    const again = await run(['topics', 'create', 'taken']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^tributary: TOPIC_ALREADY_EXISTS: .+\n$/);
+    expect((await run(['topics', 'create', 'taken', '--if-not-exists'])).code).toBe(0);
+
+    const notJson = await run(['produce', 'taken', '--format', 'json'], { input: '1\nnot json\n' });
+    expect(notJson.code).toBe(1);
+    expect(notJson.stderr).toContain('INVALID_INPUT: line 2 is not JSON');
+  });
+});

@@ -1,0 +1,176 @@
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends } from '../support/backends.ts';
+import { type RunningServer, startServer } from '../support/server.ts';
+import { type CliOptions, cli, finished, lines, startCli } from './cli-process.ts';
+
+/** Everything a terminal-only progress meter could leave in piped output. */
+const progressText = /records\/s|\r|\[2K/;
+
+describe.concurrent.each(backends)('tributary produce and consume ($name)', (backend) => {
+  let server: RunningServer;
+  const run = (args: readonly string[], options: CliOptions = {}) =>
+    cli(args, { ...options, env: { TRIBUTARY_URL: server.url, ...options.env } });
+
+  beforeAll(async () => {
+    server = await startServer(backend);
+  });
+  afterAll(() => server.close());
+
+  it('creates a topic, produces stdin lines and prints exactly them, in order, on stdout only', async () => {
+    const created = await run(['topics', 'create', 'lines', '--partitions', '1']);
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+
+    const values = ['first line', '{"amount": 42}', 'naïve – ünïcode', 'the end'];
+    const produced = await run(['produce', 'lines'], { input: `${values.join('\n')}\n` });
+    expect(produced).toEqual({ code: 0, stdout: '', stderr: '' });
+
+    const consumed = await run(['consume', 'lines', '--from', 'earliest', '--exit']);
+    expect(consumed.code).toBe(0);
+    // A JSON value prints compact; text prints as it is.
+    expect(lines(consumed.stdout)).toEqual([
+      'first line',
+      '{"amount":42}',
+      'naïve – ünïcode',
+      'the end',
+    ]);
+    // Piped: no progress meter anywhere, not even on stderr.
+    expect(consumed.stderr).toBe('');
+    expect(consumed.stdout).not.toMatch(progressText);
+  });
+
+  it('splits keys from values at the first --key-separator, and --output json prints whole records', async () => {
+    await run(['topics', 'create', 'keyed', '--partitions', '1']);
+    const input = 'alice:buy\nbob:view:twice\nno separator here\n';
+    const produced = await run(['produce', 'keyed', '--key-separator', ':'], { input });
+    expect(produced).toEqual({ code: 0, stdout: '', stderr: '' });
+
+    const values = await run(['consume', 'keyed', '--from', 'earliest', '--exit']);
+    expect(lines(values.stdout)).toEqual(['buy', 'view:twice', 'no separator here']);
+
+    const json = await run([
+      'consume',
+      'keyed',
+      '--from',
+      'earliest',
+      '--exit',
+      '--output',
+      'json',
+    ]);
+    expect(json.code).toBe(0);
+    const records = lines(json.stdout).map((line) => JSON.parse(line));
+    expect(records).toEqual([
+      {
+        topic: 'keyed',
+        partition: 0,
+        offset: 0,
+        timestamp: expect.any(Number),
+        key: 'alice',
+        value: 'buy',
+        headers: [],
+      },
+      {
+        topic: 'keyed',
+        partition: 0,
+        offset: 1,
+        timestamp: expect.any(Number),
+        key: 'bob',
+        value: 'view:twice',
+        headers: [],
+      },
+      {
+        topic: 'keyed',
+        partition: 0,
+        offset: 2,
+        timestamp: expect.any(Number),
+        key: null,
+        value: 'no separator here',
+        headers: [],
+      },
+    ]);
+
+    const template = await run(['consume', 'keyed', '--exit', '--format-string', '%p/%o %k=%v\\n']);
+    expect(lines(template.stdout)).toEqual([
+      '0/0 alice=buy',
+      '0/1 bob=view:twice',
+      '0/2 =no separator here',
+    ]);
+  });
+
+  it('prints every value of a multi-partition topic, each partition in offset order', async () => {
+    await run(['topics', 'create', 'spread', '--partitions', '4']);
+    const keyed = Array.from({ length: 40 }, (_, i) => `key-${i % 7}|value-${i}`);
+    const produced = await run(['produce', 'spread', '-K', '|', '--batch-size', '8'], {
+      input: `${keyed.join('\n')}\n`,
+    });
+    expect(produced).toMatchObject({ code: 0, stderr: '' });
+
+    const consumed = await run([
+      'consume',
+      'spread',
+      '--from',
+      'earliest',
+      '--exit',
+      '--output',
+      'json',
+    ]);
+    expect(consumed.code).toBe(0);
+    const records = lines(consumed.stdout).map((line) => JSON.parse(line));
+    expect(records.map((r) => r.value).sort()).toEqual(keyed.map((k) => k.split('|')[1]).sort());
+    expect(new Set(records.map((r) => r.partition)).size).toBeGreaterThan(1);
+    for (const partition of [0, 1, 2, 3]) {
+      const offsets = records.filter((r) => r.partition === partition).map((r) => r.offset);
+      expect(offsets).toEqual(offsets.map((_, i) => i));
+    }
+    // The same key always lands on the same partition.
+    const partitionOf = new Map<string, number>();
+    for (const r of records) {
+      expect(partitionOf.get(r.key) ?? r.partition).toBe(r.partition);
+      partitionOf.set(r.key, r.partition);
+    }
+  });
+
+  it('consumes as a group member, committing what it printed, so the next run prints only what is new', async () => {
+    await run(['topics', 'create', 'clicks', '--partitions', '3']);
+    await run(['produce', 'clicks'], { input: 'a\nb\nc\nd\ne\n' });
+    const consume = ['consume', 'clicks', '--group', 'reporting', '--exit'];
+
+    const first = await run(consume);
+    expect(first.code).toBe(0);
+    expect(lines(first.stdout).sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
+
+    const again = await run(consume);
+    expect(again).toEqual({ code: 0, stdout: '', stderr: '' });
+
+    await run(['produce', 'clicks'], { input: 'f\ng\n' });
+    const newer = await run(consume);
+    expect(lines(newer.stdout).sort()).toEqual(['f', 'g']);
+
+    const group = await run(['groups', 'describe', 'reporting', '--output', 'json']);
+    const described = JSON.parse(group.stdout);
+    expect(described.members).toEqual([]);
+    // Unkeyed records of one request share a partition: some partitions never had any.
+    for (const o of described.offsets) expect(o.committedOffset ?? 0).toBe(o.highWatermark);
+  });
+
+  it('follows until SIGINT, then leaves its group and exits 130', async () => {
+    await run(['topics', 'create', 'live', '--partitions', '2']);
+    const child = startCli(['consume', 'live', '--group', 'watchers'], {
+      env: { TRIBUTARY_URL: server.url },
+    });
+    let printed = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      printed += chunk.toString();
+    });
+    const result = finished(child);
+    await run(['produce', 'live'], { input: 'hello\n' });
+    // The member prints the record once it has joined and polled.
+    while (!printed.includes('hello')) await once(child.stdout ?? child, 'data');
+    child.kill('SIGINT');
+    const { code, stdout } = await result;
+    expect(code).toBe(130);
+    expect(stdout).toBe('hello\n');
+    const group = await run(['groups', 'describe', 'watchers', '--output', 'json']);
+    expect(JSON.parse(group.stdout).members).toEqual([]);
+  });
+});
