@@ -41,6 +41,10 @@ describe.concurrent.each(backends)('tributary exit codes ($name)', (backend) => 
     expect(produce.code).toBe(3);
     expect(produce.stderr).toContain('TOPIC_NOT_FOUND');
 
+    // The server would let a group subscribe to it and get no partitions: the CLI checks.
+    const member = await run(['consume', 'missing', '--group', 'g', '--exit']);
+    expect(member.code).toBe(3);
+
     const group = await run(['groups', 'describe', 'nobody']);
     expect(group.code).toBe(3);
     expect(group.stderr).toContain('GROUP_NOT_FOUND');

@@ -11,6 +11,7 @@ import { type Flags, integerArgument, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { describeError, exitCodes } from '../exit-codes.ts';
 import { print, warn } from '../output.ts';
+import { partitionsOf } from '../partitions.ts';
 import { Progress, showProgress } from '../progress.ts';
 import {
   compileTemplate,
@@ -302,14 +303,11 @@ export const consume: Command = {
     const printer = new Printer(as, output, progress, limit);
     const tributary = client();
     try {
+      const partitions = await partitionsOf(tributary, topic, partition);
       if (group !== undefined) {
         const reset = from === 'latest' ? 'latest' : 'earliest';
         await consumeInGroup(tributary, topic, group, reset, exitAtEnd, printer, signal);
       } else {
-        const partitions =
-          partition === undefined
-            ? (await tributary.topics.describe(topic)).partitions.map((p) => p.partition)
-            : [partition];
         await readPartitions(tributary, topic, partitions, from, !exitAtEnd, printer, signal);
       }
     } finally {

@@ -5,6 +5,7 @@ import { TributaryError } from '../../src/index.ts';
 import { UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { exitCodes, InputError } from '../exit-codes.ts';
+import { partitionsOf } from '../partitions.ts';
 import { Progress, showProgress } from '../progress.ts';
 import { type LineOptions, recordFromLine, type WriteAs } from '../record-input.ts';
 
@@ -122,16 +123,10 @@ export const produce: Command = {
     }
     const file = flags.string('file');
     const input = await inputStream(file);
-    // Fail before reading a line when the topic or partition does not exist (exit 3), rather
-    // than after someone has typed or piped in records, or not at all for an empty input.
+    // Fail before reading a line when the topic or partition does not exist, rather than
+    // after someone has typed or piped in records, or not at all for an empty input.
     const tributary = client();
-    const { partitions } = await tributary.topics.describe(topic);
-    if (options.partition !== undefined && options.partition >= partitions.length) {
-      throw new TributaryError({
-        code: 'PARTITION_NOT_FOUND',
-        message: `Topic '${topic}' has partitions 0-${partitions.length - 1}; there is no partition ${options.partition}.`,
-      });
-    }
+    await partitionsOf(tributary, topic, options.partition);
     const producer = tributary.producer({
       format: as === 'text' ? 'text' : 'json',
       batchSize,
