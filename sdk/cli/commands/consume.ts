@@ -100,7 +100,10 @@ async function readPartitions(
       const reader = tributary.reader({ topic, partition, from, format: 'binary', follow, signal });
       for await (const batch of reader) {
         await printer.print(batch.records);
-        if (printer.done) return stop.abort();
+        if (printer.done) {
+          stop.abort();
+          return;
+        }
       }
     }
   };
