@@ -1,6 +1,12 @@
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
-import { expectAbsent, expectVersion, lostRace, type StoredItem } from '../ports/metadata-store.ts';
+import {
+  ConditionFailedError,
+  expectAbsent,
+  expectVersion,
+  lostRace,
+  type StoredItem,
+} from '../ports/metadata-store.ts';
 import {
   producerIdCounterKey,
   producerIdleMs,
@@ -32,15 +38,21 @@ export async function initProducer(
 ): Promise<ProducerIdentity> {
   if (transactionalId === undefined) {
     const producerId = await allocateProducerId(ctx);
-    await ctx.metadata.transact([
-      {
-        type: 'put',
-        key: producerMetaKey(producerId),
-        data: { epoch: 0 },
-        expiresAt: ctx.now() + producerIdleMs,
-        expect: expectAbsent,
-      },
-    ]);
+    try {
+      await ctx.metadata.transact([
+        {
+          type: 'put',
+          key: producerMetaKey(producerId),
+          data: { epoch: 0 },
+          expiresAt: ctx.now() + producerIdleMs,
+          expect: expectAbsent,
+        },
+      ]);
+    } catch (error: unknown) {
+      // The id was allocated to us alone: an existing item is our own write, landed on an
+      // attempt whose answer was lost.
+      if (!(error instanceof ConditionFailedError)) throw error;
+    }
     return { producerId, producerEpoch: 0 };
   }
   if (!transactionalIdPattern.test(transactionalId)) {

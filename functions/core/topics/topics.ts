@@ -67,7 +67,12 @@ export async function createTopic(
       },
     ]);
   } catch (error: unknown) {
-    if (error instanceof ConditionFailedError) throw exists();
+    if (error instanceof ConditionFailedError) {
+      // Our own write, landed on an attempt whose answer was lost: the topic id is ours alone.
+      const landed = error.failures[0]?.current;
+      if (landed?.data.id === topic.id) return describeTopic(ctx, topic.name);
+      throw exists();
+    }
     if (await lostRace(error)) return createTopic(ctx, request);
     throw error;
   }

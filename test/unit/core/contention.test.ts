@@ -77,3 +77,50 @@ describe('writes retry a transaction cancelled by a concurrent one', () => {
     await contended(() => deleteTopic(ctx, 'busy'));
   });
 });
+
+/**
+ * A single conditional write has no retry token: when its answer is lost and the request
+ * is sent again, the retry's condition fails against the write itself. Writers that can
+ * recognise their own write (a topic id or producer id only they hold) answer as if the
+ * first attempt had been heard.
+ */
+describe('a write whose answer was lost, retried', () => {
+  let stores: OpenBackend;
+  let ctx: CoreContext;
+  /** The next single write to an item under this partition key loses its answer once. */
+  let loseAnswerFor = '';
+  beforeAll(async () => {
+    stores = await embedded.open();
+    const metadata: MetadataStore = {
+      get: (key) => stores.metadata.get(key),
+      getMany: (keys) => stores.metadata.getMany(keys),
+      query: (pk, options) => stores.metadata.query(pk, options),
+      deleteMany: (keys) => stores.metadata.deleteMany(keys),
+      // The write lands, then is sent again as if its answer never came back.
+      transact: async (ops) => {
+        await stores.metadata.transact(ops);
+        const [only] = ops;
+        if (ops.length === 1 && only && loseAnswerFor && only.key.pk.startsWith(loseAnswerFor)) {
+          loseAnswerFor = '';
+          await stores.metadata.transact(ops);
+        }
+      },
+    };
+    ctx = { metadata, segments: stores.segments, now: Date.now, newId: randomUUID };
+  });
+  afterAll(() => stores.close());
+
+  it('still creates the topic, rather than calling it a duplicate', async () => {
+    loseAnswerFor = 'topics';
+    const created = await createTopic(ctx, { name: 'heard', partitions: 3, config: {} });
+    expect(created.partitions).toHaveLength(3);
+    expect(loseAnswerFor).toBe('');
+  });
+
+  it('still initialises the producer', async () => {
+    loseAnswerFor = 'producer#';
+    const producer = await initProducer(ctx, undefined);
+    expect(producer.producerEpoch).toBe(0);
+    expect(loseAnswerFor).toBe('');
+  });
+});
