@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type MetadataStore,
   StorageUnavailableError,
   type WriteOp,
 } from '../../functions/core/ports/metadata-store.ts';
 import { createTopic, fetchAll, snapshot } from '../support/api.ts';
 import { backends, type OpenBackend } from '../support/backends.ts';
 import { call, type RunningServer, startServer } from '../support/server.ts';
+import { withTransact } from '../support/stores.ts';
 
 const day = 24 * 60 * 60 * 1000;
 
@@ -16,21 +16,13 @@ const day = 24 * 60 * 60 * 1000;
  */
 function losingAnswers(stores: OpenBackend) {
   let toLose = 0;
-  const metadata: MetadataStore = {
-    get: (key) => stores.metadata.get(key),
-    getMany: (keys) => stores.metadata.getMany(keys),
-    query: (pk, options) => stores.metadata.query(pk, options),
-    deleteMany: (keys) => stores.metadata.deleteMany(keys),
-    transact: async (ops: readonly WriteOp[]) => {
-      await stores.metadata.transact(ops);
-      if (toLose > 0) {
-        toLose--;
-        throw new StorageUnavailableError('timed out after the commit landed', {
-          throttled: false,
-        });
-      }
-    },
-  };
+  const metadata = withTransact(stores.metadata, async (ops: readonly WriteOp[]) => {
+    await stores.metadata.transact(ops);
+    if (toLose > 0) {
+      toLose--;
+      throw new StorageUnavailableError('timed out after the commit landed', { throttled: false });
+    }
+  });
   return { stores: { ...stores, metadata }, loseNextAnswers: (n: number) => (toLose = n) };
 }
 

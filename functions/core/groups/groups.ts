@@ -1,3 +1,4 @@
+import type { PartitionLag } from '../../../sdk/src/groups.ts';
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
 import { topicKey } from '../keys.ts';
@@ -330,16 +331,8 @@ const groupNotEmpty = (name: string, group: Group) =>
     { group: name, members: group.members.length },
   );
 
-export interface PartitionLag {
-  readonly topic: string;
-  readonly partition: number;
-  /** The next offset the group will consume, or null when it never committed. */
-  readonly committedOffset: number | null;
-  readonly metadata: string | null;
-  readonly highWatermark: number;
-  /** highWatermark - committedOffset, or null without a commit. */
-  readonly lag: number | null;
-}
+// The wire shape is the SDK's, so server and client cannot drift apart.
+export type { PartitionLag } from '../../../sdk/src/groups.ts';
 
 /** Committed offsets and lag for every partition the group subscribes to or committed. */
 export async function groupOffsets(ctx: CoreContext, name: string): Promise<PartitionLag[]> {

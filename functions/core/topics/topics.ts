@@ -1,3 +1,4 @@
+import type { TopicDescription } from '../../../sdk/src/topics.ts';
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
 import { chunkPrefix, deletedTopicKey, partitionPk, topicKey, topicsPk } from '../keys.ts';
@@ -16,19 +17,8 @@ import {
 } from './topic-config.ts';
 import { assertValidTopicName } from './topic-name.ts';
 
-export interface PartitionDescription {
-  readonly partition: number;
-  readonly logStartOffset: number;
-  readonly highWatermark: number;
-  readonly leaderEpoch: number;
-}
-
-export interface TopicDescription {
-  readonly name: string;
-  readonly topicId: string;
-  readonly partitions: PartitionDescription[];
-  readonly config: Record<string, string>;
-}
+// The wire shapes are the SDK's, so server and client cannot drift apart.
+export type { PartitionDescription, TopicDescription } from '../../../sdk/src/topics.ts';
 
 export interface TopicSummary {
   readonly name: string;

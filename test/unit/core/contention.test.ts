@@ -15,6 +15,7 @@ import {
   deleteTopic,
 } from '../../../functions/core/topics/topics.ts';
 import { embedded, type OpenBackend } from '../../support/backends.ts';
+import { withTransact } from '../../support/stores.ts';
 
 /**
  * DynamoDB cancels a transaction when another one is in flight on the same item
@@ -27,19 +28,13 @@ describe('writes retry a transaction cancelled by a concurrent one', () => {
   let cancelNext = 0;
   beforeAll(async () => {
     stores = await embedded.open();
-    const metadata: MetadataStore = {
-      get: (key) => stores.metadata.get(key),
-      getMany: (keys) => stores.metadata.getMany(keys),
-      query: (pk, options) => stores.metadata.query(pk, options),
-      deleteMany: (keys) => stores.metadata.deleteMany(keys),
-      transact: async (ops) => {
-        if (cancelNext > 0) {
-          cancelNext--;
-          throw new TransactionContentionError('cancelled: a transaction is in progress');
-        }
-        return stores.metadata.transact(ops);
-      },
-    };
+    const metadata: MetadataStore = withTransact(stores.metadata, async (ops) => {
+      if (cancelNext > 0) {
+        cancelNext--;
+        throw new TransactionContentionError('cancelled: a transaction is in progress');
+      }
+      return stores.metadata.transact(ops);
+    });
     ctx = { metadata, segments: stores.segments, now: Date.now, newId: randomUUID };
   });
   afterAll(() => stores.close());
@@ -91,21 +86,15 @@ describe('a write whose answer was lost, retried', () => {
   let loseAnswerFor = '';
   beforeAll(async () => {
     stores = await embedded.open();
-    const metadata: MetadataStore = {
-      get: (key) => stores.metadata.get(key),
-      getMany: (keys) => stores.metadata.getMany(keys),
-      query: (pk, options) => stores.metadata.query(pk, options),
-      deleteMany: (keys) => stores.metadata.deleteMany(keys),
-      // The write lands, then is sent again as if its answer never came back.
-      transact: async (ops) => {
+    // The write lands, then is sent again as if its answer never came back.
+    const metadata: MetadataStore = withTransact(stores.metadata, async (ops) => {
+      await stores.metadata.transact(ops);
+      const [only] = ops;
+      if (ops.length === 1 && only && loseAnswerFor && only.key.pk.startsWith(loseAnswerFor)) {
+        loseAnswerFor = '';
         await stores.metadata.transact(ops);
-        const [only] = ops;
-        if (ops.length === 1 && only && loseAnswerFor && only.key.pk.startsWith(loseAnswerFor)) {
-          loseAnswerFor = '';
-          await stores.metadata.transact(ops);
-        }
-      },
-    };
+      }
+    });
     ctx = { metadata, segments: stores.segments, now: Date.now, newId: randomUUID };
   });
   afterAll(() => stores.close());
