@@ -78,3 +78,9 @@ export function cli(args: readonly string[], options: CliOptions = {}): Promise<
 /** Lines of output, without the newline that ends the last. */
 export const lines = (text: string): string[] =>
   text === '' ? [] : text.replace(/\n$/, '').split('\n');
+
+/** The CLI aimed at a server through TRIBUTARY_URL, as a user's environment would aim it. */
+export const cliAt =
+  (url: () => string) =>
+  (args: readonly string[], options: CliOptions = {}): Promise<CliResult> =>
+    cli(args, { ...options, env: { TRIBUTARY_URL: url(), ...options.env } });

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../support/backends.ts';
 import { type RunningServer, startServer } from '../support/server.ts';
-import { type CliOptions, cli, lines } from './cli-process.ts';
+import { cliAt, lines } from './cli-process.ts';
 
 describe.concurrent.each(backends)('tributary exit codes ($name)', (backend) => {
   let server: RunningServer;
-  const run = (args: readonly string[], options: CliOptions = {}) =>
-    cli(args, { ...options, env: { TRIBUTARY_URL: server.url, ...options.env } });
+  const run = cliAt(() => server.url);
 
   beforeAll(async () => {
     server = await startServer(backend);

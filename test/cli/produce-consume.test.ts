@@ -2,15 +2,14 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../support/backends.ts';
 import { type RunningServer, startServer } from '../support/server.ts';
-import { type CliOptions, cli, finished, lines, startCli } from './cli-process.ts';
+import { cliAt, finished, lines, startCli } from './cli-process.ts';
 
 /** Everything a terminal-only progress meter could leave in piped output. */
 const progressText = /records\/s|\r|\[2K/;
 
 describe.concurrent.each(backends)('tributary produce and consume ($name)', (backend) => {
   let server: RunningServer;
-  const run = (args: readonly string[], options: CliOptions = {}) =>
-    cli(args, { ...options, env: { TRIBUTARY_URL: server.url, ...options.env } });
+  const run = cliAt(() => server.url);
 
   beforeAll(async () => {
     server = await startServer(backend);

@@ -1,19 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Acl, Tributary, TributaryError } from '../../sdk/src/index.ts';
+import { type Acl, Tributary } from '../../sdk/src/index.ts';
 import { backends } from '../support/backends.ts';
 import { type RunningServer, startServer } from '../support/server.ts';
+import { failure } from './failure.ts';
 
 const adminKey = 'sdk-admin-key-for-tests';
-
-async function failure(promise: Promise<unknown>): Promise<TributaryError> {
-  try {
-    await promise;
-  } catch (caught: unknown) {
-    if (caught instanceof TributaryError) return caught;
-    throw caught;
-  }
-  throw new Error('it succeeded');
-}
 
 /** Administration through the SDK, on a server with auth on, as a deployed stack runs. */
 describe.each(backends)('SDK administration ($name)', (backend) => {

@@ -8,6 +8,7 @@ import {
 } from '../../sdk/src/index.ts';
 import { backends } from '../support/backends.ts';
 import { call, type RunningServer, startServer } from '../support/server.ts';
+import { failure } from './failure.ts';
 
 /** Polls `condition` until it holds, failing after `timeoutMs`. */
 async function waitFor(
@@ -341,13 +342,3 @@ describe.each(backends)('the SDK consumer ($name)', (backend) => {
     expect(await fullyCommitted(tributary, 'lossy-group')).toBe(true);
   });
 });
-
-async function failure(promise: Promise<unknown>): Promise<TributaryError> {
-  try {
-    await promise;
-  } catch (caught: unknown) {
-    if (caught instanceof TributaryError) return caught;
-    throw caught;
-  }
-  throw new Error('it succeeded');
-}

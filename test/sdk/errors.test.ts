@@ -11,17 +11,7 @@ import {
 } from '../../sdk/src/index.ts';
 import { backends } from '../support/backends.ts';
 import { type RunningServer, startServer } from '../support/server.ts';
-
-/** What the server answered, as the SDK turned it into an error. */
-async function failure(promise: Promise<unknown>): Promise<TributaryError> {
-  try {
-    await promise;
-  } catch (caught: unknown) {
-    if (caught instanceof TributaryError) return caught;
-    throw caught;
-  }
-  throw new Error('it succeeded');
-}
+import { failure } from './failure.ts';
 
 describe('the code lists', () => {
   it('decide retryable from data: the server’s list, then the SDK’s; unknown codes are not', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type FetchLike, Tributary, TributaryError } from '../../sdk/src/index.ts';
+import { failure } from './failure.ts';
 
 /**
  * A fetch that answers from a script, one entry per call, recording each request. These
@@ -42,16 +43,6 @@ const client = (fetch: FetchLike, extra: { apiKey?: string; maxAttempts?: number
     retry: { maxAttempts: extra.maxAttempts ?? 4, initialDelayMs: 1, maxDelayMs: 2 },
     ...(extra.apiKey !== undefined && { apiKey: extra.apiKey }),
   });
-
-async function failure(promise: Promise<unknown>): Promise<TributaryError> {
-  try {
-    await promise;
-  } catch (caught: unknown) {
-    if (caught instanceof TributaryError) return caught;
-    throw caught;
-  }
-  throw new Error('it succeeded');
-}
 
 describe('requests', () => {
   it('send the API key as a bearer token, under the base path', async () => {

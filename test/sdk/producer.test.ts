@@ -1,21 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FetchLike, partitionForKey, Tributary, TributaryError } from '../../sdk/src/index.ts';
+import { type FetchLike, partitionForKey, Tributary } from '../../sdk/src/index.ts';
 import { fetchAll } from '../support/api.ts';
 import { backends } from '../support/backends.ts';
 import { type RunningServer, startServer } from '../support/server.ts';
+import { failure } from './failure.ts';
 
 const utf8 = new TextEncoder();
-
-/** The TributaryError a promise rejects with. */
-async function failure(promise: Promise<unknown>): Promise<TributaryError> {
-  try {
-    await promise;
-  } catch (caught: unknown) {
-    if (caught instanceof TributaryError) return caught;
-    throw caught;
-  }
-  throw new Error('it succeeded');
-}
 
 /**
  * A real fetch that records produce requests and can lose answers: the request reaches the
