@@ -138,7 +138,14 @@ export const errorCodes = {
   PARTITION_NOT_ASSIGNED: {
     status: 409,
     retryable: false,
-    description: 'The member does not own a partition it tried to commit for.',
+    description:
+      'The member does not own a partition it tried to commit for, or has not owned it without a break since the ownedSince the commit names.',
+  },
+  STALE_COMMIT: {
+    status: 409,
+    retryable: false,
+    description:
+      "A member's commit would move a committed offset back: its records were read before the member last lost the partition. Drop those offsets; reset offsets while the group is empty to read again.",
   },
   GROUP_NOT_EMPTY: {
     status: 409,

@@ -25,13 +25,18 @@ interface Sim {
   generation: number;
   /** When it stopped heartbeating (crashed) or left. */
   since: number;
+  /** The cursor of the last poll answer it received. */
+  cursor?: string;
+  /** Offsets read but not yet committed, with the ownership they were read under. */
+  readonly pending: Map<number, { offset: number; ownedSince: number }>;
 }
 
 /**
  * Members join, heartbeat, poll, commit, leave and crash in random order while a topic
- * is consumed. Throughout: no partition has two owners in any generation, committed
- * offsets never go backwards, every commit by a fenced member is refused; at the end every
- * record below the committed offsets was delivered at least once.
+ * is consumed; some poll answers are lost, and some commits wait until after a rebalance.
+ * Throughout: no partition has two owners in any generation, committed offsets never go
+ * backwards, every commit by a fenced member is refused; at the end every record below
+ * the committed offsets was delivered (in an answer that arrived) at least once.
  */
 describe.each(backends)('a consumer group under churn ($name)', (backend) => {
   let server: RunningServer;
@@ -87,6 +92,7 @@ describe.each(backends)('a consumer group under churn ($name)', (backend) => {
           state: 'live',
           generation: view.generation,
           since: now,
+          pending: new Map(),
         });
       },
       heartbeat: async (m: Sim) => {
@@ -100,34 +106,61 @@ describe.each(backends)('a consumer group under churn ($name)', (backend) => {
         m.generation = response.body.generation;
       },
       consume: async (m: Sim) => {
+        const cursor = m.cursor && rand() < 0.8 ? `&cursor=${m.cursor}` : '';
         const polled = await call(
           server.url,
           'GET',
-          `/v1/groups/churners/members/${m.memberId}/records?maxRecords=250`,
+          `/v1/groups/churners/members/${m.memberId}/records?maxRecords=250${cursor}`,
         );
         expect(polled.status, JSON.stringify(polled.body)).toBe(200);
         observe(polled.body);
-        const next = new Map<number, number>();
+        // The answer is lost on its way: the member never sees these records.
+        if (rand() < 0.1) return;
+        m.cursor = polled.body.cursor;
+        m.generation = polled.body.generation;
+        const since = new Map<number, number>();
+        for (const a of polled.body.assignment as MemberView['assignment']) {
+          a.partitions.forEach((p, i) => {
+            since.set(p, a.ownedSince[i] ?? 0);
+          });
+        }
         for (const r of polled.body.records as { partition: number; offset: number }[]) {
           delivered.add(`${r.partition}:${r.offset}`);
-          next.set(r.partition, r.offset + 1);
+          const held = m.pending.get(r.partition);
+          m.pending.set(r.partition, {
+            offset: Math.max(held?.offset ?? 0, r.offset + 1),
+            ownedSince: since.get(r.partition) ?? 0,
+          });
         }
-        if (next.size === 0) return;
+        // Most commit at once; some only later, perhaps after the partition moved.
+        if (rand() < 0.75) await actions.commit(m);
+      },
+      commit: async (m: Sim) => {
+        if (m.pending.size === 0) return;
+        // Some clients name the ownership they read under, as the SDK does; some don't.
+        const named = rand() < 0.5;
+        const offsets = [...m.pending].map(([partition, { offset, ownedSince }]) => ({
+          topic: 'churn',
+          partition,
+          offset,
+          ...(named && { ownedSince }),
+        }));
+        m.pending.clear();
         const response = await call(server.url, 'POST', '/v1/groups/churners/offsets', {
           memberId: m.memberId,
-          generation: polled.body.generation,
-          offsets: [...next].map(([partition, offset]) => ({ topic: 'churn', partition, offset })),
+          generation: m.generation,
+          offsets,
         });
         if (response.status === 200) {
-          for (const [partition, offset] of next) {
+          for (const { partition, offset } of offsets) {
             expect(offset, `commit on ${partition} went backwards`).toBeGreaterThanOrEqual(
               committed.get(partition) ?? 0,
             );
             committed.set(partition, offset);
           }
         } else {
-          // A rebalance landed between the poll and the commit: the commit is fenced.
-          expect(['ILLEGAL_GENERATION', 'PARTITION_NOT_ASSIGNED']).toContain(
+          // The group moved on since the poll: the commit is fenced, or would go back.
+          expect(['ILLEGAL_GENERATION', 'PARTITION_NOT_ASSIGNED', 'STALE_COMMIT']).toContain(
             response.body.error.code,
           );
         }
@@ -180,7 +213,8 @@ describe.each(backends)('a consumer group under churn ($name)', (backend) => {
         await Promise.all(
           acting.map((m) => {
             const r = rand();
-            if (r < 0.6) return actions.consume(m);
+            if (r < 0.55) return actions.consume(m);
+            if (r < 0.6) return actions.commit(m);
             if (r < 0.85) return actions.heartbeat(m);
             if (r < 0.93) return live().length > 1 ? actions.leave(m) : actions.consume(m);
             return live().length > 1 ? actions.crash(m) : actions.consume(m);
@@ -202,6 +236,7 @@ describe.each(backends)('a consumer group under churn ($name)', (backend) => {
       for (const m of live()) {
         await actions.heartbeat(m);
         await actions.consume(m);
+        await actions.commit(m);
       }
     }
 

@@ -133,7 +133,7 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
     expect(good.body).toEqual({ committed: 1 });
   });
 
-  it('polls from committed offsets, then continues where the last poll ended; reports lag', async () => {
+  it('polls from committed offsets, continues from the cursor of the last answer; reports lag', async () => {
     await createTopic(server.url, 'polled', 2);
     await produce(
       server.url,
@@ -152,7 +152,8 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
     const seen = first.records.map(
       (r: { partition: number; offset: number }) => `${r.partition}:${r.offset}`,
     );
-    const second = (await poll('readers', m.memberId, '?maxRecords=100')).body;
+    const second = (await poll('readers', m.memberId, `?maxRecords=100&cursor=${first.cursor}`))
+      .body;
     seen.push(
       ...second.records.map(
         (r: { partition: number; offset: number }) => `${r.partition}:${r.offset}`,
@@ -160,7 +161,10 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
     );
     // Partition 0 from its committed offset 2, partition 1 from earliest; nothing twice.
     expect(seen.sort()).toEqual(['0:2', '0:3', '0:4', '1:0', '1:1', '1:2', '1:3', '1:4']);
-    expect((await poll('readers', m.memberId)).body.records).toEqual([]);
+    const end = (await poll('readers', m.memberId, `?cursor=${second.cursor}`)).body;
+    expect(end.records).toEqual([]);
+    // Idle at the end of the log: the same cursor again, nothing written.
+    expect(end.cursor).toBe(second.cursor);
 
     await commit('readers', {
       memberId: m.memberId,
@@ -171,6 +175,161 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
     expect(offsets).toEqual([
       { topic: 'polled', partition: 0, committedOffset: 2, metadata: '', highWatermark: 5, lag: 3 },
       { topic: 'polled', partition: 1, committedOffset: 3, metadata: '', highWatermark: 5, lag: 2 },
+    ]);
+    // Without a cursor a poll starts at the committed offsets again.
+    const fromCommit = (await poll('readers', m.memberId)).body.records;
+    expect(
+      fromCommit.map((r: { partition: number; offset: number }) => `${r.partition}:${r.offset}`),
+    ).toEqual(expect.arrayContaining(['0:2', '0:3', '0:4', '1:3', '1:4']));
+    expect(fromCommit).toHaveLength(5);
+  });
+
+  it('answers a retried poll with the same records, so a lost answer skips nothing', async () => {
+    await createTopic(server.url, 'lp', 1);
+    await produce(
+      server.url,
+      'lp',
+      Array.from({ length: 10 }, (_, i) => ({ value: i })),
+    );
+    const m = await join(server.url, 'lpg', { topics: ['lp'], autoOffsetReset: 'earliest' });
+    const offsetsOf = (body: { records: { offset: number }[] }) =>
+      body.records.map((r) => r.offset);
+
+    // The first poll's answer is lost; the client polls again exactly as before.
+    const lost = (await poll('lpg', m.memberId, '?maxRecords=5')).body;
+    expect(offsetsOf(lost)).toEqual([0, 1, 2, 3, 4]);
+    const retried = (await poll('lpg', m.memberId, '?maxRecords=5')).body;
+    expect(offsetsOf(retried)).toEqual([0, 1, 2, 3, 4]);
+
+    // The same with a cursor: a retry sends the cursor it holds, and may be retried again.
+    const next = (await poll('lpg', m.memberId, `?maxRecords=3&cursor=${retried.cursor}`)).body;
+    expect(offsetsOf(next)).toEqual([5, 6, 7]);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const again = (await poll('lpg', m.memberId, `?maxRecords=3&cursor=${retried.cursor}`)).body;
+      expect(offsetsOf(again)).toEqual([5, 6, 7]);
+    }
+    const last = (await poll('lpg', m.memberId, `?maxRecords=3&cursor=${next.cursor}`)).body;
+    expect(offsetsOf(last)).toEqual([8, 9]);
+    // The cursor before last is forgotten once a poll started from a later one: a poll with
+    // it starts at the committed offsets (none: earliest), re-delivering, never skipping.
+    const forgotten = (await poll('lpg', m.memberId, `?maxRecords=3&cursor=${lost.cursor}`)).body;
+    expect(offsetsOf(forgotten)).toEqual([0, 1, 2]);
+
+    const ok = await commit('lpg', {
+      memberId: m.memberId,
+      generation: m.generation,
+      offsets: [{ topic: 'lp', partition: 0, offset: 5 }],
+    });
+    expect(ok.status).toBe(200);
+    expect(offsetsOf((await poll('lpg', m.memberId, '?maxRecords=3')).body)).toEqual([5, 6, 7]);
+    const malformed = await poll('lpg', m.memberId, '?cursor=%20not%20one');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error).toMatchObject({ code: 'INVALID_REQUEST', field: 'cursor' });
+  });
+
+  it('decides auto.offset.reset=latest once per ownership, so polls without a cursor skip nothing', async () => {
+    await createTopic(server.url, 'late', 1);
+    await produce(server.url, 'late', [{ value: 'before' }]);
+    const m = await join(server.url, 'late-readers', { topics: ['late'] });
+    expect((await poll('late-readers', m.memberId)).body.records).toEqual([]);
+    await produce(server.url, 'late', [{ value: 'between' }]);
+    const values = (await poll('late-readers', m.memberId)).body.records.map(
+      (r: { value: unknown }) => r.value,
+    );
+    expect(values).toEqual(['between']);
+  });
+
+  it('never moves committed offsets back when a partition is lost and regained', async () => {
+    await createTopic(server.url, 'bk', 2);
+    await produce(
+      server.url,
+      'bk',
+      Array.from({ length: 200 }, (_, i) => ({ value: i, partition: i % 2 })),
+    );
+    const a = await join(server.url, 'bkg', { topics: ['bk'], autoOffsetReset: 'earliest' });
+    expect(a.assignment).toEqual([{ topic: 'bk', partitions: [0, 1], ownedSince: [1, 1] }]);
+    const readByA = (await poll('bkg', a.memberId, '?maxRecords=1000')).body;
+    expect(readByA.records).toHaveLength(200);
+
+    const b = await join(server.url, 'bkg', { topics: ['bk'], autoOffsetReset: 'earliest' });
+    expect(b.generation).toBe(2);
+    expect(b.assignment).toEqual([{ topic: 'bk', partitions: [1], ownedSince: [2] }]);
+    await produce(
+      server.url,
+      'bk',
+      Array.from({ length: 200 }, (_, i) => ({ value: 200 + i, partition: 1 })),
+    );
+    const readByB = (await poll('bkg', b.memberId, '?maxRecords=1000')).body;
+    expect(readByB.records.map((r: { offset: number }) => r.offset)).toEqual(
+      Array.from({ length: 300 }, (_, i) => i),
+    );
+    // B commits what it read: it started at earliest, as nothing was committed.
+    const byB = await commit('bkg', {
+      memberId: b.memberId,
+      generation: b.generation,
+      offsets: [{ topic: 'bk', partition: 1, offset: 300 }],
+    });
+    expect(byB.status).toBe(200);
+    expect((await call(server.url, 'DELETE', `/v1/groups/bkg/members/${b.memberId}`)).status).toBe(
+      204,
+    );
+
+    // A owns partition 1 again, since generation 3: what it read in generation 1 is stale.
+    const aNow = (await beat('bkg', a.memberId)).body;
+    expect(aNow.generation).toBe(3);
+    expect(aNow.assignment).toEqual([{ topic: 'bk', partitions: [0, 1], ownedSince: [1, 3] }]);
+    const groupOffsets = async () =>
+      (await call(server.url, 'GET', '/v1/groups/bkg/offsets')).body.offsets.map(
+        (o: { committedOffset: number | null }) => o.committedOffset,
+      );
+    expect(await groupOffsets()).toEqual([null, 300]);
+    const backwards = await commit('bkg', {
+      memberId: a.memberId,
+      generation: 3,
+      offsets: [{ topic: 'bk', partition: 1, offset: 100 }],
+    });
+    expect(backwards.status).toBe(409);
+    expect(backwards.body.error).toMatchObject({
+      code: 'STALE_COMMIT',
+      topic: 'bk',
+      partition: 1,
+      offset: 100,
+      committedOffset: 300,
+    });
+    // Naming the ownership the records were read under is refused even going forward.
+    const staleOwnership = await commit('bkg', {
+      memberId: a.memberId,
+      generation: 3,
+      offsets: [{ topic: 'bk', partition: 1, offset: 301, ownedSince: 1 }],
+    });
+    expect(staleOwnership.body.error).toMatchObject({
+      code: 'PARTITION_NOT_ASSIGNED',
+      ownedSince: 3,
+    });
+    expect(await groupOffsets()).toEqual([null, 300]);
+    // A commit that moves nothing back, within an unbroken ownership, is accepted.
+    const fine = await commit('bkg', {
+      memberId: a.memberId,
+      generation: 3,
+      offsets: [{ topic: 'bk', partition: 0, offset: 100, ownedSince: 1 }],
+    });
+    expect(fine.status).toBe(200);
+    expect(await groupOffsets()).toEqual([100, 300]);
+
+    // A's cursor from generation 1 still holds on partition 0 (owned without a break), not
+    // on partition 1: there A continues from B's commit, and nothing comes twice.
+    await produce(
+      server.url,
+      'bk',
+      [0, 1, 2].map((i) => ({ value: i, partition: 1 })),
+    );
+    const resumed = (await poll('bkg', a.memberId, `?cursor=${readByA.cursor}`)).body.records;
+    expect(
+      resumed.map((r: { partition: number; offset: number }) => [r.partition, r.offset]),
+    ).toEqual([
+      [1, 300],
+      [1, 301],
+      [1, 302],
     ]);
   });
 
@@ -196,7 +355,9 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
     await call(server.url, 'DELETE', '/v1/topics/doomed-sub');
     const shrunk = (await beat('changes', m.memberId)).body;
     expect(shrunk.generation).toBe(grown.generation + 1);
-    expect(shrunk.assignment).toEqual([{ topic: 'growing', partitions: [0, 1, 2, 3] }]);
+    expect(shrunk.assignment).toEqual([
+      { topic: 'growing', partitions: [0, 1, 2, 3], ownedSince: [1, 1, 2, 2] },
+    ]);
   });
 
   it('never loses a member to concurrent joins', async () => {

@@ -4,7 +4,7 @@ import { call } from './server.ts';
 export interface MemberView {
   memberId: string;
   generation: number;
-  assignment: { topic: string; partitions: number[] }[];
+  assignment: { topic: string; partitions: number[]; ownedSince: number[] }[];
 }
 
 export async function join(

@@ -8,7 +8,7 @@ import { type Assignment, assignPartitions } from './assignor.ts';
  *   pk "groups"        sk <group>                        the group exists (for listing)
  *   pk "group#<group>" sk "state"                        generation, members, assignment
  *                      sk "offset#<topicId>#<p>"         a committed offset
- *                      sk "position#<memberId>"          where the member's polls continue
+ *                      sk "position#<memberId>"          the member's poll cursors (poll.ts)
  *
  * Committed offsets are keyed by topic id, so a topic deleted and created again under its
  * name does not inherit them.
@@ -189,13 +189,30 @@ export function rebalance(group: Group, members: readonly Member[], topics: Topi
   };
 }
 
-/** The assignment as the API shows it: one entry per topic, partitions ascending. */
-export function assignmentView(member: Member): { topic: string; partitions: number[] }[] {
-  const byTopic = new Map<string, number[]>();
-  for (const o of member.owned) {
-    byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o.partition]);
-  }
+/**
+ * The assignment as the API shows it: one entry per topic, partitions ascending, and beside
+ * each partition the generation since which the member has owned it without a break
+ * (`ownedSince[i]` belongs to `partitions[i]`). A partition lost and regained between two
+ * heartbeats looks the same in `partitions` but not in `ownedSince`: offsets read before the
+ * break are stale.
+ */
+export function assignmentView(member: Member): AssignedPartitions[] {
+  const byTopic = new Map<string, OwnedPartition[]>();
+  for (const o of member.owned) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o]);
   return [...byTopic.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([topic, partitions]) => ({ topic, partitions: partitions.sort((a, b) => a - b) }));
+    .map(([topic, owned]) => {
+      const sorted = owned.sort((a, b) => a.partition - b.partition);
+      return {
+        topic,
+        partitions: sorted.map((o) => o.partition),
+        ownedSince: sorted.map((o) => o.since),
+      };
+    });
+}
+
+export interface AssignedPartitions {
+  readonly topic: string;
+  readonly partitions: number[];
+  readonly ownedSince: number[];
 }

@@ -9,13 +9,16 @@ import {
   expectAbsent,
   expectAny,
   expectVersion,
+  type ItemKey,
   lostRace,
   maxTransactionOps,
+  type StoredItem,
   type WriteOp,
 } from '../ports/metadata-store.ts';
 import { assertPartition, loadTopic, type Topic, topicFromItem } from '../topics/topic.ts';
 import { assertValidTopicName } from '../topics/topic-name.ts';
 import {
+  type AssignedPartitions,
   assertValidGroupName,
   assignmentView,
   type Group,
@@ -39,7 +42,7 @@ import {
 export interface MemberView {
   readonly memberId: string;
   readonly generation: number;
-  readonly assignment: { topic: string; partitions: number[] }[];
+  readonly assignment: AssignedPartitions[];
 }
 
 /**
@@ -215,6 +218,12 @@ export interface OffsetCommit {
   readonly partition: number;
   readonly offset: number;
   readonly metadata?: string;
+  /**
+   * The generation since which the member owned the partition when it read the records it
+   * commits (the `ownedSince` of the answer that delivered them). Optional; when given, the
+   * commit is refused unless the member has owned the partition since then without a break.
+   */
+  readonly ownedSince?: number;
 }
 
 /** At most this many offsets in one commit: one transaction, with the group check. */
@@ -227,6 +236,18 @@ export const maxOffsetsPerCommit = maxTransactionOps - 2;
  * whose session lapsed, that left, or that was replaced — can never commit. Without a
  * member, a commit is allowed only while the group has no live members (as Kafka's admin
  * tools do).
+ *
+ * A member's commit also never moves a committed offset back. The owner of a partition
+ * reads from at least the committed offset, so a lower offset can only come from records
+ * read before the member last lost the partition:
+ *
+ *   A owns p (since gen 1), reads 100-199        A's offset in hand: 200... then 100
+ *   p moves to B (gen 2); B reads, commits 300
+ *   p comes back to A (gen 3); A commits 100      refused: STALE_COMMIT, stays at 300
+ *
+ * Each offset item is written conditioned on the version read, so a concurrent commit
+ * cannot slip a higher offset in between the check and the write. Moving offsets back on
+ * purpose is a reset, done while the group is empty.
  */
 export async function commitOffsets(
   ctx: CoreContext,
@@ -249,30 +270,17 @@ export async function commitOffsets(
     const topic = topics.get(o.topic);
     if (topic) assertPartition(topic, o.partition);
   }
+  const keys = request.offsets.map((o) =>
+    offsetKey(name, topics.get(o.topic)?.id ?? '', o.partition),
+  );
+  assertDistinct(keys, request.offsets);
   for (;;) {
-    const group = await settledGroup(ctx, name);
+    const [group, current] = await Promise.all([
+      settledGroup(ctx, name),
+      ctx.metadata.getMany(keys),
+    ]);
     if (request.memberId !== undefined) {
-      const member = findMember(group, request.memberId);
-      if (request.generation !== group.generation) {
-        throw new TributaryError(
-          'ILLEGAL_GENERATION',
-          `Generation ${request.generation} of group '${name}' is stale; the group is at generation ${group.generation}.`,
-          {
-            group: name,
-            generation: request.generation ?? null,
-            currentGeneration: group.generation,
-          },
-        );
-      }
-      for (const o of request.offsets) {
-        if (!member.owned.some((p) => p.topic === o.topic && p.partition === o.partition)) {
-          throw new TributaryError(
-            'PARTITION_NOT_ASSIGNED',
-            `Member ${member.memberId} does not own ${o.topic}-${o.partition} in generation ${group.generation}.`,
-            { group: name, topic: o.topic, partition: o.partition },
-          );
-        }
-      }
+      checkMemberCommit(group, { ...request, memberId: request.memberId }, current);
     } else if (group.members.length > 0) {
       throw groupNotEmpty(name, group);
     }
@@ -286,11 +294,11 @@ export async function commitOffsets(
         expect: expectAny,
       });
     }
-    for (const o of request.offsets) {
-      const topicId = topics.get(o.topic)?.id ?? '';
+    request.offsets.forEach((o, i) => {
+      const read = current[i];
       ops.push({
         type: 'put',
-        key: offsetKey(name, topicId, o.partition),
+        key: keys[i] ?? offsetKey(name, '', o.partition),
         data: {
           topic: o.topic,
           partition: o.partition,
@@ -298,17 +306,89 @@ export async function commitOffsets(
           metadata: o.metadata ?? '',
           committedAt: now,
         },
-        expect: expectAny,
+        expect: read ? expectVersion(read.version) : expectAbsent,
       });
-    }
+    });
     try {
       await ctx.metadata.transact(ops);
       return;
     } catch (error: unknown) {
-      // The group changed between the check and the commit: check again.
+      // The group or an offset changed between the check and the commit: check again.
       if (!(await lostRace(error))) throw error;
     }
   }
+}
+
+/** The checks of a member's commit against the group and the offsets as read. */
+function checkMemberCommit(
+  group: Group,
+  request: { memberId: string; generation?: number; offsets: readonly OffsetCommit[] },
+  current: readonly (StoredItem | undefined)[],
+): void {
+  const member = findMember(group, request.memberId);
+  if (request.generation !== group.generation) {
+    throw new TributaryError(
+      'ILLEGAL_GENERATION',
+      `Generation ${request.generation} of group '${group.name}' is stale; the group is at generation ${group.generation}.`,
+      {
+        group: group.name,
+        generation: request.generation ?? null,
+        currentGeneration: group.generation,
+      },
+    );
+  }
+  request.offsets.forEach((o, i) => {
+    const owned = member.owned.find((p) => p.topic === o.topic && p.partition === o.partition);
+    if (!owned) {
+      throw new TributaryError(
+        'PARTITION_NOT_ASSIGNED',
+        `Member ${member.memberId} does not own ${o.topic}-${o.partition} in generation ${group.generation}.`,
+        { group: group.name, topic: o.topic, partition: o.partition },
+      );
+    }
+    if (o.ownedSince !== undefined && o.ownedSince !== owned.since) {
+      throw new TributaryError(
+        'PARTITION_NOT_ASSIGNED',
+        `Member ${member.memberId} has owned ${o.topic}-${o.partition} since generation ${owned.since}, not since ${o.ownedSince}: it lost the partition after reading these records. Drop their offsets.`,
+        {
+          group: group.name,
+          topic: o.topic,
+          partition: o.partition,
+          ownedSince: owned.since,
+        },
+      );
+    }
+    const committed = current[i]?.data.offset;
+    if (typeof committed === 'number' && o.offset < committed) {
+      throw new TributaryError(
+        'STALE_COMMIT',
+        `Committing ${o.offset} would move group '${group.name}' back on ${o.topic}-${o.partition}, from ${committed}: these records were read before the member last lost the partition (or commits arrived out of order). A member's commits only move forward; reset offsets while the group is empty to read again.`,
+        {
+          group: group.name,
+          topic: o.topic,
+          partition: o.partition,
+          offset: o.offset,
+          committedOffset: committed,
+        },
+      );
+    }
+  });
+}
+
+/** One offset per partition in a commit: which of two would win is not defined. */
+function assertDistinct(keys: readonly ItemKey[], offsets: readonly OffsetCommit[]): void {
+  const seen = new Set<string>();
+  keys.forEach((key, i) => {
+    if (seen.has(key.sk)) {
+      const o = offsets[i];
+      throw new TributaryError(
+        'INVALID_REQUEST',
+        `offsets: ${o?.topic}-${o?.partition} appears more than once; commit one offset per partition.`,
+        { field: 'offsets' },
+      );
+    }
+    seen.add(key.sk);
+  });
 }
 
 /** A condition that the group state is as read (creating an empty group when it had none). */
@@ -397,7 +477,7 @@ export interface GroupDescription {
     topics: readonly string[];
     sessionTimeoutMs: number;
     lastHeartbeat: number;
-    assignment: { topic: string; partitions: number[] }[];
+    assignment: AssignedPartitions[];
   }[];
   readonly offsets: PartitionLag[];
 }

@@ -6,7 +6,7 @@ import {
   fetchFromTopic,
 } from '../log/fetch.ts';
 import { readPartitionState } from '../log/partition-state.ts';
-import { expectAny, type JsonObject } from '../ports/metadata-store.ts';
+import { expectAny, type JsonObject, type StoredItem } from '../ports/metadata-store.ts';
 import { loadTopic, type Topic } from '../topics/topic.ts';
 import {
   assignmentView,
@@ -24,27 +24,39 @@ export interface PolledRecord extends FetchedRecord {
 
 export interface PollResult extends MemberView {
   readonly records: PolledRecord[];
-}
-
-interface Position {
-  readonly offset: number;
-  /** The generation since which the member owned the partition when it read there. */
-  readonly since: number;
+  /** Send it with the next poll: it continues after these records. */
+  readonly cursor: string;
 }
 
 /**
- * Records from the member's partitions. Each partition continues where the member's last
- * poll ended — a position kept on the server, valid only while the member has owned the
- * partition without interruption — else at the group's committed offset, else at the
- * member's auto.offset.reset (earliest or latest). The client commits explicitly; a
- * partition that moves to another member is read there from the committed offset, so
- * records polled but not committed before a rebalance are delivered again (at least once).
+ * Where a member's polls continue. The answer to a poll can be lost — a timeout, a dropped
+ * connection, a retried Lambda invocation — so a poll never moves the member on by itself:
+ * it starts from the cursor the client sends, the one from the last answer the client
+ * *received*, and answers with a new one. A retry sends the same cursor again and gets the
+ * same records (and any that arrived since); nothing is skipped.
+ *
+ *   poll(cursor A) → offsets 0-4, cursor B     the answer is lost
+ *   poll(cursor A) → offsets 0-4, cursor C     A is kept until a poll starts from another
+ *   poll(cursor C) → offsets 5-9, cursor D     A and B are forgotten
+ *
+ * Without a cursor (or with one the server no longer keeps) a poll starts at the group's
+ * committed offsets, so a client that never sends one reads from its last commit each time.
+ * A cursor's position on a partition counts only while the member has owned the partition
+ * without a break since the cursor was issued.
+ *
+ * The cursors live in one item per member, `position#<memberId>`:
+ *   cursors  at most two: the one the last poll started from, and the one it answered
+ *   origins  where auto.offset.reset put the member on partitions the group never
+ *            committed, so that `latest` is decided once per ownership, as in Kafka, and
+ *            records produced between two polls without a cursor are not skipped
+ * each a map "<topicId>#<partition>" → { offset, since }.
  */
 export async function pollGroup(
   deps: FetchDeps,
   name: string,
   memberId: string,
   limits: FetchLimits,
+  cursor?: string,
 ): Promise<PollResult> {
   const { ctx } = deps;
   const group = await settledGroup(ctx, name);
@@ -53,13 +65,12 @@ export async function pollGroup(
     throw new TributaryError(
       'UNKNOWN_MEMBER_ID',
       `Member ${memberId} is not in group '${name}'. Join again.`,
-      {
-        group: name,
-        memberId,
-      },
+      { group: name, memberId },
     );
   }
-  const partitions = await startingPoints(deps, name, member);
+  const saved = savedCursors(await ctx.metadata.get(positionKey(name, memberId)));
+  const from = cursor === undefined ? undefined : saved.cursors.find((c) => c.token === cursor);
+  const partitions = await startingPoints(deps, name, member, from?.positions, saved.origins);
   const deadline = ctx.now() + limits.waitMs;
   const records: PolledRecord[] = [];
   let pause = 25;
@@ -86,22 +97,55 @@ export async function pollGroup(
     await deps.sleep(Math.min(pause, remaining));
     pause = Math.min(pause * 2, 500);
   }
-  await savePositions(deps, name, member, partitions);
-  return { memberId, generation: group.generation, assignment: assignmentView(member), records };
+  const next = await saveCursor(deps, name, member, saved, from, partitions);
+  return {
+    memberId,
+    generation: group.generation,
+    assignment: assignmentView(member),
+    records,
+    cursor: next,
+  };
 }
 
 let rotation = 0;
+
+interface Position {
+  readonly offset: number;
+  /** The generation since which the member owned the partition when it got here. */
+  readonly since: number;
+}
+
+/** "<topicId>#<partition>" → position. */
+type Positions = ReadonlyMap<string, Position>;
+
+interface SavedCursor {
+  readonly token: string;
+  readonly positions: Positions;
+}
+
+interface SavedCursors {
+  readonly cursors: readonly SavedCursor[];
+  readonly origins: Positions;
+}
 
 interface Cursor extends OwnedPartition {
   /** The topic as read once for this poll. */
   readonly topicItem: Topic;
   offset: number;
+  /** Where auto.offset.reset started the member (now or remembered), when it did. */
+  origin: number | undefined;
 }
 
-async function startingPoints(deps: FetchDeps, name: string, member: Member): Promise<Cursor[]> {
+const positionId = (topicId: string, partition: number) => `${topicId}#${partition}`;
+
+async function startingPoints(
+  deps: FetchDeps,
+  name: string,
+  member: Member,
+  from: Positions | undefined,
+  origins: Positions,
+): Promise<Cursor[]> {
   const { ctx } = deps;
-  const saved = await ctx.metadata.get(positionKey(name, member.memberId));
-  const positions = positionsFromJson(saved?.data.positions);
   const cursors: Cursor[] = [];
   const topics = new Map<string, Topic | undefined>();
   for (const owned of member.owned) {
@@ -111,22 +155,37 @@ async function startingPoints(deps: FetchDeps, name: string, member: Member): Pr
     }
     const topicItem = topics.get(owned.topic);
     if (!topicItem) continue;
-    const position = positions.get(`${topicItem.id}#${owned.partition}`);
+    const id = positionId(topicItem.id, owned.partition);
+    const cursor: Cursor = { ...owned, topicItem, offset: 0, origin: undefined };
+    const position = from?.get(id);
     if (position && position.since === owned.since) {
-      cursors.push({ ...owned, topicItem, offset: position.offset });
-      continue;
+      cursor.offset = position.offset;
+    } else {
+      const committed = await ctx.metadata.get(offsetKey(name, topicItem.id, owned.partition));
+      const origin = origins.get(id);
+      if (committed) cursor.offset = Number(committed.data.offset);
+      else if (origin && origin.since === owned.since) cursor.offset = origin.offset;
+      else cursor.offset = await resetOffset(deps, member, cursor);
+      if (!committed) cursor.origin = cursor.offset;
     }
-    const committed = await ctx.metadata.get(offsetKey(name, topicItem.id, owned.partition));
-    const cursor = { ...owned, topicItem, offset: 0 };
-    cursor.offset = committed
-      ? Number(committed.data.offset)
-      : await resetOffset(deps, member, cursor);
     cursors.push(cursor);
   }
   return cursors;
 }
 
-function positionsFromJson(value: unknown): Map<string, Position> {
+function savedCursors(item: StoredItem | undefined): SavedCursors {
+  const cursors = Array.isArray(item?.data.cursors) ? item.data.cursors : [];
+  return {
+    cursors: cursors.flatMap((c) =>
+      c && typeof c === 'object' && !Array.isArray(c) && typeof c.token === 'string'
+        ? [{ token: c.token, positions: positionsFromJson(c.positions) }]
+        : [],
+    ),
+    origins: positionsFromJson(item?.data.origins),
+  };
+}
+
+function positionsFromJson(value: unknown): Positions {
   const positions = new Map<string, Position>();
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     for (const [key, p] of Object.entries(value)) {
@@ -137,6 +196,16 @@ function positionsFromJson(value: unknown): Map<string, Position> {
   }
   return positions;
 }
+
+function positionsToJson(positions: Positions): JsonObject {
+  const json: JsonObject = {};
+  for (const [key, p] of positions) json[key] = { offset: p.offset, since: p.since };
+  return json;
+}
+
+const samePositions = (a: Positions, b: Positions) =>
+  a.size === b.size &&
+  [...a].every(([key, p]) => b.get(key)?.offset === p.offset && b.get(key)?.since === p.since);
 
 async function resetOffset(
   deps: FetchDeps,
@@ -155,20 +224,53 @@ async function fetchFrom(deps: FetchDeps, member: Member, cursor: Cursor, limits
   } catch (error: unknown) {
     if (!(error instanceof TributaryError) || error.code !== 'OFFSET_OUT_OF_RANGE') throw error;
     cursor.offset = await resetOffset(deps, member, cursor);
+    if (cursor.origin !== undefined) cursor.origin = cursor.offset;
     return fetchFromTopic(deps, cursor.topicItem, cursor.partition, cursor.offset, limits);
   }
 }
 
-async function savePositions(deps: FetchDeps, name: string, member: Member, cursors: Cursor[]) {
-  const positions: JsonObject = {};
-  for (const c of cursors)
-    positions[`${c.topicItem.id}#${c.partition}`] = { offset: c.offset, since: c.since };
+/**
+ * Keeps the cursor the poll started from (a retry of this poll sends it again) and the one
+ * it answers with, and answers the new cursor's token. A saved cursor already at exactly
+ * these positions is answered instead, with no write: an idle member polling at the end of
+ * the log costs reads only.
+ *
+ * The put is unconditional: two polls of one member at once (a client bug) leave one of
+ * the two new cursors; a poll with the other starts at the committed offsets, which
+ * re-delivers but never skips.
+ */
+async function saveCursor(
+  deps: FetchDeps,
+  name: string,
+  member: Member,
+  saved: SavedCursors,
+  from: SavedCursor | undefined,
+  partitions: readonly Cursor[],
+): Promise<string> {
+  const answered = new Map<string, Position>();
+  const origins = new Map<string, Position>();
+  for (const p of partitions) {
+    const id = positionId(p.topicItem.id, p.partition);
+    answered.set(id, { offset: p.offset, since: p.since });
+    const origin = saved.origins.get(id);
+    // An origin stays with its ownership; a start from a reset becomes one.
+    if (p.origin !== undefined) origins.set(id, { offset: p.origin, since: p.since });
+    else if (origin && origin.since === p.since) origins.set(id, origin);
+  }
+  const unchanged = saved.cursors.find((c) => samePositions(c.positions, answered));
+  if (unchanged && samePositions(origins, saved.origins)) return unchanged.token;
+  const token = deps.ctx.newId();
+  const cursors = [...(from ? [from] : []), { token, positions: answered }];
   await deps.ctx.metadata.transact([
     {
       type: 'put',
       key: positionKey(name, member.memberId),
-      data: { positions },
+      data: {
+        cursors: cursors.map((c) => ({ token: c.token, positions: positionsToJson(c.positions) })),
+        origins: positionsToJson(origins),
+      },
       expect: expectAny,
     },
   ]);
+  return token;
 }

@@ -38,6 +38,7 @@ const commitBody = z
           partition: count,
           offset: count,
           metadata: z.string().max(4096).optional(),
+          ownedSince: count.min(1).optional(),
         }),
       )
       .min(1, 'commit at least one offset'),
@@ -49,7 +50,7 @@ const commitBody = z
 
 const resetBody = z.strictObject({ topic: z.string(), to: z.string() });
 
-/** Poll responses are not trimmed after the fact (positions already moved): cap them up front. */
+/** Poll responses are not trimmed after the fact (the cursor points past every record read): cap them up front. */
 const pollCeilings = { maxRecords: 10_000, maxBytes: 3 * 1024 * 1024, waitMs: 20_000 };
 
 const noParams = ({ event }: RouteRequest) => onlyParams(queryOf(event), []);
@@ -130,8 +131,9 @@ export const groupRoutes: Route[] = [
     access: (req) => [['READ', 'GROUP', group(req)]],
     handle: async (req) => {
       const query = queryOf(req.event);
-      onlyParams(query, ['maxRecords', 'maxBytes', 'waitMs', 'format']);
+      onlyParams(query, ['maxRecords', 'maxBytes', 'waitMs', 'format', 'cursor']);
       const format = formatParam(query);
+      const cursor = cursorParam(query.cursor);
       const limits = {
         maxRecords: intParam(query, 'maxRecords', {
           min: 1,
@@ -145,7 +147,7 @@ export const groupRoutes: Route[] = [
         }),
         waitMs: intParam(query, 'waitMs', { min: 0, max: pollCeilings.waitMs, default: 0 }),
       };
-      const result = await pollGroup(req.deps, group(req), member(req), limits);
+      const result = await pollGroup(req.deps, group(req), member(req), limits, cursor);
       return json(200, {
         ...result,
         records: result.records.map((r) => ({
@@ -197,6 +199,17 @@ export const groupRoutes: Route[] = [
     },
   },
 ];
+
+/** Cursors are ids the server issued; anything else is a client's mistake, not a miss. */
+function cursorParam(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (/^[A-Za-z0-9-]{1,64}$/.test(raw)) return raw;
+  throw new TributaryError(
+    'INVALID_REQUEST',
+    "Query parameter 'cursor' must be the cursor of an earlier poll's answer.",
+    { field: 'cursor' },
+  );
+}
 
 function resetTarget(to: string): ResetTarget {
   if (to === 'earliest' || to === 'latest') return { kind: to };
