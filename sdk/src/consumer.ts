@@ -45,8 +45,9 @@ export interface ConsumerOptions<F extends ReadFormat = 'json'> {
   readonly heartbeatIntervalMs?: number;
   /**
    * Static membership: a member that joins with the instanceId of a live one takes its
-   * place and partitions without a rebalance. Default: a random id per consumer, which lets
-   * the consumer re-join in place after a lost poll answer.
+   * place and partitions without a rebalance. Default: a random id per consumer, so a join
+   * whose answer was lost and is sent again replaces the member the first attempt made
+   * rather than leaving it to hold partitions until its session lapses.
    */
   readonly instanceId?: string;
   /** Records per poll: default 500, at most 10,000. */
@@ -68,7 +69,7 @@ export interface ConsumerOptions<F extends ReadFormat = 'json'> {
   readonly onRevoke?: (partitions: TopicPartitions[]) => void | Promise<void>;
   /**
    * Called with errors the consumer recovers from by itself: a fenced auto-commit
-   * (`ILLEGAL_GENERATION`, `PARTITION_NOT_ASSIGNED`, `UNKNOWN_MEMBER_ID`), a failed
+   * (`ILLEGAL_GENERATION`, `PARTITION_NOT_ASSIGNED`, `STALE_COMMIT`, `UNKNOWN_MEMBER_ID`), a failed
    * heartbeat, a lost poll, a throwing rebalance callback. Default: ignored.
    */
   readonly onError?: (error: unknown) => void;
@@ -124,7 +125,7 @@ export interface Consumer<F extends ReadFormat = 'json'> extends AsyncIterable<C
    * Commits and resolves when the commit is durable. Without arguments: the offsets after
    * every record handed out so far, on partitions still owned (in a loop body, that includes
    * the batch in hand). A fenced commit (`ILLEGAL_GENERATION`, `PARTITION_NOT_ASSIGNED`,
-   * `UNKNOWN_MEMBER_ID`) rejects after the consumer has learnt its new assignment (rebalance
+   * `STALE_COMMIT`, `UNKNOWN_MEMBER_ID`) rejects after the consumer has learnt its new assignment (rebalance
    * callbacks run), so a retry commits what it still owns.
    *
    * @example
@@ -155,14 +156,20 @@ export interface Consumer<F extends ReadFormat = 'json'> extends AsyncIterable<C
   close(): Promise<void>;
 }
 
+/** An assignment as the server sends it: `ownedSince[i]` belongs to `partitions[i]`. */
+interface OwnedPartitions extends TopicPartitions {
+  readonly ownedSince: readonly number[];
+}
+
 interface MemberView {
   readonly memberId: string;
   readonly generation: number;
-  readonly assignment: TopicPartitions[];
+  readonly assignment: OwnedPartitions[];
 }
 
 interface PollView extends MemberView {
   readonly records: (WireFetchedRecord & { readonly topic: string; readonly partition: number })[];
+  readonly cursor: string;
 }
 
 const knownOptions = [
@@ -183,7 +190,17 @@ const knownOptions = [
 ];
 /** The server takes at most 98 offsets per commit (one DynamoDB transaction). */
 const maxOffsetsPerCommit = 98;
-const fenced = ['ILLEGAL_GENERATION', 'PARTITION_NOT_ASSIGNED', 'UNKNOWN_MEMBER_ID'];
+const fenced = [
+  'ILLEGAL_GENERATION',
+  'PARTITION_NOT_ASSIGNED',
+  'UNKNOWN_MEMBER_ID',
+  'STALE_COMMIT',
+];
+
+/** An offset as a commit sends it: with the ownership it was read under, when known. */
+interface WireOffsetCommit extends OffsetCommit {
+  readonly ownedSince?: number;
+}
 
 /** `topic` and `partition` as one map key; topic names cannot hold a NUL. */
 const tp = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -193,6 +210,14 @@ const untp = (key: string) => {
 };
 const keysOf = (assignment: readonly TopicPartitions[]) =>
   assignment.flatMap(({ topic, partitions }) => partitions.map((p) => tp(topic, p)));
+
+/** Each owned partition's key → the generation since which it has been owned. */
+const ownership = (assignment: readonly OwnedPartitions[]) =>
+  new Map(
+    assignment.flatMap(({ topic, partitions, ownedSince }) =>
+      partitions.map((p, i): [string, number] => [tp(topic, p), ownedSince[i] ?? 0]),
+    ),
+  );
 
 function grouped(keys: Iterable<string>): TopicPartitions[] {
   const byTopic = new Map<string, number[]>();
@@ -209,10 +234,11 @@ function grouped(keys: Iterable<string>): TopicPartitions[] {
 /**
  * The group member behind `tributary.consumer()`.
  *
- * Positions live on the server: each poll continues where this member's last one ended.
- * So a poll whose answer is lost has moved the member past records it never saw; the
- * consumer then joins again under its own instanceId, which replaces the member in place
- * (no rebalance) and restarts its positions at the committed offsets.
+ * Each poll sends the cursor of the last answer received, and the server continues from
+ * there; a poll whose answer is lost is simply sent again with the same cursor and gets
+ * the same records. Offsets are kept per partition only while the server reports the
+ * partition owned since the same generation, so offsets read before a partition was lost
+ * and regained are dropped, never committed.
  */
 export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
   readonly #http: HttpClient;
@@ -232,6 +258,8 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
   readonly #onError: ConsumerOptions<F>['onError'];
 
   #member: MemberView | undefined;
+  /** The cursor of the last poll answer received; polls continue from it. */
+  #cursor: string | undefined;
   #joining: Promise<MemberView> | undefined;
   #beating: Promise<void> | undefined;
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
@@ -357,14 +385,15 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
     try {
       while (!this.#closed) {
         if (this.#autoCommit) await this.#commitFrom(this.#processed).catch(this.#report);
-        const batch = await this.#poll();
-        if (batch === undefined) break;
+        const polled = await this.#poll();
+        if (polled === undefined) break;
+        const { batch, ownedSince } = polled;
         // onAssign runs before records of the partitions it announces are handed out.
         await this.#callbacks;
         if (batch.records.length === 0) continue;
-        this.#advance(this.#delivered, batch);
+        this.#advance(this.#delivered, batch, ownedSince);
         yield batch;
-        this.#advance(this.#processed, batch);
+        this.#advance(this.#processed, batch, ownedSince);
       }
     } finally {
       this.#iterating = false;
@@ -426,6 +455,7 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
     }
     this.#left = true;
     this.#member = undefined;
+    this.#cursor = undefined;
     for (const map of [this.#ownedSince, this.#delivered, this.#processed, this.#committed]) {
       map.clear();
     }
@@ -449,9 +479,9 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
   }
 
   /**
-   * Joins (or joins again). With the same instanceId the server replaces a live member in
-   * place; when the generation is unchanged nothing moved and what was processed stays
-   * committable. Otherwise this is a new member: everything it owned is treated as lost.
+   * Joins (or joins again, after the member was removed). With the same instanceId the
+   * server replaces a live member in place, keeping its partitions and their ownedSince:
+   * what was processed on them stays committable. Anything else counts as moved.
    */
   #join(): Promise<MemberView> {
     this.#joining ??= (async () => {
@@ -469,14 +499,10 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
         idempotent: true,
       });
       const view = bodyOf<MemberView>(answer);
-      const inPlace = previous !== undefined && view.generation === previous.generation;
       this.#member = view;
-      this.#changeAssignment(
-        previous?.assignment ?? [],
-        view.assignment,
-        !inPlace,
-        view.generation,
-      );
+      // A new member id: the old one's cursors are gone with it.
+      this.#cursor = undefined;
+      this.#changeAssignment(previous?.assignment ?? [], view.assignment);
       this.#scheduleHeartbeat();
       return view;
     })().finally(() => {
@@ -531,30 +557,26 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
     if (!member || member.memberId !== memberId || view.memberId !== memberId) return;
     if (view.generation <= member.generation) return;
     this.#member = view;
-    this.#changeAssignment(member.assignment, view.assignment, false, view.generation);
+    this.#changeAssignment(member.assignment, view.assignment);
   }
 
   /**
-   * Moves from one assignment to the next: partitions no longer owned (all of them when
-   * `lost`) forget their offsets and are announced to onRevoke, new ones to onAssign.
+   * Moves from one assignment to the next. A partition no longer owned, or owned since a
+   * later generation than before (lost and regained in between, perhaps unseen), forgets
+   * its offsets and is announced to onRevoke; a new one, or one regained, to onAssign.
    */
-  #changeAssignment(
-    before: readonly TopicPartitions[],
-    after: readonly TopicPartitions[],
-    lost: boolean,
-    generation = 0,
-  ): void {
-    const had = new Set(keysOf(before));
-    const has = new Set(keysOf(after));
-    const revoked = lost ? [...had] : [...had].filter((k) => !has.has(k));
-    const assigned = lost ? [...has] : [...has].filter((k) => !had.has(k));
+  #changeAssignment(before: readonly OwnedPartitions[], after: readonly OwnedPartitions[]): void {
+    const had = ownership(before);
+    const has = ownership(after);
+    const revoked = [...had].filter(([k, since]) => has.get(k) !== since).map(([k]) => k);
+    const assigned = [...has].filter(([k, since]) => had.get(k) !== since).map(([k]) => k);
     for (const key of revoked) {
       this.#ownedSince.delete(key);
       this.#delivered.delete(key);
       this.#processed.delete(key);
       this.#committed.delete(key);
     }
-    for (const key of assigned) this.#ownedSince.set(key, generation);
+    for (const key of assigned) this.#ownedSince.set(key, has.get(key) ?? 0);
     const revoke = this.#onRevoke;
     const assign = this.#onAssign;
     if (revoked.length > 0 && revoke) this.#callback(() => revoke(grouped(revoked)));
@@ -565,8 +587,13 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
     this.#callbacks = this.#callbacks.then(run).catch(this.#report);
   }
 
-  /** One poll; undefined once closed. A lost answer re-joins in place (see the class note). */
-  async #poll(): Promise<ConsumerBatch<F> | undefined> {
+  /**
+   * One poll, with the ownership its records were read under; undefined once closed. A
+   * lost answer is polled again with the same cursor (see the class note).
+   */
+  async #poll(): Promise<
+    { batch: ConsumerBatch<F>; ownedSince: ReadonlyMap<string, number> } | undefined
+  > {
     let member: MemberView;
     try {
       member = await this.#ensureJoined();
@@ -584,6 +611,7 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
           maxBytes: this.#maxBytes,
           waitMs: this.#maxWaitMs,
           format: wireFormatFor(this.#format),
+          ...(this.#cursor !== undefined && { cursor: this.#cursor }),
         },
         idempotent: false,
         retry: false,
@@ -599,21 +627,24 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
       this.#pollFailures++;
       try {
         await sleep(backoffDelay(defaultRetryPolicy, this.#pollFailures), this.#stopping.signal);
-        // Gone from the group: join as a new member. A lost answer: take our own place.
+        // Gone from the group: join as a new member. A lost answer: poll again as before.
         if (lost) await this.#rejoin(member.memberId);
-        else if (this.#member?.memberId === member.memberId) await this.#join();
       } catch (failure: unknown) {
         if (this.#closed) return undefined;
         throw failure;
       }
-      return this.#empty();
+      return { batch: this.#empty(), ownedSince: new Map() };
     }
     this.#pollFailures = 0;
+    if (this.#member?.memberId === member.memberId) this.#cursor = view.cursor;
     this.#apply(member.memberId, view);
     return {
-      records: view.records.map((r) => decodeRecord<F>(this.#format, r.topic, r.partition, r)),
-      memberId: view.memberId,
-      generation: view.generation,
+      batch: {
+        records: view.records.map((r) => decodeRecord<F>(this.#format, r.topic, r.partition, r)),
+        memberId: view.memberId,
+        generation: view.generation,
+      },
+      ownedSince: ownership(view.assignment),
     };
   }
 
@@ -627,14 +658,18 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
 
   /**
    * Notes, per partition, the offset after the batch's last record — only on partitions
-   * owned without interruption since the batch was polled, so a partition that moved away
-   * and back never gets an offset from before.
+   * still owned since the generation they were owned since when the batch was polled, so a
+   * partition that moved away and back never gets an offset from before.
    */
-  #advance(offsets: Map<string, number>, batch: ConsumerBatch<F>): void {
+  #advance(
+    offsets: Map<string, number>,
+    batch: ConsumerBatch<F>,
+    ownedSince: ReadonlyMap<string, number>,
+  ): void {
     for (const record of batch.records) {
       const key = tp(record.topic, record.partition);
       const since = this.#ownedSince.get(key);
-      if (since === undefined || since > batch.generation) continue;
+      if (since === undefined || since !== ownedSince.get(key)) continue;
       offsets.set(key, Math.max(offsets.get(key) ?? 0, record.offset + 1));
     }
   }
@@ -644,16 +679,18 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
     const member = this.#member;
     if (!member) return;
     const owned = new Set(keysOf(member.assignment));
-    const offsets: OffsetCommit[] = [];
+    const offsets: WireOffsetCommit[] = [];
     for (const [key, offset] of source) {
-      if (owned.has(key) && this.#committed.get(key) !== offset) {
-        offsets.push({ ...untp(key), offset });
+      const ownedSince = this.#ownedSince.get(key);
+      if (owned.has(key) && ownedSince !== undefined && this.#committed.get(key) !== offset) {
+        // The server refuses it if the partition was lost since these records were read.
+        offsets.push({ ...untp(key), offset, ownedSince });
       }
     }
     if (offsets.length > 0) await this.#send(member, offsets);
   }
 
-  async #send(member: MemberView, offsets: readonly OffsetCommit[]): Promise<void> {
+  async #send(member: MemberView, offsets: readonly WireOffsetCommit[]): Promise<void> {
     try {
       for (let i = 0; i < offsets.length; i += maxOffsetsPerCommit) {
         const slice = offsets.slice(i, i + maxOffsetsPerCommit);
