@@ -243,8 +243,8 @@ async function sizeCells(bench: GroupBench, requests: Requester): Promise<SizeSa
 
 /**
  * The steady state of a group: heartbeats round-robin over its members, then one member's
- * polls (after a first one, which finds no position saved) and commits of what each poll
- * reached on every partition it owns.
+ * polls, each from the cursor of the one before (after a first one, which starts at the
+ * group's offsets), and commits of what each poll reached on every partition it owns.
  */
 async function steadyCells(
   bench: GroupBench,
@@ -263,18 +263,24 @@ async function steadyCells(
   const polling = members[0];
   if (!polling) throw new Error('the steady group has no member');
   const owned = polling.assignment.reduce((n, a) => n + a.partitions.length, 0);
-  const pollCall: HttpCall = {
-    method: 'GET',
-    path: `${memberPath(steadyGroup, polling.memberId)}/records?maxRecords=${pollMaxRecords}`,
-  };
-  const firstPoll = await requests.send([pollCall], 200);
-  const polls = await requests.send(
-    Array.from({ length: steadyPolls }, () => pollCall),
-    200,
-  );
-  const polled = [...firstPoll.texts, ...polls.texts].map((t) =>
-    parseAnswer(pollAnswer, t, 'poll'),
-  );
+  // Each poll continues from the cursor of the one before, as a consumer's do; the first
+  // starts at the group's offsets and is not measured.
+  const polls: Sent[] = [];
+  const polled: PollAnswer[] = [];
+  for (let i = 0; i <= steadyPolls; i++) {
+    const cursor = polled.at(-1)?.cursor;
+    const sent = await requests.send(
+      [
+        {
+          method: 'GET',
+          path: `${memberPath(steadyGroup, polling.memberId)}/records?maxRecords=${pollMaxRecords}${cursor ? `&cursor=${cursor}` : ''}`,
+        },
+      ],
+      200,
+    );
+    polled.push(parseAnswer(pollAnswer, sent.texts[0] ?? '', 'poll'));
+    if (i > 0) polls.push(sent);
+  }
   const short = polled.filter((p) => p.records.length < pollMaxRecords).length;
   if (short > 0) bench.progress(`  ${short} polls returned fewer than ${pollMaxRecords} records`);
 
@@ -286,7 +292,15 @@ async function steadyCells(
   );
   return [
     op('heartbeat', `group of ${members.length}`, heartbeats),
-    op('poll', `maxRecords ${pollMaxRecords}, ${owned} partitions`, polls),
+    groupOpFigures(
+      {
+        backend: bench.backend,
+        op: 'poll',
+        scenario: `maxRecords ${pollMaxRecords}, ${owned} partitions`,
+      },
+      polls.flatMap((p) => p.latenciesMs),
+      polls.map((p) => p.counts),
+    ),
     op('commit', `${owned} partitions`, commits),
   ];
 }

@@ -18,6 +18,7 @@ export const pollAnswer = memberView.extend({
   records: z.array(
     z.object({ topic: z.string(), partition: z.number().int(), offset: z.number().int() }),
   ),
+  cursor: z.string(),
 });
 
 export type PollAnswer = z.infer<typeof pollAnswer>;

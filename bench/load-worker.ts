@@ -276,6 +276,7 @@ async function consume(job: ConsumeJob): Promise<ConsumeResult> {
         /** The next offset expected, per topic and partition. */
         const next = new Map<string, number>();
         let read = 0;
+        let cursor = '';
         let lastHeartbeat = process.hrtime.bigint();
         while (read < owned && elapsedMs(start) < job.maxDurationMs) {
           if (elapsedMs(lastHeartbeat) >= job.heartbeatIntervalMs) {
@@ -285,12 +286,13 @@ async function consume(job: ConsumeJob): Promise<ConsumeResult> {
           const response = await timed(
             pollLatenciesMs,
             'GET',
-            `${member}/records?maxRecords=${job.maxRecords}`,
+            `${member}/records?maxRecords=${job.maxRecords}${cursor && `&cursor=${cursor}`}`,
           );
           if (response.status !== 200) {
             throw new Error(`poll answered ${response.status}: ${response.text.slice(0, 500)}`);
           }
           const polled = parseAnswer(pollAnswer, response.text, 'poll');
+          cursor = polled.cursor;
           if (polled.generation !== generation) {
             throw new Error(`the group rebalanced during the drain (${polled.generation})`);
           }
