@@ -199,4 +199,28 @@ describe.each(backends)('SegmentStore contract: $name', (backend) => {
     expect(first.cursor).toBeUndefined();
     expect(first.objects).toHaveLength(350);
   });
+
+  it('lists from the first key after startAfter, then on with the cursor', async () => {
+    const dir = folder();
+    // Keys as the log names chunks: a 13-digit time, then a unique id.
+    const keys = Array.from(
+      { length: 1_010 },
+      (_, i) => `${dir}${String(1_700_000_000_000 + i).padStart(13, '0')}-${randomUUID()}`,
+    );
+    for (let i = 0; i < keys.length; i += 50) {
+      await Promise.all(
+        keys.slice(i, i + 50).map((key) => store.put(key, allBytes.subarray(0, 4))),
+      );
+    }
+    const after = `${dir}${String(1_700_000_000_004).padStart(13, '0')}.`;
+    const first = await store.list(dir, undefined, after);
+    expect(first.objects[0]?.key).toBe(keys[5]);
+    expect(first.objects).toHaveLength(1_000);
+    expect(first.cursor).toBeDefined();
+    const second = await store.list(dir, first.cursor, after);
+    expect(second.objects.map((o) => o.key)).toStrictEqual(keys.slice(1_005));
+    expect(second.cursor).toBeUndefined();
+    const past = await store.list(dir, undefined, `${dir}9`);
+    expect(past.objects).toStrictEqual([]);
+  });
 });

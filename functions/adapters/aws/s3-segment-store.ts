@@ -115,13 +115,15 @@ export class S3SegmentStore implements SegmentStore {
     }
   }
 
-  async list(prefix: string, cursor?: string): Promise<SegmentPage> {
+  async list(prefix: string, cursor?: string, startAfter?: string): Promise<SegmentPage> {
     const response = await translated(
       this.#client.send(
         new ListObjectsV2Command({
           Bucket: this.#bucket,
           Prefix: prefix === '' ? undefined : prefix,
           ContinuationToken: cursor,
+          // S3 ignores it once a continuation token is given.
+          StartAfter: startAfter,
           MaxKeys: pageSize,
         }),
       ),

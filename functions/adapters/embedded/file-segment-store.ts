@@ -129,10 +129,11 @@ export class FileSegmentStore implements SegmentStore {
     }
   }
 
-  async list(prefix: string, cursor?: string): Promise<SegmentPage> {
+  async list(prefix: string, cursor?: string, startAfter?: string): Promise<SegmentPage> {
     const objects: SegmentObject[] = [];
-    // One more than a page tells whether another page follows.
-    for await (const object of this.#walk(this.#root, '', prefix, cursor)) {
+    // One more than a page tells whether another page follows. A cursor is the last key
+    // of the page before, so both resume the same way.
+    for await (const object of this.#walk(this.#root, '', prefix, cursor ?? startAfter)) {
       objects.push(object);
       if (objects.length > pageSize) break;
     }

@@ -30,8 +30,11 @@ export interface SegmentStore {
   get(key: string, range?: ByteRange): Promise<Uint8Array>;
   /** Deletes objects; absent keys are ignored. */
   delete(keys: readonly string[]): Promise<void>;
-  /** Objects whose key starts with `prefix`, in key order, a page at a time. */
-  list(prefix: string, cursor?: string): Promise<SegmentPage>;
+  /**
+   * Objects whose key starts with `prefix`, in key order, a page at a time: from the first,
+   * or from the first key after `startAfter`, then from a page's `cursor`.
+   */
+  list(prefix: string, cursor?: string, startAfter?: string): Promise<SegmentPage>;
 }
 
 export class SegmentNotFoundError extends Error {
