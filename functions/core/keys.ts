@@ -10,6 +10,13 @@ import type { ItemKey } from './ports/metadata-store.ts';
  *                           sk "start"           logStartOffset (kept apart from the head so
  *                                                retention never contends with producers)
  *                           sk "b#<baseOffset>"  one index entry per committed batch
+ *                           sk "maint"           maintenance: where the index is cleaned to,
+ *                                                and chunks whose deletion is under way
+ *   pk "maintenance"        sk "pass"            the maintenance pass under way, or the last
+ *                           sk "sweep#<topicId>" how far the orphan sweep got on a topic
+ *
+ * Segment objects: "chunks/<topicId>/<13-digit epoch ms>-<id>", so a topic's chunks list in
+ * the order they were written and the orphan sweep can go through them a window at a time.
  */
 
 export const topicsPk = 'topics';
@@ -38,4 +45,30 @@ export const batchSk = (baseOffset: number): string =>
 /** Sorts after every batch sort key. */
 export const batchSkEnd = `${batchSkPrefix}~`;
 
+export const maintKey = (topicId: string, partition: number): ItemKey => ({
+  pk: partitionPk(topicId, partition),
+  sk: 'maint',
+});
+
+export const maintenancePk = 'maintenance';
+export const passKey: ItemKey = { pk: maintenancePk, sk: 'pass' };
+export const sweepKey = (topicId: string): ItemKey => ({
+  pk: maintenancePk,
+  sk: `sweep#${topicId}`,
+});
+
 export const chunkPrefix = (topicId: string): string => `chunks/${topicId}/`;
+
+const timeDigits = 13;
+/** Where a chunk written at `time` (epoch ms) goes; `id` makes it unique. */
+export const chunkKey = (topicId: string, time: number, id: string): string =>
+  `${chunkPrefix(topicId)}${chunkTimeKey(time)}-${id}`;
+/** The key part of a time: every chunk key written at or before it sorts before `…${t}.`. */
+export const chunkTimeKey = (time: number): string =>
+  Math.max(0, Math.floor(time)).toString().padStart(timeDigits, '0');
+/** When a chunk was written, from its key; undefined for keys of another form. */
+export function chunkTime(key: string): number | undefined {
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  const match = /^(\d{13})-/.exec(name);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}

@@ -1,4 +1,4 @@
-import type { StoredItem } from '../ports/metadata-store.ts';
+import type { JsonObject, StoredItem } from '../ports/metadata-store.ts';
 
 /**
  * The partition head: where the next batch goes. Advanced only by a commit conditioned on
@@ -46,6 +46,8 @@ export interface BatchRetentionFacts {
   readonly maxTimestamp: number;
   /** Partition byte position just after the batch. */
   readonly end: number;
+  /** Partition byte position of its first byte; absent in items written before it was kept. */
+  readonly start?: number;
 }
 
 export function startFromItem(item: StoredItem | undefined): PartitionStart {
@@ -53,7 +55,11 @@ export function startFromItem(item: StoredItem | undefined): PartitionStart {
   const first = item.data.first;
   const facts =
     first && typeof first === 'object' && !Array.isArray(first)
-      ? { maxTimestamp: Number(first.maxTimestamp), end: Number(first.end) }
+      ? {
+          maxTimestamp: Number(first.maxTimestamp),
+          end: Number(first.end),
+          ...(typeof first.start === 'number' && { start: first.start }),
+        }
       : null;
   return {
     logStartOffset: numberField(item, 'logStartOffset'),
@@ -64,8 +70,19 @@ export function startFromItem(item: StoredItem | undefined): PartitionStart {
 
 export const startData = (start: Omit<PartitionStart, 'version'>) => ({
   logStartOffset: start.logStartOffset,
-  first: start.first && { maxTimestamp: start.first.maxTimestamp, end: start.first.end },
+  first: start.first && {
+    maxTimestamp: start.first.maxTimestamp,
+    end: start.first.end,
+    ...(start.first.start !== undefined && { start: start.first.start }),
+  },
 });
+
+/**
+ * Another partition's batch in the same chunk: [partition, baseOffset, byteLength]. A chunk
+ * holds one request's batches, up to 32 partitions' worth, and may be deleted only once no
+ * index entry refers to it; these say where to look.
+ */
+export type ChunkSibling = readonly [partition: number, baseOffset: number, byteLength: number];
 
 /** One committed batch: where its bytes are and what it holds. */
 export interface IndexEntry {
@@ -78,11 +95,16 @@ export interface IndexEntry {
   /** Partition byte position of the batch's first byte (for retention.bytes). */
   readonly position: number;
   readonly maxTimestamp: number;
+  /** When the entry was written (epoch ms, the writer's clock): the orphan sweep's mark. */
+  readonly committedAt?: number;
+  /** The other batches of the chunk, when it holds more than this one. */
+  readonly siblings?: readonly ChunkSibling[];
 }
 
 export function entryFromItem(item: StoredItem): IndexEntry {
   const chunk = item.data.chunk;
   if (typeof chunk !== 'string') throw new Error(`corrupt index entry ${item.pk}/${item.sk}`);
+  const { committedAt, siblings } = item.data;
   return {
     baseOffset: numberField(item, 'baseOffset'),
     count: numberField(item, 'count'),
@@ -91,14 +113,25 @@ export function entryFromItem(item: StoredItem): IndexEntry {
     byteLength: numberField(item, 'byteLength'),
     position: numberField(item, 'position'),
     maxTimestamp: numberField(item, 'maxTimestamp'),
+    ...(typeof committedAt === 'number' && { committedAt }),
+    ...(Array.isArray(siblings) && {
+      siblings: siblings.map((s): ChunkSibling => {
+        const [partition, baseOffset, byteLength] = Array.isArray(s) ? s : [];
+        return [Number(partition), Number(baseOffset), Number(byteLength)];
+      }),
+    }),
   };
 }
 
-export const entryData = (entry: IndexEntry) => ({ ...entry });
+export function entryData(entry: IndexEntry): JsonObject {
+  const { siblings, ...fields } = entry;
+  return { ...fields, ...(siblings && { siblings: siblings.map((s) => [...s]) }) };
+}
 
 export const retentionFacts = (entry: IndexEntry): BatchRetentionFacts => ({
   maxTimestamp: entry.maxTimestamp,
   end: entry.position + entry.byteLength,
+  start: entry.position,
 });
 
 function numberField(item: StoredItem, field: string): number {

@@ -1,13 +1,12 @@
 import { partitionForKey } from '../../../sdk/src/partitioner.ts';
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
-import { batchSk, chunkPrefix, headKey, partitionPk, topicKey } from '../keys.ts';
+import { batchSk, chunkKey as chunkKeyAt, headKey, partitionPk, topicKey } from '../keys.ts';
 import {
   ConditionFailedError,
   expectAbsent,
   expectVersion,
   type ItemKey,
-  StorageUnavailableError,
   type StoredItem,
   TransactionContentionError,
   type WriteOp,
@@ -37,7 +36,13 @@ import {
   type RecordHeader,
   recordSize,
 } from './batch-codec.ts';
-import { entryData, headData, headFromItem, type PartitionHead } from './partition-items.ts';
+import {
+  type ChunkSibling,
+  entryData,
+  headData,
+  headFromItem,
+  type PartitionHead,
+} from './partition-items.ts';
 import type { WriterCache } from './writer-cache.ts';
 
 export interface ProduceRecord {
@@ -187,7 +192,7 @@ function prepare(
   const chunk = concatBatches(
     batches.map((b) => encodeBatch(topic.config.timestampType, b.records)),
   );
-  const chunkKey = `${chunkPrefix(topic.id)}${deps.ctx.newId()}`;
+  const chunkKey = chunkKeyAt(topic.id, now, deps.ctx.newId());
   const placed = batches.map((batch, i) => ({
     batch,
     chunk: chunkKey,
@@ -236,12 +241,8 @@ function prepare(
         // 2. Then the index, atomically for every partition touched.
         outcome = await commitIndex(deps, write, view);
       } catch (error: unknown) {
-        // The commit did not land: the chunk is an orphan. Remove it now if we can; the
-        // maintenance sweep removes any that remain. After a storage outage the commit's
-        // fate is unknown, so the chunk stays.
-        if (!(error instanceof StorageUnavailableError)) {
-          await deps.ctx.segments.delete([chunkKey]).catch(() => undefined);
-        }
+        // The commit did not land (or its fate is unknown): the chunk is an orphan, which
+        // the maintenance workflow's sweep deletes once no commit can refer to it any more.
         // The topic was deleted and created again since it was read: produce to the new one,
         // as a Kafka producer does once its metadata catches up.
         if (error instanceof TopicReplaced) {
@@ -249,11 +250,9 @@ function prepare(
         }
         throw error;
       }
-      if (outcome.kind === 'duplicate') {
-        // Our own earlier attempt (whose answer was lost) landed meanwhile.
-        await deps.ctx.segments.delete([chunkKey]).catch(() => undefined);
-        return acksFrom(outcome.bases, outcome.appendTimes);
-      }
+      // A duplicate: our own earlier attempt (whose answer was lost) landed meanwhile, and
+      // this chunk is an orphan for the sweep.
+      if (outcome.kind === 'duplicate') return acksFrom(outcome.bases, outcome.appendTimes);
       return acksFrom(
         outcome.bases,
         batches.map(() => now),
@@ -502,6 +501,13 @@ const oneDayMs = 24 * 60 * 60 * 1000;
  */
 const commitBudgetMs = 15_000;
 
+/**
+ * No commit attempt starts later than this after its chunk was named (the time in its key,
+ * on the writer's clock), however slow the chunk's upload was: the orphan sweep relies on
+ * it to know when a chunk nothing refers to can no longer be committed.
+ */
+export const maxCommitDelayMs = 30_000;
+
 type OpRole = 'topic' | 'producer' | 'head' | 'entry' | 'state';
 
 /**
@@ -529,6 +535,14 @@ async function commitIndex(
   for (let attempt = 1; ; attempt++) {
     const verdict = judge(write, view, ctx.now());
     if (verdict.kind === 'duplicate') return verdict;
+    const committedAt = ctx.now();
+    if (committedAt - write.appendTime > maxCommitDelayMs) {
+      throw new TributaryError(
+        'STORAGE_UNAVAILABLE',
+        `Storing the records took over ${maxCommitDelayMs / 1000} s; nothing was written. Retry.`,
+        { topic: topic.name },
+      );
+    }
 
     const ops: WriteOp[] = [];
     const roles: OpRole[] = [];
@@ -577,11 +591,13 @@ async function commitIndex(
           : { type: 'check', key, expect: expectAsViewed(key) },
       );
     }
-    const bases: number[] = [];
-    for (const { batch, ...place } of placed) {
+    const bases = placed.map(
+      ({ batch }) =>
+        headFromItem(view.items.get(keyId(headKey(topic.id, batch.partition)))).nextOffset,
+    );
+    for (const [i, { batch, ...place }] of placed.entries()) {
       const key = headKey(topic.id, batch.partition);
       const head = headFromItem(view.items.get(keyId(key)));
-      bases.push(head.nextOffset);
       // The head is still the one our offsets are based on.
       add('head', {
         type: 'put',
@@ -593,6 +609,9 @@ async function commitIndex(
         }),
         expect: expectAsViewed(key),
       });
+      const siblings = placed.flatMap((other, j): ChunkSibling[] =>
+        j === i ? [] : [[other.batch.partition, bases[j] ?? 0, other.byteLength]],
+      );
       add('entry', {
         type: 'put',
         key: { pk: partitionPk(topic.id, batch.partition), sk: batchSk(head.nextOffset) },
@@ -602,6 +621,8 @@ async function commitIndex(
           position: head.nextPosition,
           maxTimestamp: batch.maxTimestamp,
           ...place,
+          committedAt,
+          ...(siblings.length > 0 && { siblings }),
         }),
         expect: expectAbsent,
       });
