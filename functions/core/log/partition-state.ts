@@ -1,5 +1,5 @@
 import type { CoreContext } from '../context.ts';
-import { headKey, startKey } from '../keys.ts';
+import { headKey, startKey, topicKey } from '../keys.ts';
 import { expectAbsent, expectVersion, lostRace } from '../ports/metadata-store.ts';
 import type { Topic } from '../topics/topic.ts';
 import { entriesFrom } from './index-reader.ts';
@@ -20,6 +20,11 @@ export interface PartitionState {
   /** After retention: records below it are never served. */
   readonly logStartOffset: number;
   readonly highWatermark: number;
+  /**
+   * Partition byte position where the retained batches begin, when known without a query
+   * (so `head.nextPosition - startPosition` is the bytes retained).
+   */
+  readonly startPosition: number | undefined;
 }
 
 /** Batches a single read may expire before it persists its progress and answers. */
@@ -63,17 +68,25 @@ async function applyRetention(
   head: PartitionHead,
   start: PartitionStart,
 ): Promise<PartitionState> {
-  const state = (logStartOffset: number): PartitionState => ({
-    partition,
-    head,
-    logStartOffset: Math.min(logStartOffset, head.nextOffset),
-    highWatermark: head.nextOffset,
-  });
+  const state = (
+    logStartOffset: number,
+    first: BatchRetentionFacts | null | undefined,
+  ): PartitionState => {
+    const logStart = Math.min(logStartOffset, head.nextOffset);
+    return {
+      partition,
+      head,
+      logStartOffset: logStart,
+      highWatermark: head.nextOffset,
+      startPosition:
+        logStart >= head.nextOffset ? head.nextPosition : logStart === 0 ? 0 : first?.start,
+    };
+  };
   const now = ctx.now();
   // The hot path: nothing retained, or the first retained batch is known and still kept.
-  if (start.logStartOffset >= head.nextOffset) return state(start.logStartOffset);
+  if (start.logStartOffset >= head.nextOffset) return state(start.logStartOffset, start.first);
   if (start.first && !isExpired(start.first, head, topic.config, now)) {
-    return state(start.logStartOffset);
+    return state(start.logStartOffset, start.first);
   }
 
   let logStartOffset = start.logStartOffset;
@@ -93,9 +106,20 @@ async function applyRetention(
 
   const advanced = { logStartOffset: Math.min(logStartOffset, head.nextOffset), first };
   await saveStart(ctx, topic, partition, start, advanced);
-  return state(advanced.logStartOffset);
+  return state(advanced.logStartOffset, first);
 }
 
+/**
+ * Saves an advanced log start, conditioned on the start item as read and on the topic being
+ * at the version whose config computed it. The second condition keeps a raise of
+ * retention from ever losing what the new config keeps:
+ *
+ *   reader reads retention.ms = 1 h ─┐
+ *   user raises retention.ms to 7 d  │  (topic version +1)
+ *   reader saves logStartOffset ─────┴─ refused: the topic changed; nothing is saved
+ *
+ * and the maintenance workflow deletes only below a saved log start.
+ */
 async function saveStart(
   ctx: CoreContext,
   topic: Topic,
@@ -105,6 +129,7 @@ async function saveStart(
 ): Promise<void> {
   try {
     await ctx.metadata.transact([
+      { type: 'check', key: topicKey(topic.name), expect: expectVersion(topic.version) },
       {
         type: 'put',
         key: startKey(topic.id, partition),
@@ -113,8 +138,9 @@ async function saveStart(
       },
     ]);
   } catch (error: unknown) {
-    // Another reader saved its own advance first; both computed the same cut-off from the
-    // same rules, and the next read recomputes from whatever was saved.
+    // Another reader saved its own advance first (both computed the same cut-off from the
+    // same rules, and the next read recomputes from whatever was saved), or the topic
+    // changed: its next read computes with the new config.
     if (!(await lostRace(error))) throw error;
   }
 }
