@@ -1,5 +1,6 @@
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
+import { SegmentNotFoundError } from '../ports/segment-store.ts';
 import { assertPartition, loadTopic, type Topic } from '../topics/topic.ts';
 import type { RecordHeader } from './batch-codec.ts';
 import type { BatchReader } from './batch-reader.ts';
@@ -74,8 +75,28 @@ export async function fetchFromTopic(
   if (offset === state.highWatermark) {
     return { records: [], nextOffset: offset, ...bounds(state) };
   }
+  try {
+    return await readRecords(deps, topic, partition, offset, state, limits);
+  } catch (error: unknown) {
+    if (!(error instanceof SegmentNotFoundError)) throw error;
+    // The maintenance workflow deleted a chunk between our index read and our chunk read:
+    // retention passed the offset (now out of range, as Kafka answers), or a rewrite
+    // replaced the batch with a copy (read it there). A second miss is a real fault.
+    const fresh = await readPartitionState(ctx, topic, partition);
+    assertInRange(topic, partition, offset, fresh);
+    return readRecords(deps, topic, partition, offset, fresh, limits);
+  }
+}
 
-  const entries = await entriesToRead(ctx, topic, partition, offset, state, limits);
+async function readRecords(
+  deps: FetchDeps,
+  topic: Topic,
+  partition: number,
+  offset: number,
+  state: PartitionState,
+  limits: FetchLimits,
+): Promise<FetchResult> {
+  const entries = await entriesToRead(deps.ctx, topic, partition, offset, state, limits);
   const records: FetchedRecord[] = [];
   let bytes = 0;
   for (let i = 0; i < entries.length; i += readConcurrency) {
