@@ -16,6 +16,8 @@ export interface PartitionDescription {
   readonly highWatermark: number;
   /** Raised each time a writer takes the partition (exclusive writers). */
   readonly leaderEpoch: number;
+  /** Bytes of the batches retained (Kafka's log size): what the partition stores now. */
+  readonly sizeBytes: number;
 }
 
 /**

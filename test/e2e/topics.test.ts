@@ -26,6 +26,7 @@ describe.each(backends)('topics admin API ($name)', (backend) => {
       logStartOffset: 0,
       highWatermark: 0,
       leaderEpoch: 0,
+      sizeBytes: 0,
     });
     expect(created.body.config).toEqual({
       'retention.ms': '3600000',
@@ -171,6 +172,8 @@ describe.each(backends)('topics admin API ($name)', (backend) => {
       '/v1/topics/doomed/partitions/0/records?offset=0',
     );
     expect(fetched.body.error.code).toBe('TOPIC_NOT_FOUND');
+    // The data goes with the next maintenance pass.
+    expect((await call(server.url, 'POST', '/v1/admin/maintenance')).status).toBe(200);
     expect((await server.stores.segments.list(chunkPrefix(topicId))).objects).toEqual([]);
     expect(await server.stores.metadata.query(partitionPk(topicId, 0))).toEqual([]);
     expect(await server.stores.metadata.query(partitionPk(topicId, 1))).toEqual([]);

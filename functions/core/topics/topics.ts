@@ -1,8 +1,9 @@
 import type { TopicDescription } from '../../../sdk/src/topics.ts';
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
-import { chunkPrefix, deletedTopicKey, partitionPk, topicKey, topicsPk } from '../keys.ts';
-import { readPartitionStates } from '../log/partition-state.ts';
+import { deletedTopicKey, topicKey, topicsPk } from '../keys.ts';
+import { entriesFrom } from '../log/index-reader.ts';
+import { type PartitionState, readPartitionStates } from '../log/partition-state.ts';
 import {
   ConditionFailedError,
   expectAbsent,
@@ -84,14 +85,35 @@ export async function describeTopic(ctx: CoreContext, name: string): Promise<Top
   return {
     name: topic.name,
     topicId: topic.id,
-    partitions: states.map((s) => ({
-      partition: s.partition,
-      logStartOffset: s.logStartOffset,
-      highWatermark: s.highWatermark,
-      leaderEpoch: s.head.leaderEpoch,
-    })),
+    partitions: await Promise.all(
+      states.map(async (s) => ({
+        partition: s.partition,
+        logStartOffset: s.logStartOffset,
+        highWatermark: s.highWatermark,
+        leaderEpoch: s.head.leaderEpoch,
+        sizeBytes: await retainedBytes(ctx, topic, s),
+      })),
+    ),
     config: effectiveConfigStrings(topic.overrides),
   };
+}
+
+/** Bytes of the batches from the log start to the head: a lookup only for old start items. */
+async function retainedBytes(ctx: CoreContext, topic: Topic, state: PartitionState) {
+  let start = state.startPosition;
+  if (start === undefined) {
+    for await (const entry of entriesFrom(
+      ctx,
+      topic.id,
+      state.partition,
+      state.logStartOffset,
+      1,
+    )) {
+      start = entry.position;
+      break;
+    }
+  }
+  return state.head.nextPosition - (start ?? state.head.nextPosition);
 }
 
 /**
@@ -152,9 +174,9 @@ async function updateTopic(ctx: CoreContext, name: string, change: (topic: Topic
 }
 
 /**
- * Deletes the topic at once (it is gone for every reader and writer the moment this
- * commits) and then removes its data. What the removal does not finish is left listed
- * under `deleted-topics` for the maintenance sweep.
+ * Deletes the topic at once: it is gone for every reader and writer the moment this
+ * commits. Its data is listed under `deleted-topics` for the maintenance workflow, which
+ * removes it (functions/maintenance/purge.ts).
  */
 export async function deleteTopic(ctx: CoreContext, name: string): Promise<void> {
   const topic = await loadTopic(ctx, name);
@@ -178,26 +200,6 @@ export async function deleteTopic(ctx: CoreContext, name: string): Promise<void>
     if (await lostRace(error)) return deleteTopic(ctx, name);
     throw error;
   }
-  await purgeTopicData(ctx, topic.id, topic.partitions);
-}
-
-/** Removes every index item and segment object of a deleted topic, then its tombstone. */
-export async function purgeTopicData(ctx: CoreContext, topicId: string, partitions: number) {
-  for (let p = 0; p < partitions; p++) {
-    const pk = partitionPk(topicId, p);
-    for (;;) {
-      const page = await ctx.metadata.query(pk, { limit: 500 });
-      if (page.length === 0) break;
-      await ctx.metadata.deleteMany(page);
-    }
-  }
-  let cursor: string | undefined;
-  do {
-    const page = await ctx.segments.list(chunkPrefix(topicId), cursor);
-    await ctx.segments.delete(page.objects.map((o) => o.key));
-    cursor = page.cursor;
-  } while (cursor);
-  await ctx.metadata.deleteMany([deletedTopicKey(topicId)]);
 }
 
 function assertPartitionCount(count: number): void {
