@@ -10,6 +10,8 @@ import { createHandler, type Handler } from './http/handler.ts';
 import type { Logger } from './http/logger.ts';
 import { type Metrics, noMetrics } from './http/metrics.ts';
 import type { HttpDeps } from './http/routes/route.ts';
+import { LocalMaintenance, type MaintenanceService } from './maintenance/service.ts';
+import { defaultMaintenanceSettings, type MaintenanceSettings } from './maintenance/settings.ts';
 
 export interface AppOptions {
   readonly metadata: MetadataStore;
@@ -23,6 +25,13 @@ export interface AppOptions {
   readonly metrics?: Metrics;
   /** API keys and ACLs, with the bootstrap admin key's SHA-256; absent: auth off. */
   readonly auth?: { readonly adminKeyHash: string };
+  /**
+   * How `POST /v1/admin/maintenance` runs a pass: by default in this process (a
+   * {@link LocalMaintenance} over the same stores, with `maintenanceSettings`); in AWS, a
+   * state machine execution.
+   */
+  readonly maintenance?: (ctx: CoreContext) => MaintenanceService;
+  readonly maintenanceSettings?: Partial<MaintenanceSettings>;
 }
 
 /** Wires the core and the HTTP handler over a pair of stores. */
@@ -46,6 +55,14 @@ export function createApp(options: AppOptions): Handler {
     defer: options.defer,
     log: options.log,
     metrics: options.metrics ?? noMetrics,
+    maintenance:
+      options.maintenance?.(ctx) ??
+      new LocalMaintenance({
+        ctx,
+        settings: { ...defaultMaintenanceSettings, ...options.maintenanceSettings },
+        log: options.log,
+        metrics: options.metrics ?? noMetrics,
+      }),
   });
 }
 

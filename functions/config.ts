@@ -1,3 +1,5 @@
+import { defaultMaintenanceSettings, minOrphanGraceMs } from './maintenance/settings.ts';
+
 /**
  * Configuration, read once at start from the environment and typed; a bad value fails
  * loudly at start rather than on some later request.
@@ -16,6 +18,10 @@ export interface Config {
   readonly port: number;
   /** Bytes of batches kept in memory per process. */
   readonly cacheBytes: number;
+  /** Local server only: a maintenance pass this often (0: only on demand). */
+  readonly maintenanceIntervalMs: number;
+  /** How old a chunk nothing refers to must be before the orphan sweep deletes it. */
+  readonly orphanGraceMs: number;
   /** API keys and ACLs; off by default on a laptop, on in the deployed stack. */
   readonly auth: boolean;
   /** The bootstrap admin key itself (local server), or... */
@@ -38,6 +44,14 @@ export function readConfig(env: Env = process.env): Config {
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 8080, 0, 65_535),
     cacheBytes: integer(env, 'TRIBUTARY_CACHE_MB', 64, 0, 4096) * 1024 * 1024,
+    maintenanceIntervalMs: integer(env, 'TRIBUTARY_MAINTENANCE_INTERVAL_MS', 60_000, 0, 86_400_000),
+    orphanGraceMs: integer(
+      env,
+      'TRIBUTARY_ORPHAN_GRACE_MS',
+      defaultMaintenanceSettings.orphanGraceMs,
+      minOrphanGraceMs,
+      30 * 86_400_000,
+    ),
     ...authConfig(env),
   };
 }

@@ -11,7 +11,16 @@ export type MetricName =
   | 'Records'
   | 'Bytes'
   | 'CommitConflicts'
-  | 'CommitRetries';
+  | 'CommitRetries'
+  // What each maintenance pass did (functions/maintenance).
+  | 'MaintenanceBytesFreed'
+  | 'MaintenanceChunksDeleted'
+  | 'MaintenanceIndexEntriesDeleted'
+  | 'MaintenanceOrphansDeleted'
+  | 'MaintenanceTopicsPurged'
+  | 'MaintenancePartitionsBehindRetention'
+  | 'MaintenanceFailures'
+  | 'MaintenancePassDurationMs';
 
 export interface Metrics {
   count(name: MetricName, value?: number, dimensions?: Readonly<Record<string, string>>): void;

@@ -4,6 +4,9 @@ import { createApp, deferInBackground } from '../app.ts';
 import { readConfig } from '../config.ts';
 import { hashApiKey } from '../core/auth/api-keys.ts';
 import { jsonLogger } from '../http/logger.ts';
+import { noMetrics } from '../http/metrics.ts';
+import { LocalMaintenance } from '../maintenance/service.ts';
+import { defaultMaintenanceSettings } from '../maintenance/settings.ts';
 import { openAwsStores } from '../stores/aws.ts';
 import { openEmbeddedStores } from '../stores/embedded.ts';
 import { createLocalServer } from './server.ts';
@@ -15,17 +18,29 @@ if (config.auth && !config.adminKey) {
 }
 const stores =
   config.store === 'aws' ? await openAwsStores(config) : openEmbeddedStores(config.dataDir);
+let maintenance: LocalMaintenance | undefined;
 const handler = createApp({
   metadata: stores.metadata,
   segments: stores.segments,
   log: jsonLogger,
   cacheBytes: config.cacheBytes,
   defer: deferInBackground(jsonLogger),
+  maintenance: (ctx) => {
+    maintenance = new LocalMaintenance({
+      ctx,
+      settings: { ...defaultMaintenanceSettings, orphanGraceMs: config.orphanGraceMs },
+      log: jsonLogger,
+      metrics: noMetrics,
+    });
+    return maintenance;
+  },
   ...(config.auth && config.adminKey && { auth: { adminKeyHash: hashApiKey(config.adminKey) } }),
 });
 const server = createLocalServer(handler, jsonLogger);
 server.listen(config.port, config.host);
 await once(server, 'listening');
+// Retention that frees storage, the orphan sweep and topic purges, as the state machine does.
+if (config.maintenanceIntervalMs > 0) maintenance?.start(config.maintenanceIntervalMs);
 
 const address = server.address();
 const port = typeof address === 'object' && address ? address.port : config.port;
@@ -45,6 +60,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     server.close();
     server.closeAllConnections();
-    void stores.close().then(() => process.exit(0));
+    void (maintenance?.stop() ?? Promise.resolve())
+      .then(() => stores.close())
+      .then(() => process.exit(0));
   });
 }

@@ -73,6 +73,11 @@ export const errorCodes = {
   ACL_NOT_FOUND: { status: 404, retryable: false, description: 'No such ACL.' },
   NOT_FOUND: { status: 404, retryable: false, description: 'No such route.' },
   TOPIC_NOT_FOUND: { status: 404, retryable: false, description: 'The topic does not exist.' },
+  MAINTENANCE_RUN_NOT_FOUND: {
+    status: 404,
+    retryable: false,
+    description: 'No maintenance run has this id.',
+  },
   PARTITION_NOT_FOUND: {
     status: 404,
     retryable: false,

@@ -10,6 +10,7 @@ import {
   resourceTypes,
 } from '../../core/auth/acls.ts';
 import { createApiKey, deleteApiKey, listApiKeys } from '../../core/auth/api-keys.ts';
+import { TributaryError } from '../../core/errors.ts';
 import { jsonBody, onlyParams, queryOf } from '../request.ts';
 import { json, noContent } from '../responses.ts';
 import type { Access, Route, RouteRequest } from './route.ts';
@@ -32,6 +33,37 @@ const noParams = ({ event }: RouteRequest) => onlyParams(queryOf(event), []);
 const changed = (req: RouteRequest) => req.deps.auth?.forget();
 
 export const adminRoutes: Route[] = [
+  {
+    method: 'POST',
+    path: '/v1/admin/maintenance',
+    access: alterCluster,
+    handle: async (req) => {
+      noParams(req);
+      jsonBody(req.event, z.strictObject({}));
+      const outcome = await req.deps.maintenance.run();
+      return outcome.kind === 'finished'
+        ? json(200, { report: outcome.report })
+        : json(202, outcome.run);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/admin/maintenance/{id}',
+    access: describeCluster,
+    handle: async (req) => {
+      noParams(req);
+      const id = req.params.id ?? '';
+      const run = await req.deps.maintenance.describe(id);
+      if (!run) {
+        throw new TributaryError(
+          'MAINTENANCE_RUN_NOT_FOUND',
+          `No maintenance run '${id.slice(0, 100)}': ids are those POST /v1/admin/maintenance answered.`,
+          { id: id.slice(0, 100) },
+        );
+      }
+      return json(200, run);
+    },
+  },
   {
     method: 'POST',
     path: '/v1/admin/keys',

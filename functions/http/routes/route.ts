@@ -5,6 +5,7 @@ import type { Authorizer } from '../../core/auth/authorizer.ts';
 import type { CoreContext } from '../../core/context.ts';
 import type { BatchReader } from '../../core/log/batch-reader.ts';
 import type { WriterCache } from '../../core/log/writer-cache.ts';
+import type { MaintenanceService } from '../../maintenance/service.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { HttpResponse } from '../responses.ts';
@@ -24,6 +25,8 @@ export interface HttpDeps {
   readonly metrics: Metrics;
   /** Authentication and ACLs; absent when auth is off (every request is the admin). */
   readonly auth?: Authorizer;
+  /** Maintenance on demand: a pass in this process, or a state machine execution. */
+  readonly maintenance: MaintenanceService;
 }
 
 /** One permission a request needs: an operation on a resource. */

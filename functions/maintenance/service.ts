@@ -1,0 +1,96 @@
+import { lastPass } from './pass.ts';
+import type { MaintenanceReport } from './report.ts';
+import { runPass } from './run-pass.ts';
+import type { MaintenanceDeps } from './steps.ts';
+
+const didSomething = (report: MaintenanceReport) =>
+  report.indexEntriesDeleted +
+    report.chunksDeleted +
+    report.orphansDeleted +
+    report.topicsPurged +
+    report.purgedItems +
+    report.purgedChunks +
+    report.failures >
+  0;
+
+/** A maintenance run as the API shows it (`GET /v1/admin/maintenance/{id}`). */
+export interface MaintenanceRun {
+  readonly id: string;
+  readonly status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+  readonly startedAt: number;
+  readonly stoppedAt?: number;
+  /** When it succeeded: what the pass did. */
+  readonly report?: MaintenanceReport;
+}
+
+/**
+ * How the API starts maintenance on demand. Locally a pass runs in this process and the
+ * answer waits for its report; in AWS an execution of the state machine starts and the
+ * answer is its id, to look up later.
+ */
+export interface MaintenanceService {
+  run(): Promise<
+    | { readonly kind: 'finished'; readonly report: MaintenanceReport }
+    | { readonly kind: 'started'; readonly run: MaintenanceRun }
+  >;
+  /** Undefined for an id it does not know. */
+  describe(id: string): Promise<MaintenanceRun | undefined>;
+}
+
+/**
+ * Passes in this process (`npm start`): on demand, and every `intervalMs` when started. One
+ * runs at a time; a pass asked for while another runs starts when it ends, so its report
+ * covers a pass that began after the request.
+ */
+export class LocalMaintenance implements MaintenanceService {
+  readonly #deps: MaintenanceDeps;
+  #running: Promise<unknown> = Promise.resolve();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+
+  constructor(deps: MaintenanceDeps) {
+    this.#deps = deps;
+  }
+
+  async run(): Promise<{ kind: 'finished'; report: MaintenanceReport }> {
+    const pass = this.#running.catch(() => undefined).then(() => runPass(this.#deps));
+    this.#running = pass;
+    return { kind: 'finished', report: await pass };
+  }
+
+  async describe(id: string): Promise<MaintenanceRun | undefined> {
+    const report = await lastPass(this.#deps.ctx);
+    if (!report || report.passId !== id) return undefined;
+    return {
+      id,
+      status: report.finishedAt === undefined ? 'RUNNING' : 'SUCCEEDED',
+      startedAt: report.startedAt,
+      ...(report.finishedAt !== undefined && { stoppedAt: report.finishedAt, report }),
+    };
+  }
+
+  /** Runs a pass every `intervalMs` (after the previous one ends) until `stop()`. */
+  start(intervalMs: number): void {
+    const tick = () => {
+      this.#timer = setTimeout(async () => {
+        try {
+          const { report } = await this.run();
+          // Quiet when there was nothing to do, as on an idle laptop.
+          if (didSomething(report)) this.#deps.log.info('maintenance pass', { ...report });
+        } catch (error: unknown) {
+          this.#deps.log.error('maintenance pass failed', { error });
+        }
+        if (!this.#stopped) tick();
+      }, intervalMs);
+      this.#timer.unref();
+    };
+    tick();
+  }
+
+  /** Stops the timer and waits for a pass under way. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running.catch(() => undefined);
+  }
+}
