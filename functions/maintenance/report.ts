@@ -64,13 +64,5 @@ export function countsFromJson(value: unknown): MaintenanceCounts {
 
 export const countsToJson = (counts: MaintenanceCounts): JsonObject => ({ ...counts });
 
-/** A pass as the API reports it. */
-export interface MaintenanceReport extends MaintenanceCounts {
-  readonly passId: string;
-  readonly startedAt: number;
-  /** Absent while the pass is under way. */
-  readonly finishedAt?: number;
-  readonly durationMs?: number;
-  /** The first errors of work items that failed (all are counted in `failures`). */
-  readonly errors?: readonly { readonly item: string; readonly error: string }[];
-}
+// The report's wire shape is the SDK's, so server and client cannot drift apart.
+export type { MaintenanceReport } from '../../sdk/src/maintenance.ts';

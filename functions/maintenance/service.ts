@@ -1,5 +1,5 @@
+import type { MaintenanceReport, MaintenanceRun } from '../../sdk/src/maintenance.ts';
 import { lastPass } from './pass.ts';
-import type { MaintenanceReport } from './report.ts';
 import { runPass } from './run-pass.ts';
 import type { MaintenanceDeps } from './steps.ts';
 
@@ -13,15 +13,8 @@ const didSomething = (report: MaintenanceReport) =>
     report.failures >
   0;
 
-/** A maintenance run as the API shows it (`GET /v1/admin/maintenance/{id}`). */
-export interface MaintenanceRun {
-  readonly id: string;
-  readonly status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
-  readonly startedAt: number;
-  readonly stoppedAt?: number;
-  /** When it succeeded: what the pass did. */
-  readonly report?: MaintenanceReport;
-}
+// A run as the API shows it (`GET /v1/admin/maintenance/{id}`): the SDK's wire shape.
+export type { MaintenanceRun } from '../../sdk/src/maintenance.ts';
 
 /**
  * How the API starts maintenance on demand. Locally a pass runs in this process and the

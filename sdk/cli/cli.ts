@@ -5,6 +5,7 @@ import { aclCommands, keyCommands } from './commands/access.ts';
 import { consume } from './commands/consume.ts';
 import { dev } from './commands/dev.ts';
 import { groupCommands } from './commands/groups.ts';
+import { maintenanceCommands } from './commands/maintenance.ts';
 import { produce } from './commands/produce.ts';
 import { topicCommands } from './commands/topics.ts';
 import { resolveConnection } from './connection.ts';
@@ -20,9 +21,10 @@ export const commands: readonly Command[] = [
   ...groupCommands,
   ...keyCommands,
   ...aclCommands,
+  ...maintenanceCommands,
 ];
 
-/** Words that need a subcommand: `topics`, `groups`, `keys`, `acls`. */
+/** Words that need a subcommand: `topics`, `groups`, `keys`, `acls`, `maintenance`. */
 const groups = new Set(commands.filter((c) => c.words.length > 1).map((c) => c.words[0]));
 
 const isGroup = (words: readonly string[]) => words.length === 1 && groups.has(words[0] ?? '');

@@ -8,7 +8,7 @@ export const exitCodes = {
   failed: 1,
   /** Bad flags or arguments: nothing was done. */
   usage: 2,
-  /** The topic, partition, group, key or ACL named does not exist. */
+  /** The topic, partition, group, key, ACL or maintenance run named does not exist. */
   notFound: 3,
   /** Stopped by SIGINT (Ctrl-C), as shells report 128 + 2. */
   interrupted: 130,
@@ -23,6 +23,7 @@ const notFoundCodes = [
   'GROUP_NOT_FOUND',
   'KEY_NOT_FOUND',
   'ACL_NOT_FOUND',
+  'MAINTENANCE_RUN_NOT_FOUND',
 ];
 
 /**

@@ -3,6 +3,7 @@ import { bodyOf } from './answers.ts';
 import { type Consumer, type ConsumerOptions, GroupConsumer } from './consumer.ts';
 import { Groups } from './groups.ts';
 import { HttpClient, segment } from './http.ts';
+import { type Admin, Maintenance } from './maintenance.ts';
 import { resolveOptions, type TributaryOptions } from './options.ts';
 import { IdempotentProducer, type Producer, type ProducerOptions } from './producer.ts';
 import { type PartitionReader, Reader, type ReaderOptions } from './reader.ts';
@@ -163,6 +164,13 @@ export class Tributary {
    * const acls = await tributary.acls.list({ principal: 'billing' });
    */
   readonly acls: Acls;
+  /**
+   * Administration: keys, ACLs and the maintenance workflow.
+   *
+   * @example
+   * const { report } = await tributary.admin.maintenance.run({ wait: true });
+   */
+  readonly admin: Admin;
   readonly #http: HttpClient;
 
   /**
@@ -183,6 +191,7 @@ export class Tributary {
     this.groups = new Groups(this.#http);
     this.keys = new ApiKeys(this.#http);
     this.acls = new Acls(this.#http);
+    this.admin = { keys: this.keys, acls: this.acls, maintenance: new Maintenance(this.#http) };
   }
 
   /**

@@ -46,6 +46,8 @@ export type {
 } from './groups.ts';
 export { Groups } from './groups.ts';
 export type { FetchLike } from './http.ts';
+export type { Admin, MaintenanceReport, MaintenanceRun } from './maintenance.ts';
+export { Maintenance } from './maintenance.ts';
 export type { TributaryOptions } from './options.ts';
 export { murmur2, partitionForKey, toPositive } from './partitioner.ts';
 export type { Producer, ProducerOptions, SendRequest } from './producer.ts';

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { createApp, deferInBackground } from '../../functions/app.ts';
+import { type AppOptions, createApp, deferInBackground } from '../../functions/app.ts';
 import { hashApiKey } from '../../functions/core/auth/api-keys.ts';
 import { silentLogger } from '../../functions/http/logger.ts';
 import { createLocalServer } from '../../functions/local/server.ts';
@@ -22,6 +22,8 @@ export interface ServerOptions {
   readonly stores?: OpenBackend;
   /** Turn auth on with this bootstrap admin key. */
   readonly adminKey?: string;
+  /** How POST /v1/admin/maintenance runs (default: a pass in this process, as npm start). */
+  readonly maintenance?: AppOptions['maintenance'];
 }
 
 /** The local server (node:http → API Gateway event → handler) on a free loopback port. */
@@ -38,6 +40,7 @@ export async function startServer(
     defer: deferInBackground(silentLogger),
     ...(options.now && { now: options.now }),
     ...(options.adminKey && { auth: { adminKeyHash: hashApiKey(options.adminKey) } }),
+    ...(options.maintenance && { maintenance: options.maintenance }),
   });
   const server = createLocalServer(handler, silentLogger);
   server.listen(0, '127.0.0.1');

@@ -27,11 +27,12 @@ function configs(pairs: readonly string[]): Record<string, string> {
 
 function describeText(topic: TopicDescription): string {
   const partitions = table([
-    ['PARTITION', 'LOG START', 'HIGH WATERMARK', 'LEADER EPOCH'],
+    ['PARTITION', 'LOG START', 'HIGH WATERMARK', 'SIZE BYTES', 'LEADER EPOCH'],
     ...topic.partitions.map((p) => [
       String(p.partition),
       String(p.logStartOffset),
       String(p.highWatermark),
+      String(p.sizeBytes),
       String(p.leaderEpoch),
     ]),
   ]);
@@ -104,7 +105,7 @@ const describe: Command = {
   args: ['<name>'],
   summary: "show a topic's partitions and configs",
   description:
-    "Prints the topic's id, each partition's log start offset, high watermark and leader epoch, and every config's effective value. TOPIC_NOT_FOUND exits 3.",
+    "Prints the topic's id, each partition's log start offset, high watermark, size (bytes of the batches retained) and leader epoch, and every config's effective value. TOPIC_NOT_FOUND exits 3.",
   options: { ...outputOption },
   examples: ['tributary topics describe orders', 'tributary topics describe orders --output json'],
   async run({ args, flags, client }) {
