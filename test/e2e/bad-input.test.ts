@@ -317,6 +317,16 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
         400,
         'INVALID_REQUEST',
       ],
+      ['a path beginning with //', 'GET', '//', '', {}, 404, 'NOT_FOUND'],
+      [
+        'a route behind //x (not the route itself)',
+        'DELETE',
+        '//x/v1/topics/events',
+        '',
+        {},
+        404,
+        'NOT_FOUND',
+      ],
       [
         'a config patch that is not an object',
         'PATCH',
