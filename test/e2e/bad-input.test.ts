@@ -19,6 +19,7 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
   const json = { 'content-type': 'application/json' };
   const ndjson = { 'content-type': 'application/x-ndjson' };
   const records = '/v1/topics/events/records';
+  const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 
   const cases: [string, string, string, string | object, Record<string, string>, number, string][] =
     [
@@ -317,6 +318,51 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
         400,
         'INVALID_REQUEST',
       ],
+      [
+        'a record value nested 5,000 deep',
+        'POST',
+        records,
+        `{"records":[{"value":${nested(5_000)}}]}`,
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'an NDJSON record nested 5,000 deep',
+        'POST',
+        records,
+        `{"value":1}\n{"value":${nested(5_000)}}\n`,
+        ndjson,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a topic config nested 5,000 deep',
+        'POST',
+        '/v1/topics',
+        `{"name":"deep","config":{"retention.ms":${nested(5_000)}}}`,
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a header name with an unpaired surrogate',
+        'POST',
+        records,
+        '{"records":[{"value":1,"headers":[{"name":"\\ud800","value":1}]}]}',
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a text key with an unpaired surrogate',
+        'POST',
+        `${records}?format=text`,
+        '{"records":[{"key":"\\udc00","value":"v"}]}',
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
       ['a path beginning with //', 'GET', '//', '', {}, 404, 'NOT_FOUND'],
       [
         'a route behind //x (not the route itself)',
@@ -361,6 +407,34 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
     });
     expect(response.body.error).toMatchObject({ code: 'INVALID_RECORD', index: 2 });
     expect(response.body.error.message).toContain('records[2].partition');
+  });
+
+  it('names the record nested too deep, and where in it', async () => {
+    const response = await call(
+      server.url,
+      'POST',
+      records,
+      `{"records":[{"value":1},{"value":{"a":${nested(5_000)}}}]}`,
+    );
+    expect(response.status).toBe(400);
+    expect(response.body.error).toMatchObject({ code: 'INVALID_RECORD', index: 1, limit: 100 });
+    expect(response.body.error.field).toMatch(/^records\[1\]\.value\.a\[0\]\[0\]/);
+  });
+
+  it('shows a stored value too deep for format=json as text, refusing json with 422', async () => {
+    const deep = nested(400); // within the topic's max.message.bytes
+    const [stored] = await produce(
+      server.url,
+      'events',
+      [{ value: deep, partition: 2 }],
+      '?format=text',
+    );
+    const at = `/v1/topics/events/partitions/2/records?offset=${stored?.offset}&maxRecords=1`;
+    const asJson = await call(server.url, 'GET', `${at}&format=json`);
+    expect(asJson.status).toBe(422);
+    expect(asJson.body.error.code).toBe('RECORD_NOT_DECODABLE');
+    const asText = await call(server.url, 'GET', `${at}&format=text`);
+    expect(asText.body.records[0].value).toBe(deep);
   });
 
   it('refuses a body over 6 MB with 413 before reading it all', async () => {

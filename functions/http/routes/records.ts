@@ -8,6 +8,7 @@ import {
   type ProduceRecord,
   prepareProduce,
 } from '../../core/log/produce.ts';
+import type { JsonTextProblem } from '../json-text.ts';
 import { encodeKey, encodeValue, type RecordFormat, renderRecord } from '../record-format.ts';
 import {
   bodyBytes,
@@ -15,6 +16,7 @@ import {
   formatParam,
   intParam,
   invalidRequest,
+  jsonTextRefusal,
   onlyParams,
   parseJson,
   queryOf,
@@ -194,12 +196,21 @@ function parseProduceBody(
     const records: ProduceRecord[] = [];
     for (const [i, line] of text.split('\n').entries()) {
       if (line.trim() === '') continue;
-      const value = parseJson(line, `NDJSON line ${i + 1}`);
+      const value = parseJson(line, `NDJSON line ${i + 1}`, (problem) =>
+        invalidRecordText(problem, records.length, `line ${i + 1}`),
+      );
       records.push(toProduceRecord(value, records.length, format, `line ${i + 1}`));
     }
     return { records };
   }
-  const parsed = produceBody.safeParse(parseJson(text));
+  const parsed = produceBody.safeParse(
+    parseJson(text, undefined, (problem) => {
+      const [field, index] = problem.path;
+      return field === 'records' && typeof index === 'number'
+        ? invalidRecordText(problem, index)
+        : undefined;
+    }),
+  );
   if (!parsed.success) throw invalidRequest(parsed.error);
   const { producer, leaderEpoch } = parsed.data;
   return {
@@ -262,6 +273,12 @@ function produceConditions(
     ...(leaderEpoch !== undefined && { leaderEpoch }),
     ...(expectedOffset !== undefined && { expectedOffset }),
   };
+}
+
+/** A record whose JSON text nests too deep or holds an unpaired surrogate. */
+function invalidRecordText(problem: JsonTextProblem, index: number, prefix = ''): TributaryError {
+  const { message, details } = jsonTextRefusal(problem, `Record ${index}`, prefix);
+  return new TributaryError('INVALID_RECORD', message, { ...details, index });
 }
 
 function toProduceRecord(
