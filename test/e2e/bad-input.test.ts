@@ -20,6 +20,16 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
   const ndjson = { 'content-type': 'application/x-ndjson' };
   const records = '/v1/topics/events/records';
   const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+  /** Over DynamoDB's 1,024-byte sort key, and far over every name's 249 characters. */
+  const long = 'x'.repeat(1_025);
+  const commit = (topic: string) => ({ offsets: [{ topic, partition: 0, offset: 1 }] });
+  const acl = (resourceName: string) => ({
+    principal: 'p',
+    permission: 'ALLOW',
+    operation: 'READ',
+    resourceType: 'TOPIC',
+    resourceName,
+  });
 
   const cases: [string, string, string, string | object, Record<string, string>, number, string][] =
     [
@@ -363,6 +373,123 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
         400,
         'INVALID_RECORD',
       ],
+      [
+        'a topic name over the key limit',
+        'GET',
+        `/v1/topics/${long}`,
+        '',
+        {},
+        400,
+        'INVALID_TOPIC',
+      ],
+      [
+        'a produce to a topic name over the key limit',
+        'POST',
+        `/v1/topics/${long}/records`,
+        { records: [{ value: 1 }] },
+        json,
+        400,
+        'INVALID_TOPIC',
+      ],
+      [
+        'a fetch from a topic name over the key limit',
+        'GET',
+        `/v1/topics/${long}/partitions/0/records?offset=0`,
+        '',
+        {},
+        400,
+        'INVALID_TOPIC',
+      ],
+      [
+        'a delete of a malformed topic name',
+        'DELETE',
+        `/v1/topics/${long}`,
+        '',
+        {},
+        400,
+        'INVALID_TOPIC',
+      ],
+      [
+        'a commit to a topic name over the key limit',
+        'POST',
+        '/v1/groups/g/offsets',
+        commit(long),
+        json,
+        400,
+        'INVALID_TOPIC',
+      ],
+      [
+        'a commit to a topic name with an unpaired surrogate',
+        'POST',
+        '/v1/groups/g/offsets',
+        JSON.stringify(commit('\ud800')),
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'an offset reset of a topic name with an unpaired surrogate',
+        'POST',
+        '/v1/groups/g/offsets/reset',
+        { topic: 'a\udfff', to: 'earliest' },
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'an offset reset of a topic name over the key limit',
+        'POST',
+        '/v1/groups/g/offsets/reset',
+        { topic: long, to: 'earliest' },
+        json,
+        400,
+        'INVALID_TOPIC',
+      ],
+      [
+        'an ACL resource name with an unpaired surrogate',
+        'POST',
+        '/v1/admin/acls',
+        acl('\ud800'),
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'an ACL resource name too long for its key in UTF-8',
+        'POST',
+        '/v1/admin/acls',
+        acl('é'.repeat(249)),
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'an ACL listing for a principal over the key limit',
+        'GET',
+        `/v1/admin/acls?principal=${long}`,
+        '',
+        {},
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a key deletion for a principal over the key limit',
+        'DELETE',
+        `/v1/admin/keys/${long}`,
+        '',
+        {},
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a static member id with a space',
+        'POST',
+        '/v1/groups/g/members',
+        { topics: ['events'], instanceId: 'host 1' },
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
       ['a path beginning with //', 'GET', '//', '', {}, 404, 'NOT_FOUND'],
       [
         'a route behind //x (not the route itself)',
@@ -384,7 +511,7 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
       ],
     ];
 
-  it.each(cases)('%s → %s %s', async (_, method, path, body, headers, status, code) => {
+  it.each(cases)('%s', async (_, method, path, body, headers, status, code) => {
     const before = await snapshot(server);
     const payload =
       method === 'GET' ? undefined : typeof body === 'string' ? body : JSON.stringify(body);

@@ -140,6 +140,9 @@ describe('producer, consumer and reader options', () => {
         }),
       ),
     ).toBe("Option 'heartbeatIntervalMs' must be an integer from 10 to 2999, got 3000.");
+    expect(
+      code(() => tributary.consumer({ group: 'g', topics: ['t'], instanceId: 'host 1:8080' })),
+    ).toBe('instanceId must be 1-249 characters of [a-zA-Z0-9._-].');
   });
 
   it('refuses bad reader options', () => {
