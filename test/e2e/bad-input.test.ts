@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, produce, snapshot } from '../support/api.ts';
 import { backends } from '../support/backends.ts';
@@ -562,6 +563,30 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
     expect(asJson.body.error.code).toBe('RECORD_NOT_DECODABLE');
     const asText = await call(server.url, 'GET', `${at}&format=text`);
     expect(asText.body.records[0].value).toBe(deep);
+  });
+
+  it('answers a request node:http cannot parse in the error shape, a HEAD without a body', async () => {
+    const raw = async (text: string) => {
+      const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+      socket.end(text);
+      const chunks: Buffer[] = [];
+      for await (const chunk of socket) chunks.push(chunk as Buffer);
+      const [head = '', body = ''] = Buffer.concat(chunks).toString('utf8').split('\r\n\r\n');
+      return { status: head.split(' ')[1], body };
+    };
+    const before = await snapshot(server);
+    for (const request of [
+      'FUZZ /v1/topics HTTP/1.1\r\nhost: x\r\n\r\n',
+      'GET /v1 topics HTTP/1.1\r\nhost: x\r\n\r\n',
+      `GET /v1/topics?x=${'x'.repeat(20_000)} HTTP/1.1\r\nhost: x\r\n\r\n`,
+    ]) {
+      const answer = await raw(request);
+      expect(answer.status, request.slice(0, 30)).toBe('400');
+      expect(JSON.parse(answer.body).error.code).toBe('INVALID_REQUEST');
+    }
+    const head = await raw(`HEAD /v1/topics?x=${'x'.repeat(20_000)} HTTP/1.1\r\nhost: x\r\n\r\n`);
+    expect(head).toEqual({ status: '400', body: '' });
+    expect(await snapshot(server)).toEqual(before);
   });
 
   it('refuses a body over 6 MB with 413 before reading it all', async () => {
