@@ -121,6 +121,10 @@ describe('producer, consumer and reader options', () => {
     expect(code(() => tributary.producer({ transactionalId: 'has space' }))).toBe(
       'transactionalId must be 1-249 printable ASCII characters without spaces.',
     );
+    // One produce request carries at most 50,000 records.
+    expect(code(() => tributary.producer({ batchSize: 50_001 }))).toBe(
+      "Option 'batchSize' must be an integer from 1 to 50000, got 50001.",
+    );
   });
 
   it('refuses bad consumer options', () => {

@@ -4,6 +4,7 @@ import { fetchRecords } from '../../core/log/fetch.ts';
 import { takeLeadership } from '../../core/log/leadership.ts';
 import { listOffset, type OffsetSpec } from '../../core/log/list-offsets.ts';
 import {
+  maxRecordsPerRequest,
   type ProduceConditions,
   type ProduceRecord,
   prepareProduce,
@@ -196,6 +197,7 @@ function parseProduceBody(
     const records: ProduceRecord[] = [];
     for (const [i, line] of text.split('\n').entries()) {
       if (line.trim() === '') continue;
+      if (records.length === maxRecordsPerRequest) throw tooManyRecords();
       const value = parseJson(line, `NDJSON line ${i + 1}`, (problem) =>
         invalidRecordText(problem, records.length, `line ${i + 1}`),
       );
@@ -212,6 +214,7 @@ function parseProduceBody(
     }),
   );
   if (!parsed.success) throw invalidRequest(parsed.error);
+  if (parsed.data.records.length > maxRecordsPerRequest) throw tooManyRecords();
   const { producer, leaderEpoch } = parsed.data;
   return {
     records: parsed.data.records.map((r, i) => toProduceRecord(r, i, format, `records[${i}]`)),
@@ -274,6 +277,13 @@ function produceConditions(
     ...(expectedOffset !== undefined && { expectedOffset }),
   };
 }
+
+const tooManyRecords = () =>
+  new TributaryError(
+    'INVALID_REQUEST',
+    `A produce request carries at most ${maxRecordsPerRequest} records, so that the offsets answered fit a response; send the rest in another request.`,
+    { field: 'records', limit: maxRecordsPerRequest },
+  );
 
 /** A record whose JSON text nests too deep or holds an unpaired surrogate. */
 function invalidRecordText(problem: JsonTextProblem, index: number, prefix = ''): TributaryError {
