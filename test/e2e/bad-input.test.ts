@@ -607,6 +607,26 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
     expect(await snapshot(server)).toEqual(before);
   });
 
+  it('keeps an error answer small, whatever the request gave it to echo', async () => {
+    const before = await snapshot(server);
+    const huge = 'x'.repeat(2_000_000);
+    const answers = [
+      await call(server.url, 'POST', '/v1/groups/g/offsets', {
+        memberId: huge,
+        generation: 1,
+        offsets: [{ topic: 'events', partition: 0, offset: 1 }],
+      }),
+      await call(server.url, 'PATCH', '/v1/topics/events/config', { [huge]: '1' }),
+      await call(server.url, 'POST', '/v1/groups/g/offsets/reset', { topic: 'events', to: huge }),
+    ];
+    for (const answer of answers) {
+      expect(answer.status).toBeGreaterThanOrEqual(400);
+      expect(answer.status).toBeLessThan(500);
+      expect(JSON.stringify(answer.body).length).toBeLessThan(4_000);
+    }
+    expect(await snapshot(server)).toEqual(before);
+  });
+
   it('refuses a body over 6 MB with 413 before reading it all', async () => {
     const before = await snapshot(server);
     const big = JSON.stringify({ records: [{ value: 'x'.repeat(6_000_001) }] });
