@@ -15,9 +15,11 @@ export const maxJsonDepth = 100;
 /** Where in a JSON document: object member names and array indexes from the top. */
 export type JsonPath = readonly (string | number)[];
 
-export type JsonTextProblem =
-  | { readonly kind: 'too-deep'; readonly path: JsonPath }
-  | { readonly kind: 'lone-surrogate'; readonly path: JsonPath };
+export interface JsonTextProblem {
+  readonly kind: 'too-deep' | 'lone-surrogate';
+  /** Where: the container that opens too deep, or the string holding the surrogate. */
+  readonly path: JsonPath;
+}
 
 interface Open {
   readonly array: boolean;
