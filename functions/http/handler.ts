@@ -1,7 +1,9 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { ErrorCode } from '../../sdk/src/error-codes.ts';
-import { adminPrincipal, type Principal } from '../core/auth/api-keys.ts';
+import { adminPrincipal, assertPrincipalName, type Principal } from '../core/auth/api-keys.ts';
 import { TributaryError } from '../core/errors.ts';
+import { assertValidGroupName } from '../core/groups/group.ts';
+import { assertValidTopicName } from '../core/topics/topic-name.ts';
 import type { Metrics } from './metrics.ts';
 import { header } from './request.ts';
 import { errorCodeOf, errorResponse, type HttpResponse, json } from './responses.ts';
@@ -12,7 +14,8 @@ import { recordRoutes } from './routes/records.ts';
 import type { HttpDeps, Route, RouteRequest } from './routes/route.ts';
 import { topicRoutes } from './routes/topics.ts';
 
-const routes: readonly Route[] = [
+/** Every route the API serves (tests derive their coverage from it). */
+export const routes: readonly Route[] = [
   {
     method: 'GET',
     path: '/v1/health',
@@ -64,7 +67,7 @@ export function createHandler(deps: HttpDeps): Handler {
         pathMatched = true;
         if (route.method !== method) continue;
         const params = Object.fromEntries(
-          route.names.map((name, i) => [name, decodeSegment(match[i + 1] ?? '')]),
+          route.names.map((name, i) => [name, pathParam(name, match[i + 1] ?? '')]),
         );
         const request = await authorized(route, { event, params, deps, requestId });
         const response = await route.handle(request);
@@ -111,15 +114,30 @@ function count(metrics: Metrics, response: HttpResponse, code: ErrorCode | undef
   if (code) metrics.count('Errors', 1, { code });
 }
 
-function decodeSegment(segment: string): string {
+/**
+ * Names in the path, checked as they are decoded, before authorization or any read: a
+ * malformed name is a 400 on every route, whether it creates or looks up (Kafka answers
+ * INVALID_TOPIC_EXCEPTION, not UNKNOWN_TOPIC_OR_PARTITION, for a malformed topic name).
+ * Partitions are parsed by their routes; a member id the server never issued is unknown.
+ */
+const pathNameRules: Readonly<Record<string, (name: string) => void>> = {
+  topic: assertValidTopicName,
+  group: assertValidGroupName,
+  principal: assertPrincipalName,
+};
+
+function pathParam(name: string, segment: string): string {
+  let value: string;
   try {
-    return decodeURIComponent(segment);
+    value = decodeURIComponent(segment);
   } catch {
     throw new TributaryError(
       'INVALID_REQUEST',
-      `Path segment '${segment}' is not valid percent-encoding.`,
+      `Path segment '${segment.slice(0, 300)}' is not valid percent-encoding.`,
     );
   }
+  pathNameRules[name]?.(value);
+  return value;
 }
 
 function withRequestId(response: HttpResponse, requestId: string): HttpResponse {

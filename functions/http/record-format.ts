@@ -1,4 +1,5 @@
 import { TributaryError } from '../core/errors.ts';
+import { jsonTextProblem, maxJsonDepth } from './json-text.ts';
 
 /**
  * How record keys, values and header values travel in JSON (the `format` query parameter).
@@ -62,6 +63,11 @@ export function renderBytes(
     throw notDecodable(format, kind, offset, 'it is not valid UTF-8');
   }
   if (format === 'text' || kind === 'key') return text;
+  // Stored as text or bytes, a value may nest deeper than rendering it as JSON can take
+  // (nesting N deep takes at least 2N characters).
+  if (text.length > 2 * maxJsonDepth && jsonTextProblem(text, { surrogates: false })) {
+    throw notDecodable(format, kind, offset, `it nests deeper than ${maxJsonDepth} levels`);
+  }
   try {
     return JSON.parse(text);
   } catch {

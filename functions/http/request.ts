@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { z } from 'zod';
-import { TributaryError } from '../core/errors.ts';
+import { type ErrorDetails, TributaryError } from '../core/errors.ts';
+import { type JsonTextProblem, jsonTextProblem, maxJsonDepth, renderPath } from './json-text.ts';
 import { type RecordFormat, recordFormats } from './record-format.ts';
 
 /** Lambda refuses invocation payloads over 6 MB; the handler refuses bodies over it first. */
@@ -44,13 +45,46 @@ export function bodyKind(event: APIGatewayProxyEventV2, allowNdjson: boolean): B
   );
 }
 
-export function parseJson(text: string, where = 'The request body'): unknown {
+/**
+ * A JSON body or NDJSON line, parsed. Text that is not JSON, nests deeper than
+ * {@link maxJsonDepth} or holds an unpaired surrogate is a 400: INVALID_REQUEST, unless
+ * `refuse` answers the problem otherwise (a produce request names the record).
+ */
+export function parseJson(
+  text: string,
+  where = 'The request body',
+  refuse?: (problem: JsonTextProblem) => TributaryError | undefined,
+): unknown {
+  const problem = jsonTextProblem(text);
+  if (problem) {
+    const { message, details } = jsonTextRefusal(problem, where);
+    throw refuse?.(problem) ?? new TributaryError('INVALID_REQUEST', message, details);
+  }
   try {
     return JSON.parse(text);
   } catch (error: unknown) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new TributaryError('INVALID_REQUEST', `${where} is not valid JSON: ${reason}`);
   }
+}
+
+/** Why JSON text is refused, naming where in it (after `prefix`, e.g. `line 3`). */
+export function jsonTextRefusal(
+  problem: JsonTextProblem,
+  where: string,
+  prefix = '',
+): { message: string; details: ErrorDetails } {
+  const field = renderPath(problem.path, { prefix });
+  const at = field ? ` at ${field}` : '';
+  return problem.kind === 'too-deep'
+    ? {
+        message: `${where} nests arrays and objects deeper than ${maxJsonDepth} levels${at}; send deeper data as a string (format=text).`,
+        details: { ...(field && { field }), limit: maxJsonDepth },
+      }
+    : {
+        message: `${where} holds a string with an unpaired UTF-16 surrogate${at} (such as \\ud800 without its pair); strings must be well-formed Unicode.`,
+        details: { ...(field && { field }) },
+      };
 }
 
 /** A JSON body checked against a schema; the first problem becomes a clear 400. */

@@ -22,6 +22,15 @@ export function rawJson(statusCode: number, body: string): HttpResponse {
 export const noContent = (): HttpResponse => ({ statusCode: 204 });
 
 /**
+ * What an error echoes of the request (a member id, a config name, a value) is cut short,
+ * so the answer stays small whatever was sent: 6 MB echoed twice would be past Lambda's
+ * response limit.
+ */
+const maxMessageLength = 1_000;
+const maxDetailLength = 300;
+const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
+
+/**
  * The one place errors become HTTP. A TributaryError carries its stable code and details;
  * storage throttling and outages are retryable 429/503; anything else is a 500 whose
  * internals stay in the log, under the request id the client is given.
@@ -40,7 +49,12 @@ export function errorResponse(error: unknown, requestId: string, log: Logger): H
   const { status, description } = errorCodes[code];
   if (status >= 500) log.error('request failed', { requestId, code, error });
   if (isTributaryError(error)) {
-    return json(status, { error: { ...error.details, code, message: error.message } });
+    const details = Object.entries(error.details).map(([name, value]) => [
+      name,
+      typeof value === 'string' ? cut(value, maxDetailLength) : value,
+    ]);
+    const message = cut(error.message, maxMessageLength);
+    return json(status, { error: { ...Object.fromEntries(details), code, message } });
   }
   // Storage outages and unexpected errors: internals stay in the log, under the request id.
   const message =

@@ -1,4 +1,7 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { TributaryError } from '../core/errors.ts';
 import type { Handler } from '../http/handler.ts';
 import type { Logger } from '../http/logger.ts';
 import { maxBodyBytes, payloadTooLarge } from '../http/request.ts';
@@ -7,7 +10,7 @@ import { toApiGatewayEvent } from './to-event.ts';
 
 /** Serves the Lambda handler over node:http, as API Gateway would invoke it. */
 export function createLocalServer(handler: Handler, log: Logger): Server {
-  return createServer(async (req, res) => {
+  const server = createServer(async (req, res) => {
     let response: HttpResponse;
     try {
       const body = await readBody(req);
@@ -23,6 +26,43 @@ export function createLocalServer(handler: Handler, log: Logger): Server {
     const payload = response.body ?? '';
     res.end(response.isBase64Encoded ? Buffer.from(payload, 'base64') : payload);
   });
+  server.on('clientError', (error: Error, socket: Duplex) => answerUnreadable(error, socket, log));
+  return server;
+}
+
+/**
+ * What node:http cannot parse (an unknown method, a malformed request line, headers over
+ * 16 KB) never reaches the handler; it is answered in the API's error shape all the same.
+ */
+function answerUnreadable(
+  error: Error & { code?: string; rawPacket?: Buffer },
+  socket: Duplex,
+  log: Logger,
+): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const requestId = randomUUID();
+  const message =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 'The request line and headers are over 16 KB.'
+      : `The request is not HTTP/1.1 this server can read (${error.code ?? error.message}).`;
+  const response = errorResponse(new TributaryError('INVALID_REQUEST', message), requestId, log);
+  const body = response.body ?? '';
+  // The answer to a HEAD request has no body, or the client reads it as the next answer.
+  const head = error.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
+  socket.end(
+    [
+      `HTTP/1.1 ${response.statusCode} ${STATUS_CODES[response.statusCode ?? 400]}`,
+      'content-type: application/json',
+      `content-length: ${Buffer.byteLength(body)}`,
+      `x-request-id: ${requestId}`,
+      'connection: close',
+      '',
+      head ? '' : body,
+    ].join('\r\n'),
+  );
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {

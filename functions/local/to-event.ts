@@ -10,14 +10,14 @@ const textTypes = /^(application\/(json|x-ndjson|jsonl)|text\/)/i;
  * would send, so the local server runs the Lambda handler unchanged.
  */
 export function toApiGatewayEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const { path, query: rawQuery } = splitTarget(req.url ?? '/');
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined)
       headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
   }
   const query: Record<string, string> = {};
-  for (const [name, value] of url.searchParams) {
+  for (const [name, value] of new URLSearchParams(rawQuery)) {
     // API Gateway joins repeated parameters with commas.
     query[name] = query[name] === undefined ? value : `${query[name]},${value}`;
   }
@@ -26,8 +26,8 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer): APIGatewa
   return {
     version: '2.0',
     routeKey: '$default',
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
+    rawPath: path,
+    rawQueryString: rawQuery,
     headers,
     ...(Object.keys(query).length > 0 && { queryStringParameters: query }),
     requestContext: {
@@ -37,7 +37,7 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer): APIGatewa
       domainPrefix: 'localhost',
       http: {
         method: req.method ?? 'GET',
-        path: url.pathname,
+        path,
         protocol: `HTTP/${req.httpVersion}`,
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
         userAgent: headers['user-agent'] ?? '',
@@ -53,4 +53,18 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer): APIGatewa
     }),
     isBase64Encoded: !isText && body.byteLength > 0,
   };
+}
+
+/**
+ * The path and query of a request target, as sent: nothing resolved, collapsed or decoded,
+ * so `//x/y` stays `//x/y` (which no route matches) and `/a/../b` stays as it is. Resolving
+ * the target against a base URL would read `//x/y` as host `x` and path `/y`, another route.
+ * A target in absolute form (`http://host/path`, as sent to a proxy) keeps its path part.
+ */
+function splitTarget(target: string): { path: string; query: string } {
+  const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i.exec(target);
+  const rest = absolute ? target.slice(absolute[0].length) : target;
+  const mark = rest.indexOf('?');
+  const path = mark === -1 ? rest : rest.slice(0, mark);
+  return { path: path || '/', query: mark === -1 ? '' : rest.slice(mark + 1) };
 }

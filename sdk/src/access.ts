@@ -27,7 +27,8 @@ export interface ApiKeySummary {
 /**
  * A Kafka-style ACL. `principal` may be `*` (every principal); a LITERAL `resourceName` may
  * be `*` (every resource of the type); a PREFIXED one matches names starting with it. DENY
- * wins over ALLOW.
+ * wins over ALLOW. A `resourceName` is `*` or 1-249 characters of `[a-zA-Z0-9._-]`, as the
+ * topics and groups it names are.
  *
  * @example
  * const acl: Acl = {

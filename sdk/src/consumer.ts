@@ -47,7 +47,8 @@ export interface ConsumerOptions<F extends ReadFormat = 'json'> {
    * Static membership: a member that joins with the instanceId of a live one takes its
    * place and partitions without a rebalance. Default: a random id per consumer, so a join
    * whose answer was lost and is sent again replaces the member the first attempt made
-   * rather than leaving it to hold partitions until its session lapses.
+   * rather than leaving it to hold partitions until its session lapses. 1-249 characters
+   * of [a-zA-Z0-9._-], as Kafka's group.instance.id.
    */
   readonly instanceId?: string;
   /** Records per poll: default 500, at most 10,000. */
@@ -329,10 +330,9 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
     if (
       options.instanceId !== undefined &&
       (typeof options.instanceId !== 'string' ||
-        options.instanceId.length < 1 ||
-        options.instanceId.length > 249)
+        !/^[a-zA-Z0-9._-]{1,249}$/.test(options.instanceId))
     ) {
-      throw invalidArgument('instanceId must be 1-249 characters.', 'instanceId');
+      throw invalidArgument('instanceId must be 1-249 characters of [a-zA-Z0-9._-].', 'instanceId');
     }
     this.#instanceId = options.instanceId ?? `tributary-sdk-${crypto.randomUUID()}`;
     this.#maxRecords =

@@ -35,7 +35,10 @@ export interface ProducerOptions {
    * it off (the default) each `send` is one request.
    */
   readonly linger?: number;
-  /** Batching: send as soon as this many records wait for a topic. Default 500. */
+  /**
+   * Batching: send as soon as this many records wait for a topic. Default 500, at most
+   * 50,000 (the most one produce request carries).
+   */
   readonly batchSize?: number;
   /** How long a topic's partition count is trusted before it is read again. Default 300,000 ms. */
   readonly metadataMaxAgeMs?: number;
@@ -196,7 +199,7 @@ export class IdempotentProducer implements Producer {
     this.#batchSize =
       options.batchSize === undefined
         ? 500
-        : positiveInteger(options.batchSize, 'batchSize', 1, 100_000);
+        : positiveInteger(options.batchSize, 'batchSize', 1, 50_000);
     this.#metadataMaxAgeMs =
       options.metadataMaxAgeMs === undefined
         ? 300_000

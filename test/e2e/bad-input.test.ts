@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, produce, snapshot } from '../support/api.ts';
 import { backends } from '../support/backends.ts';
@@ -19,6 +20,17 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
   const json = { 'content-type': 'application/json' };
   const ndjson = { 'content-type': 'application/x-ndjson' };
   const records = '/v1/topics/events/records';
+  const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+  /** Over DynamoDB's 1,024-byte sort key, and far over every name's 249 characters. */
+  const long = 'x'.repeat(1_025);
+  const commit = (topic: string) => ({ offsets: [{ topic, partition: 0, offset: 1 }] });
+  const acl = (resourceName: string) => ({
+    principal: 'p',
+    permission: 'ALLOW',
+    operation: 'READ',
+    resourceType: 'TOPIC',
+    resourceName,
+  });
 
   const cases: [string, string, string, string | object, Record<string, string>, number, string][] =
     [
@@ -318,6 +330,196 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
         'INVALID_REQUEST',
       ],
       [
+        'a record value nested 5,000 deep',
+        'POST',
+        records,
+        `{"records":[{"value":${nested(5_000)}}]}`,
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'an NDJSON record nested 5,000 deep',
+        'POST',
+        records,
+        `{"value":1}\n{"value":${nested(5_000)}}\n`,
+        ndjson,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a topic config nested 5,000 deep',
+        'POST',
+        '/v1/topics',
+        `{"name":"deep","config":{"retention.ms":${nested(5_000)}}}`,
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a header name with an unpaired surrogate',
+        'POST',
+        records,
+        '{"records":[{"value":1,"headers":[{"name":"\\ud800","value":1}]}]}',
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a text key with an unpaired surrogate',
+        'POST',
+        `${records}?format=text`,
+        '{"records":[{"key":"\\udc00","value":"v"}]}',
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a topic name over the key limit',
+        'GET',
+        `/v1/topics/${long}`,
+        '',
+        {},
+        400,
+        'INVALID_TOPIC',
+      ],
+      [
+        'a produce to a topic name over the key limit',
+        'POST',
+        `/v1/topics/${long}/records`,
+        { records: [{ value: 1 }] },
+        json,
+        400,
+        'INVALID_TOPIC',
+      ],
+      [
+        'a fetch from a topic name over the key limit',
+        'GET',
+        `/v1/topics/${long}/partitions/0/records?offset=0`,
+        '',
+        {},
+        400,
+        'INVALID_TOPIC',
+      ],
+      [
+        'a delete of a malformed topic name',
+        'DELETE',
+        `/v1/topics/${long}`,
+        '',
+        {},
+        400,
+        'INVALID_TOPIC',
+      ],
+      [
+        'a commit to a topic name over the key limit',
+        'POST',
+        '/v1/groups/g/offsets',
+        commit(long),
+        json,
+        400,
+        'INVALID_TOPIC',
+      ],
+      [
+        'a commit to a topic name with an unpaired surrogate',
+        'POST',
+        '/v1/groups/g/offsets',
+        JSON.stringify(commit('\ud800')),
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'an offset reset of a topic name with an unpaired surrogate',
+        'POST',
+        '/v1/groups/g/offsets/reset',
+        { topic: 'a\udfff', to: 'earliest' },
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'an offset reset of a topic name over the key limit',
+        'POST',
+        '/v1/groups/g/offsets/reset',
+        { topic: long, to: 'earliest' },
+        json,
+        400,
+        'INVALID_TOPIC',
+      ],
+      [
+        'an ACL resource name with an unpaired surrogate',
+        'POST',
+        '/v1/admin/acls',
+        acl('\ud800'),
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'an ACL resource name too long for its key in UTF-8',
+        'POST',
+        '/v1/admin/acls',
+        acl('é'.repeat(249)),
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'an ACL listing for a principal over the key limit',
+        'GET',
+        `/v1/admin/acls?principal=${long}`,
+        '',
+        {},
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a key deletion for a principal over the key limit',
+        'DELETE',
+        `/v1/admin/keys/${long}`,
+        '',
+        {},
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a static member id with a space',
+        'POST',
+        '/v1/groups/g/members',
+        { topics: ['events'], instanceId: 'host 1' },
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'more records than one request carries',
+        'POST',
+        records,
+        { records: Array.from({ length: 50_001 }, () => ({ value: 1 })) },
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'more NDJSON records than one request carries',
+        'POST',
+        records,
+        '{"value":1}\n'.repeat(50_001),
+        ndjson,
+        400,
+        'INVALID_REQUEST',
+      ],
+      ['a path beginning with //', 'GET', '//', '', {}, 404, 'NOT_FOUND'],
+      [
+        'a route behind //x (not the route itself)',
+        'DELETE',
+        '//x/v1/topics/events',
+        '',
+        {},
+        404,
+        'NOT_FOUND',
+      ],
+      [
         'a config patch that is not an object',
         'PATCH',
         '/v1/topics/events/config',
@@ -328,7 +530,7 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
       ],
     ];
 
-  it.each(cases)('%s → %s %s', async (_, method, path, body, headers, status, code) => {
+  it.each(cases)('%s', async (_, method, path, body, headers, status, code) => {
     const before = await snapshot(server);
     const payload =
       method === 'GET' ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
@@ -351,6 +553,78 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
     });
     expect(response.body.error).toMatchObject({ code: 'INVALID_RECORD', index: 2 });
     expect(response.body.error.message).toContain('records[2].partition');
+  });
+
+  it('names the record nested too deep, and where in it', async () => {
+    const response = await call(
+      server.url,
+      'POST',
+      records,
+      `{"records":[{"value":1},{"value":{"a":${nested(5_000)}}}]}`,
+    );
+    expect(response.status).toBe(400);
+    expect(response.body.error).toMatchObject({ code: 'INVALID_RECORD', index: 1, limit: 100 });
+    expect(response.body.error.field).toMatch(/^records\[1\]\.value\.a\[0\]\[0\]/);
+  });
+
+  it('shows a stored value too deep for format=json as text, refusing json with 422', async () => {
+    const deep = nested(400); // within the topic's max.message.bytes
+    const [stored] = await produce(
+      server.url,
+      'events',
+      [{ value: deep, partition: 2 }],
+      '?format=text',
+    );
+    const at = `/v1/topics/events/partitions/2/records?offset=${stored?.offset}&maxRecords=1`;
+    const asJson = await call(server.url, 'GET', `${at}&format=json`);
+    expect(asJson.status).toBe(422);
+    expect(asJson.body.error.code).toBe('RECORD_NOT_DECODABLE');
+    const asText = await call(server.url, 'GET', `${at}&format=text`);
+    expect(asText.body.records[0].value).toBe(deep);
+  });
+
+  it('answers a request node:http cannot parse in the error shape, a HEAD without a body', async () => {
+    const raw = async (text: string) => {
+      const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+      socket.end(text);
+      const chunks: Buffer[] = [];
+      for await (const chunk of socket) chunks.push(chunk as Buffer);
+      const [head = '', body = ''] = Buffer.concat(chunks).toString('utf8').split('\r\n\r\n');
+      return { status: head.split(' ')[1], body };
+    };
+    const before = await snapshot(server);
+    for (const request of [
+      'FUZZ /v1/topics HTTP/1.1\r\nhost: x\r\n\r\n',
+      'GET /v1 topics HTTP/1.1\r\nhost: x\r\n\r\n',
+      `GET /v1/topics?x=${'x'.repeat(20_000)} HTTP/1.1\r\nhost: x\r\n\r\n`,
+    ]) {
+      const answer = await raw(request);
+      expect(answer.status, request.slice(0, 30)).toBe('400');
+      expect(JSON.parse(answer.body).error.code).toBe('INVALID_REQUEST');
+    }
+    const head = await raw(`HEAD /v1/topics?x=${'x'.repeat(20_000)} HTTP/1.1\r\nhost: x\r\n\r\n`);
+    expect(head).toEqual({ status: '400', body: '' });
+    expect(await snapshot(server)).toEqual(before);
+  });
+
+  it('keeps an error answer small, whatever the request gave it to echo', async () => {
+    const before = await snapshot(server);
+    const huge = 'x'.repeat(2_000_000);
+    const answers = [
+      await call(server.url, 'POST', '/v1/groups/g/offsets', {
+        memberId: huge,
+        generation: 1,
+        offsets: [{ topic: 'events', partition: 0, offset: 1 }],
+      }),
+      await call(server.url, 'PATCH', '/v1/topics/events/config', { [huge]: '1' }),
+      await call(server.url, 'POST', '/v1/groups/g/offsets/reset', { topic: 'events', to: huge }),
+    ];
+    for (const answer of answers) {
+      expect(answer.status).toBeGreaterThanOrEqual(400);
+      expect(answer.status).toBeLessThan(500);
+      expect(JSON.stringify(answer.body).length).toBeLessThan(4_000);
+    }
+    expect(await snapshot(server)).toEqual(before);
   });
 
   it('refuses a body over 6 MB with 413 before reading it all', async () => {

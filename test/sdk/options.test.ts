@@ -121,6 +121,10 @@ describe('producer, consumer and reader options', () => {
     expect(code(() => tributary.producer({ transactionalId: 'has space' }))).toBe(
       'transactionalId must be 1-249 printable ASCII characters without spaces.',
     );
+    // One produce request carries at most 50,000 records.
+    expect(code(() => tributary.producer({ batchSize: 50_001 }))).toBe(
+      "Option 'batchSize' must be an integer from 1 to 50000, got 50001.",
+    );
   });
 
   it('refuses bad consumer options', () => {
@@ -140,6 +144,9 @@ describe('producer, consumer and reader options', () => {
         }),
       ),
     ).toBe("Option 'heartbeatIntervalMs' must be an integer from 10 to 2999, got 3000.");
+    expect(
+      code(() => tributary.consumer({ group: 'g', topics: ['t'], instanceId: 'host 1:8080' })),
+    ).toBe('instanceId must be 1-249 characters of [a-zA-Z0-9._-].');
   });
 
   it('refuses bad reader options', () => {

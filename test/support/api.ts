@@ -63,19 +63,29 @@ export async function fetchAll(
 }
 
 /**
- * Everything a client or the storage could observe: each topic's description and every
- * segment object. A refused request must leave it identical.
+ * Everything a client or the storage could observe: each topic's description, every
+ * segment object, each group with its committed offsets, the ACLs and the API keys. A
+ * refused request must leave it identical.
  */
 export async function snapshot(
   server: RunningServer,
   headers: Record<string, string> = {},
-): Promise<unknown> {
-  const list = await call(server.url, 'GET', '/v1/topics', undefined, headers);
+): Promise<{
+  topics: { name: string; topicId: string }[];
+  objects: string[];
+  groups: { group: string; offsets: unknown }[];
+  acls: unknown;
+  keys: unknown;
+}> {
+  const get = async (path: string) =>
+    (await call(server.url, 'GET', path, undefined, headers)).body;
   const topics = [];
-  for (const topic of list.body.topics) {
-    topics.push(
-      (await call(server.url, 'GET', `/v1/topics/${topic.name}`, undefined, headers)).body,
-    );
+  for (const topic of (await get('/v1/topics')).topics) {
+    topics.push(await get(`/v1/topics/${topic.name}`));
+  }
+  const groups = [];
+  for (const group of (await get('/v1/groups')).groups) {
+    groups.push({ ...group, offsets: (await get(`/v1/groups/${group.group}/offsets`)).offsets });
   }
   const objects: string[] = [];
   let cursor: string | undefined;
@@ -84,5 +94,7 @@ export async function snapshot(
     objects.push(...page.objects.map((o) => o.key));
     cursor = page.cursor;
   } while (cursor);
-  return { topics, objects };
+  const { acls } = await get('/v1/admin/acls');
+  const { keys } = await get('/v1/admin/keys');
+  return { topics, objects, groups, acls, keys };
 }

@@ -1,6 +1,8 @@
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
+import { isLegalName } from '../names.ts';
 import { expectAny, type ItemKey, type StoredItem } from '../ports/metadata-store.ts';
+import { isPrincipalName } from './api-keys.ts';
 
 export const operations = ['READ', 'WRITE', 'CREATE', 'DELETE', 'ALTER', 'DESCRIBE'] as const;
 export const resourceTypes = ['TOPIC', 'GROUP', 'CLUSTER'] as const;
@@ -45,25 +47,26 @@ const aclKey = (acl: Acl): ItemKey => ({
   ].join('#'),
 });
 
-const principalOrWildcard = /^(\*|[A-Za-z0-9._:@-]{1,249})$/;
-
-export function assertValidAcl(acl: Acl): void {
-  if (!principalOrWildcard.test(acl.principal)) {
-    throw new TributaryError('INVALID_REQUEST', `Invalid ACL principal '${acl.principal}'.`, {
-      field: 'principal',
-    });
-  }
-  if (
-    acl.resourceName.length === 0 ||
-    acl.resourceName.length > 249 ||
-    acl.resourceName.includes('#')
-  ) {
+/** A principal an ACL names: a principal name, or `*` for every principal. */
+function assertAclPrincipal(principal: string): void {
+  if (principal !== '*' && !isPrincipalName(principal)) {
     throw new TributaryError(
       'INVALID_REQUEST',
-      'resourceName must be 1-249 characters without #.',
-      {
-        field: 'resourceName',
-      },
+      `Invalid ACL principal '${principal.slice(0, 300)}': use '*' or 1-249 characters of [A-Za-z0-9._:@-].`,
+      { field: 'principal' },
+    );
+  }
+}
+
+export function assertValidAcl(acl: Acl): void {
+  assertAclPrincipal(acl.principal);
+  // Resources are topics, groups and the cluster, all named by Kafka's rule; no other name
+  // could match one (and none holds the '#' that separates the parts of an ACL's key).
+  if (acl.resourceName !== '*' && !isLegalName(acl.resourceName)) {
+    throw new TributaryError(
+      'INVALID_REQUEST',
+      "resourceName must be '*' or 1-249 characters of [a-zA-Z0-9._-], as topic and group names are.",
+      { field: 'resourceName' },
     );
   }
   if (acl.patternType === 'PREFIXED' && acl.resourceName === '*') {
@@ -95,6 +98,7 @@ export async function removeAcl(ctx: CoreContext, acl: Acl): Promise<void> {
 }
 
 export async function listAcls(ctx: CoreContext, principal?: string): Promise<Acl[]> {
+  if (principal !== undefined) assertAclPrincipal(principal);
   const items = principal
     ? await ctx.metadata.query(aclsPk, { from: `${principal}#`, to: `${principal}#~` })
     : await ctx.metadata.query(aclsPk);

@@ -32,14 +32,24 @@ export interface Principal {
 
 const principalPattern = /^[A-Za-z0-9._:@-]{1,249}$/;
 
+/** Whether `name` can be a principal: 1-249 of [A-Za-z0-9._:@-]. */
+export const isPrincipalName = (name: string): boolean => principalPattern.test(name);
+
+const invalidPrincipal = (name: string) =>
+  new TributaryError(
+    'INVALID_REQUEST',
+    `Invalid principal '${name.slice(0, 300)}': use 1-249 characters of [A-Za-z0-9._:@-]; '${adminPrincipal}' is reserved.`,
+    { field: 'principal' },
+  );
+
+/** A principal name, wherever one enters (a key's is looked up by it). */
+export function assertPrincipalName(name: string): void {
+  if (!isPrincipalName(name)) throw invalidPrincipal(name);
+}
+
+/** A principal a key may be issued to: a principal name, and not the reserved admin. */
 export function assertValidPrincipal(name: string): void {
-  if (!principalPattern.test(name) || name === adminPrincipal) {
-    throw new TributaryError(
-      'INVALID_REQUEST',
-      `Invalid principal '${name.slice(0, 300)}': use 1-249 characters of [A-Za-z0-9._:@-]; '${adminPrincipal}' is reserved.`,
-      { field: 'principal' },
-    );
-  }
+  if (!isPrincipalName(name) || name === adminPrincipal) throw invalidPrincipal(name);
 }
 
 export const hashApiKey = (key: string): string => createHash('sha256').update(key).digest('hex');

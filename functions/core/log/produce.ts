@@ -88,6 +88,13 @@ export interface ProduceDeps {
  */
 export const maxPartitionsPerRequest = 32;
 
+/**
+ * Records one request may carry. The answer lists an offset per record, up to 71 bytes
+ * each: 50,000 of them stay well inside Lambda's 6 MB response, where 6 MB of tiny records
+ * (some 500,000) would not.
+ */
+export const maxRecordsPerRequest = 50_000;
+
 /** A validated produce request whose chunk is encoded but not yet written or committed. */
 export interface PreparedProduce {
   readonly recordCount: number;

@@ -3,6 +3,7 @@ import { TributaryError } from '../errors.ts';
 import { topicKey } from '../keys.ts';
 import type { StoredItem } from '../ports/metadata-store.ts';
 import { overridesFromJson, type TopicConfig, topicConfig } from './topic-config.ts';
+import { assertValidTopicName } from './topic-name.ts';
 
 /** The most partitions one topic may have. */
 export const maxPartitions = 1000;
@@ -54,7 +55,9 @@ export function topicData(topic: Omit<Topic, 'version' | 'config'>) {
   };
 }
 
+/** The topic, or undefined when none has the name. A malformed name is INVALID_TOPIC. */
 export async function findTopic(ctx: CoreContext, name: string): Promise<Topic | undefined> {
+  assertValidTopicName(name);
   const item = await ctx.metadata.get(topicKey(name));
   return item && topicFromItem(item);
 }

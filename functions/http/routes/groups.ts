@@ -13,6 +13,7 @@ import {
   resetOffsets,
 } from '../../core/groups/groups.ts';
 import { pollGroup } from '../../core/groups/poll.ts';
+import { legalName } from '../../core/names.ts';
 import { renderRecord } from '../record-format.ts';
 import { formatParam, intParam, jsonBody, onlyParams, queryOf } from '../request.ts';
 import { json, noContent } from '../responses.ts';
@@ -22,7 +23,8 @@ const joinBody = z.strictObject({
   topics: z.array(z.string()).min(1, 'subscribe to at least one topic'),
   // Kafka's default session.timeout.ms; its brokers allow 6 s to 30 min, we allow from 1 s.
   sessionTimeoutMs: z.number().int().min(1_000).max(1_800_000).optional().default(45_000),
-  instanceId: z.string().min(1).max(249).optional(),
+  // Kafka's rule for group.instance.id is its rule for names.
+  instanceId: z.string().regex(legalName, '1-249 characters of [a-zA-Z0-9._-]').optional(),
   autoOffsetReset: z.enum(['earliest', 'latest']).optional().default('latest'),
 });
 

@@ -4,10 +4,12 @@ import { fetchRecords } from '../../core/log/fetch.ts';
 import { takeLeadership } from '../../core/log/leadership.ts';
 import { listOffset, type OffsetSpec } from '../../core/log/list-offsets.ts';
 import {
+  maxRecordsPerRequest,
   type ProduceConditions,
   type ProduceRecord,
   prepareProduce,
 } from '../../core/log/produce.ts';
+import type { JsonTextProblem } from '../json-text.ts';
 import { encodeKey, encodeValue, type RecordFormat, renderRecord } from '../record-format.ts';
 import {
   bodyBytes,
@@ -15,6 +17,7 @@ import {
   formatParam,
   intParam,
   invalidRequest,
+  jsonTextRefusal,
   onlyParams,
   parseJson,
   queryOf,
@@ -194,13 +197,24 @@ function parseProduceBody(
     const records: ProduceRecord[] = [];
     for (const [i, line] of text.split('\n').entries()) {
       if (line.trim() === '') continue;
-      const value = parseJson(line, `NDJSON line ${i + 1}`);
+      if (records.length === maxRecordsPerRequest) throw tooManyRecords();
+      const value = parseJson(line, `NDJSON line ${i + 1}`, (problem) =>
+        invalidRecordText(problem, records.length, `line ${i + 1}`),
+      );
       records.push(toProduceRecord(value, records.length, format, `line ${i + 1}`));
     }
     return { records };
   }
-  const parsed = produceBody.safeParse(parseJson(text));
+  const parsed = produceBody.safeParse(
+    parseJson(text, undefined, (problem) => {
+      const [field, index] = problem.path;
+      return field === 'records' && typeof index === 'number'
+        ? invalidRecordText(problem, index)
+        : undefined;
+    }),
+  );
   if (!parsed.success) throw invalidRequest(parsed.error);
+  if (parsed.data.records.length > maxRecordsPerRequest) throw tooManyRecords();
   const { producer, leaderEpoch } = parsed.data;
   return {
     records: parsed.data.records.map((r, i) => toProduceRecord(r, i, format, `records[${i}]`)),
@@ -262,6 +276,19 @@ function produceConditions(
     ...(leaderEpoch !== undefined && { leaderEpoch }),
     ...(expectedOffset !== undefined && { expectedOffset }),
   };
+}
+
+const tooManyRecords = () =>
+  new TributaryError(
+    'INVALID_REQUEST',
+    `A produce request carries at most ${maxRecordsPerRequest} records, so that the offsets answered fit a response; send the rest in another request.`,
+    { field: 'records', limit: maxRecordsPerRequest },
+  );
+
+/** A record whose JSON text nests too deep or holds an unpaired surrogate. */
+function invalidRecordText(problem: JsonTextProblem, index: number, prefix = ''): TributaryError {
+  const { message, details } = jsonTextRefusal(problem, `Record ${index}`, prefix);
+  return new TributaryError('INVALID_RECORD', message, { ...details, index });
 }
 
 function toProduceRecord(

@@ -43,4 +43,14 @@ describe('record formats (the wire contract)', () => {
       codeOf(() => renderBytes('json', new TextEncoder().encode('not json'), 'value', 7)),
     ).toBe('RECORD_NOT_DECODABLE');
   });
+
+  it('json: refuses to render a stored value nested deeper than a JSON body may be', () => {
+    const nested = (depth: number) =>
+      new TextEncoder().encode(`${'['.repeat(depth)}${']'.repeat(depth)}`);
+    expect(codeOf(() => renderBytes('json', nested(5_000), 'value', 7))).toBe(
+      'RECORD_NOT_DECODABLE',
+    );
+    expect(renderBytes('text', nested(5_000), 'value', 7)).toHaveLength(10_000);
+    expect(JSON.stringify(renderBytes('json', nested(100), 'value', 7))).toHaveLength(200);
+  });
 });

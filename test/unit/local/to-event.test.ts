@@ -29,6 +29,20 @@ describe('node:http request → API Gateway HTTP API (payload 2.0) event', () =>
     expect(event.isBase64Encoded).toBe(false);
   });
 
+  it.each([
+    ['//', '//', ''],
+    ['//x/y', '//x/y', ''],
+    ['//x/v1/health?a=1', '//x/v1/health', 'a=1'],
+    ['/v1/x/../health', '/v1/x/../health', ''],
+    ['/v1/topics/a%2Fb?x=%zz', '/v1/topics/a%2Fb', 'x=%zz'],
+    ['http://127.0.0.1:8080/v1/health?a=1', '/v1/health', 'a=1'],
+  ])('keeps the path %s as sent: %s', (target, rawPath, rawQueryString) => {
+    const event = toApiGatewayEvent(request('GET', target, {}), Buffer.alloc(0));
+    expect(event.rawPath).toBe(rawPath);
+    expect(event.requestContext.http.path).toBe(rawPath);
+    expect(event.rawQueryString).toBe(rawQueryString);
+  });
+
   it('joins repeated query parameters with commas, as API Gateway does', () => {
     const event = toApiGatewayEvent(request('GET', '/x?a=1&a=2', {}), Buffer.alloc(0));
     expect(event.queryStringParameters).toEqual({ a: '1,2' });
