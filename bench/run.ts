@@ -37,6 +37,11 @@ import { groupCells, groupConfig } from './group-cells.ts';
 import { drainTable, type GroupFigures, groupOpsTable, groupSizeTable } from './group-report.ts';
 import { LoadGenerator, type LoadResult, type ProducerSession, type ReplayJob } from './load.ts';
 import {
+  type MaintenanceFigures,
+  maintenanceCells,
+  maintenanceTable,
+} from './maintenance-cells.ts';
+import {
   type CellFigures,
   figures,
   idempotenceCostTable,
@@ -131,9 +136,11 @@ async function main(): Promise<void> {
 
   const cells: CellFigures[] = [];
   const groups: GroupFigures[] = [];
+  const maintenance: MaintenanceFigures[] = [];
   const embedded = await benchBackend(embeddedBackend, load);
   cells.push(...embedded.cells);
   groups.push(embedded.groups);
+  maintenance.push(embedded.maintenance);
 
   progress('starting DynamoDB Local and fauxqs');
   const emulators = await startEmulatorProcess();
@@ -141,6 +148,7 @@ async function main(): Promise<void> {
   const emulated = await benchBackend(emulatedAwsBackend(emulators.endpoints), load);
   cells.push(...emulated.cells);
   groups.push(emulated.groups);
+  maintenance.push(emulated.maintenance);
   await stopEmulators();
 
   const totalSeconds = Number(process.hrtime.bigint() - runStarted) / 1e9;
@@ -199,17 +207,28 @@ async function main(): Promise<void> {
   );
   out.write(`${drainTable(groups.map((g) => g.drain))}\n\n`);
   out.write(
+    'Maintenance passes (POST /v1/admin/maintenance): per GB expired (1 KiB records, 8 partitions; the pass beyond an idle one), and an idle pass per idle partition (a 64-partition topic added); a (b) = calls (keys or items); RCU/WCU = DynamoDB estimate\n',
+  );
+  out.write(`${maintenanceTable(maintenance)}\n\n`);
+  out.write(
     `Total bench time ${totalSeconds.toFixed(0)} s, of which consumer groups ${groups.map((g) => `${g.seconds.toFixed(0)} s on ${g.backend}`).join(', ')}\n`,
   );
 
-  const file = await writeResults({ machine, loadAverageAtEnd, totalSeconds, cells, groups });
+  const file = await writeResults({
+    machine,
+    loadAverageAtEnd,
+    totalSeconds,
+    cells,
+    groups,
+    maintenance,
+  });
   out.write(`Figures written to ${file}\n`);
 }
 
 async function benchBackend(
   backend: BenchBackend,
   load: LoadGenerator,
-): Promise<{ cells: CellFigures[]; groups: GroupFigures }> {
+): Promise<{ cells: CellFigures[]; groups: GroupFigures; maintenance: MaintenanceFigures }> {
   progress(`${backend.name}: opening stores`);
   const stores = await backend.open();
   const closeStores = onExit(() => stores.close());
@@ -434,10 +453,18 @@ async function benchBackend(
     progress,
   });
 
+  const maintenance = await maintenanceCells({
+    backend: backend.name,
+    url: server.url,
+    load,
+    stores,
+    progress,
+  });
+
   await closeNewWriterServer();
   await closeServer();
   await closeStores();
-  return { cells, groups };
+  return { cells, groups, maintenance };
 }
 
 function warnIfShort(produced: LoadResult, fetched: LoadResult): void {
@@ -617,6 +644,7 @@ async function writeResults(results: {
   totalSeconds: number;
   cells: readonly CellFigures[];
   groups: readonly GroupFigures[];
+  maintenance: readonly MaintenanceFigures[];
 }): Promise<string> {
   const dir = fileURLToPath(new URL('../.bench/', import.meta.url));
   await mkdir(dir, { recursive: true });

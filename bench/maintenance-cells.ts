@@ -1,0 +1,203 @@
+/**
+ * What the maintenance workflow costs (functions/maintenance): the storage calls and
+ * DynamoDB capacity of a pass that frees expired data, per GB expired, written one large
+ * batch per request and one record per request; and of a pass with nothing to do, per idle
+ * partition. Each cost is a difference between two passes measured in the same run, so the
+ * rest of the deployment's topics are not counted in.
+ */
+
+import type { CountedStores } from './backends.ts';
+import type { StorageCounts } from './counting-stores.ts';
+import type { LoadGenerator } from './load.ts';
+import { createTopic } from './setup-requests.ts';
+
+const gb = 1e9;
+const valueBytes = 1024;
+const partitions = 8;
+/** Produce requests per partition, by batch size: enough bytes to expire, quickly written. */
+const requestsPerPartition = { 100: 40, 1: 150 } as const;
+/** Partitions of the idle topic whose cost is measured. */
+const idlePartitions = 64;
+
+export interface ExpiryFigures {
+  readonly batch: number;
+  readonly records: number;
+  /** Bytes of the batches expired (the report's bytesFreed). */
+  readonly bytes: number;
+  readonly indexEntriesDeleted: number;
+  readonly chunksDeleted: number;
+  readonly seconds: number;
+  /** The pass's calls beyond an idle pass's. */
+  readonly counts: StorageCounts;
+}
+
+export interface MaintenanceFigures {
+  readonly backend: string;
+  readonly expiry: readonly ExpiryFigures[];
+  /** An idle pass's calls, per idle partition (its topic's share of the sweep included). */
+  readonly idlePerPartition: StorageCounts;
+  readonly idleSeconds: number;
+}
+
+interface Bench {
+  readonly backend: string;
+  readonly url: string;
+  readonly load: LoadGenerator;
+  readonly stores: CountedStores;
+  readonly progress: (line: string) => void;
+}
+
+interface Report {
+  readonly bytesFreed: number;
+  readonly indexEntriesDeleted: number;
+  readonly chunksDeleted: number;
+  readonly failures: number;
+}
+
+async function request(url: string, method: string, path: string, body?: unknown) {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return JSON.parse(text) as unknown;
+}
+
+/** One pass through the API, with the calls it made and how long it took. */
+async function pass(
+  bench: Bench,
+): Promise<{ report: Report; counts: StorageCounts; seconds: number }> {
+  bench.stores.takeCounts();
+  const started = performance.now();
+  const { report } = (await request(bench.url, 'POST', '/v1/admin/maintenance', {})) as {
+    report: Report;
+  };
+  const seconds = (performance.now() - started) / 1000;
+  if (report.failures > 0) throw new Error(`a maintenance pass failed: ${JSON.stringify(report)}`);
+  return { report, counts: bench.stores.takeCounts(), seconds };
+}
+
+/** a - b, field by field. */
+function minus(a: StorageCounts, b: StorageCounts): StorageCounts {
+  const result = { ...a };
+  for (const key of Object.keys(result) as (keyof StorageCounts)[]) result[key] -= b[key];
+  return result;
+}
+
+function scaled(a: StorageCounts, factor: number): StorageCounts {
+  const result = { ...a };
+  for (const key of Object.keys(result) as (keyof StorageCounts)[]) result[key] *= factor;
+  return result;
+}
+
+export async function maintenanceCells(bench: Bench): Promise<MaintenanceFigures> {
+  // Settle what earlier cells left (their retention facts).
+  await pass(bench);
+
+  const expiry: ExpiryFigures[] = [];
+  for (const batch of [100, 1] as const) {
+    const topic = `bench-expiry-${batch}`;
+    await createTopic(bench.url, topic, partitions);
+    const numbers = Array.from({ length: partitions }, (_, p) => p);
+    const requests = requestsPerPartition[batch] * partitions;
+    await bench.load.run({
+      kind: 'produce',
+      url: bench.url,
+      topic,
+      partitions: numbers,
+      batch,
+      valueBytes,
+      durationMs: 0,
+      minRequests: requests,
+      maxDurationMs: 600_000,
+    });
+    // Settle the new topic's retention facts, as a pass in the steady state would have.
+    await pass(bench);
+    const idle = await pass(bench);
+    await request(bench.url, 'PATCH', `/v1/topics/${topic}/config`, { 'retention.ms': '1' });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const expired = await pass(bench);
+    expiry.push({
+      batch,
+      records: requests * batch,
+      bytes: expired.report.bytesFreed,
+      indexEntriesDeleted: expired.report.indexEntriesDeleted,
+      chunksDeleted: expired.report.chunksDeleted,
+      seconds: expired.seconds,
+      counts: minus(expired.counts, idle.counts),
+    });
+    bench.progress(
+      `${bench.backend} maintenance: ${(expired.report.bytesFreed / 1e6).toFixed(1)} MB expired at batch ${batch} freed in ${expired.seconds.toFixed(2)} s`,
+    );
+  }
+
+  // An idle pass without, then with, a topic of idle partitions.
+  await pass(bench);
+  const without = await pass(bench);
+  await createTopic(bench.url, 'bench-idle', idlePartitions);
+  await pass(bench);
+  const withIdle = await pass(bench);
+  return {
+    backend: bench.backend,
+    expiry,
+    idlePerPartition: scaled(minus(withIdle.counts, without.counts), 1 / idlePartitions),
+    idleSeconds: withIdle.seconds,
+  };
+}
+
+const fixed = (n: number, digits = 1) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+/** Expiry per GB and idle per partition, one row each, for every backend. */
+export function maintenanceTable(figures: readonly MaintenanceFigures[]): string {
+  const header = [
+    'backend',
+    'what',
+    'pass s',
+    'S3 DELETE calls (keys)',
+    'S3 LIST',
+    'DDB reads (items)',
+    'DDB writes (items)',
+    'RCU',
+    'WCU',
+  ];
+  const rows: string[][] = [header];
+  for (const f of figures) {
+    for (const e of f.expiry) {
+      const perGb = scaled(e.counts, gb / Math.max(1, e.bytes));
+      rows.push([
+        f.backend,
+        `1 GB expired, batch ${e.batch} (${fixed(e.bytes / 1e6)} MB measured: ${e.indexEntriesDeleted} entries, ${e.chunksDeleted} chunks)`,
+        fixed((e.seconds * gb) / Math.max(1, e.bytes), 0),
+        `${fixed(perGb.segmentDeletes, 0)} (${fixed(perGb.segmentDeletedKeys, 0)})`,
+        fixed(perGb.segmentLists, 0),
+        `${fixed(perGb.metadataGets + perGb.metadataGetManys + perGb.metadataQueries, 0)} (${fixed(perGb.metadataGetManyKeys + perGb.metadataQueryItems + perGb.metadataGets, 0)})`,
+        `${fixed(perGb.metadataTransacts + perGb.metadataDeleteManys, 0)} (${fixed(perGb.metadataTransactOps + perGb.metadataDeleteManyKeys, 0)})`,
+        fixed(perGb.readUnits, 0),
+        fixed(perGb.writeUnits, 0),
+      ]);
+    }
+    const idle = f.idlePerPartition;
+    rows.push([
+      f.backend,
+      'idle pass, per partition',
+      '-',
+      `${fixed(idle.segmentDeletes, 2)} (${fixed(idle.segmentDeletedKeys, 2)})`,
+      fixed(idle.segmentLists, 2),
+      `${fixed(idle.metadataGets + idle.metadataGetManys + idle.metadataQueries, 2)} (${fixed(idle.metadataGetManyKeys + idle.metadataQueryItems + idle.metadataGets, 2)})`,
+      `${fixed(idle.metadataTransacts + idle.metadataDeleteManys, 2)} (${fixed(idle.metadataTransactOps + idle.metadataDeleteManyKeys, 2)})`,
+      fixed(idle.readUnits, 2),
+      fixed(idle.writeUnits, 2),
+    ]);
+  }
+  const widths = header.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i < 2 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+        .join('  '),
+    )
+    .join('\n');
+}
