@@ -101,6 +101,17 @@ ${walkthrough}`;
     });
   });
 
+  it('runs the maintenance walkthrough as written: expired data is freed on demand', async () => {
+    const [created, produced, pass, described] = await runSection(
+      'Maintenance: retention that frees storage',
+    );
+    expect(created.config['retention.ms']).toBe('1000');
+    expect(produced.offsets).toHaveLength(1);
+    expect(pass.report).toMatchObject({ indexEntriesDeleted: 1, chunksDeleted: 1, failures: 0 });
+    expect(pass.report.bytesFreed).toBeGreaterThan(0);
+    expect(described.partitions[0]).toMatchObject({ logStartOffset: 1, sizeBytes: 0 });
+  });
+
   it('runs the authentication walkthrough as written, against a server with auth on', async () => {
     const secured = await startServer(embedded, { adminKey: 'local-admin-key-change-me' });
     try {
