@@ -157,6 +157,12 @@ export const errorCodes = {
     retryable: false,
     description: 'The group still has live members; this operation needs an empty group.',
   },
+  GROUP_MAX_SIZE_REACHED: {
+    status: 409,
+    retryable: false,
+    description:
+      'The change would take the group past a limit: 200 members, 100 subscribed topics, or a state of 300 KB (some 30,000 owned partitions).',
+  },
   TOPIC_ALREADY_EXISTS: {
     status: 409,
     retryable: false,

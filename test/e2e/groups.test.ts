@@ -377,6 +377,29 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
     );
   });
 
+  it('keeps a group of long names and many partitions within one item, and refuses the 201st member', async () => {
+    const long = (c: string) => c.repeat(249);
+    await createTopic(server.url, long('a'), 1000);
+    await createTopic(server.url, long('b'), 1000);
+    const big = await join(server.url, 'big', { topics: [long('a'), long('b')] });
+    expect(big.assignment.flatMap((a) => a.partitions)).toHaveLength(2000);
+    expect((await beat('big', big.memberId)).status).toBe(200);
+
+    await createTopic(server.url, 'popular', 1);
+    for (let i = 0; i < 200; i++) await join(server.url, 'crowd-200', { topics: ['popular'] });
+    const before = await snapshot(server);
+    const refused = await call(server.url, 'POST', '/v1/groups/crowd-200/members', {
+      topics: ['popular'],
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({
+      code: 'GROUP_MAX_SIZE_REACHED',
+      limit: 200,
+      members: 201,
+    });
+    expect(await snapshot(server)).toEqual(before);
+  });
+
   it('lists, describes, resets and deletes groups — resets and deletes only when empty', async () => {
     await createTopic(server.url, 'admin', 2, { 'retention.ms': '-1' });
     await produce(server.url, 'admin', [
@@ -434,6 +457,13 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
       'INVALID_GROUP',
     ],
     ['no topics', 'POST', '/v1/groups/g/members', { topics: [] }, 'INVALID_REQUEST'],
+    [
+      'a subscription of over 100 topics',
+      'POST',
+      '/v1/groups/g/members',
+      { topics: Array.from({ length: 101 }, (_, i) => `topic-${i}`) },
+      'INVALID_REQUEST',
+    ],
     ['an invalid topic name', 'POST', '/v1/groups/g/members', { topics: ['a/b'] }, 'INVALID_TOPIC'],
     [
       'a session timeout under 1 s',

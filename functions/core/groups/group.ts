@@ -1,4 +1,5 @@
 import { TributaryError } from '../errors.ts';
+import { isLegalName } from '../names.ts';
 import type { ItemKey, JsonObject, StoredItem } from '../ports/metadata-store.ts';
 import { type Assignment, assignPartitions } from './assignor.ts';
 
@@ -60,10 +61,8 @@ export interface Group {
   readonly version: number | undefined;
 }
 
-const legalName = /^[a-zA-Z0-9._-]{1,249}$/;
-
 export function assertValidGroupName(name: string): void {
-  if (!legalName.test(name)) {
+  if (!isLegalName(name)) {
     throw new TributaryError(
       'INVALID_GROUP',
       `Invalid group name '${name.slice(0, 300)}': use 1-249 characters of [a-zA-Z0-9._-].`,
@@ -80,32 +79,59 @@ export const emptyGroup = (name: string): Group => ({
   version: undefined,
 });
 
+/**
+ * The group item, stored compactly so that a group at its limits (groupLimits) fits
+ * DynamoDB's 400 KB item: every topic name a member subscribes to appears once, in `names`,
+ * and members refer to topics by their index there:
+ *
+ *   names    ["clicks", "orders"]
+ *   topics   {"clicks": {id, partitions}, …}              the snapshot the assignment is of
+ *   members  [{memberId, instanceId, topics: [0, 1], sessionTimeoutMs, lastHeartbeat,
+ *              autoOffsetReset, owned: [[topic index, since, [partition, …]], …]}]
+ *
+ * Items written before (topics and owned partitions by name) are read as well.
+ */
 export function groupFromItem(name: string, item: StoredItem | undefined): Group {
   if (!item) return emptyGroup(name);
   const data = item.data;
+  const names = Array.isArray(data.names) ? data.names.map(String) : [];
+  const topicName = (ref: unknown) => (typeof ref === 'number' ? (names[ref] ?? '') : String(ref));
   const members = Array.isArray(data.members) ? data.members : [];
   return {
     name,
     generation: Number(data.generation ?? 0),
     members: members.map((m) => {
       if (!m || typeof m !== 'object' || Array.isArray(m)) throw new Error(`corrupt group ${name}`);
-      const owned = Array.isArray(m.owned) ? m.owned : [];
       return {
         memberId: String(m.memberId),
         instanceId: typeof m.instanceId === 'string' ? m.instanceId : null,
-        topics: Array.isArray(m.topics) ? m.topics.map(String) : [],
+        topics: Array.isArray(m.topics) ? m.topics.map(topicName) : [],
         sessionTimeoutMs: Number(m.sessionTimeoutMs),
         lastHeartbeat: Number(m.lastHeartbeat),
         autoOffsetReset: m.autoOffsetReset === 'earliest' ? 'earliest' : 'latest',
-        owned: owned.map((o) => {
-          const [topic, partition, since] = Array.isArray(o) ? o : [];
-          return { topic: String(topic), partition: Number(partition), since: Number(since) };
-        }),
+        owned: ownedFromJson(m.owned, topicName),
       };
     }),
     topics: snapshotFromJson(data.topics),
     version: item.version,
   };
+}
+
+function ownedFromJson(value: unknown, topicName: (ref: unknown) => string): OwnedPartition[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((entry): OwnedPartition[] => {
+    if (!Array.isArray(entry)) return [];
+    const [ref, second, third] = entry;
+    // [topic index, since, [partitions]]; before, one [topic name, partition, since] each.
+    if (Array.isArray(third)) {
+      return third.map((p) => ({
+        topic: topicName(ref),
+        partition: Number(p),
+        since: Number(second),
+      }));
+    }
+    return [{ topic: topicName(ref), partition: Number(second), since: Number(third) }];
+  });
 }
 
 function snapshotFromJson(value: unknown): TopicSnapshot {
@@ -121,17 +147,34 @@ function snapshotFromJson(value: unknown): TopicSnapshot {
 }
 
 export function groupData(group: Group): JsonObject {
+  const names = subscribedTopics(group.members);
+  const index = new Map(names.map((n, i) => [n, i]));
   return {
     generation: group.generation,
-    members: group.members.map((m) => ({
-      memberId: m.memberId,
-      instanceId: m.instanceId,
-      topics: [...m.topics],
-      sessionTimeoutMs: m.sessionTimeoutMs,
-      lastHeartbeat: m.lastHeartbeat,
-      autoOffsetReset: m.autoOffsetReset,
-      owned: m.owned.map((o) => [o.topic, o.partition, o.since]),
-    })),
+    names,
+    members: group.members.map((m) => {
+      // Owned partitions grouped by topic and the generation they are owned since.
+      const runs = new Map<string, { ref: number; since: number; partitions: number[] }>();
+      for (const o of m.owned) {
+        const key = `${o.topic}\u0000${o.since}`;
+        const run = runs.get(key) ?? {
+          ref: index.get(o.topic) ?? -1,
+          since: o.since,
+          partitions: [],
+        };
+        run.partitions.push(o.partition);
+        runs.set(key, run);
+      }
+      return {
+        memberId: m.memberId,
+        instanceId: m.instanceId,
+        topics: m.topics.map((t) => index.get(t) ?? -1),
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        lastHeartbeat: m.lastHeartbeat,
+        autoOffsetReset: m.autoOffsetReset,
+        owned: [...runs.values()].map((r) => [r.ref, r.since, r.partitions]),
+      };
+    }),
     topics: Object.fromEntries(
       Object.entries(group.topics).map(([name, t]) => [
         name,
@@ -139,6 +182,43 @@ export function groupData(group: Group): JsonObject {
       ]),
     ),
   };
+}
+
+/**
+ * How big a group may grow, so that its one item stays within DynamoDB's 400 KB (and every
+ * operation on it, which rewrites it, stays cheap): Kafka's own default for a consumer
+ * group's members (group.consumer.max.size, KIP-848), topics per group, and a bound on the
+ * item itself — about 30,000 owned partitions — for what the other two do not bound.
+ */
+export const groupLimits = {
+  members: 200,
+  topics: 100,
+  itemBytes: 300 * 1024,
+} as const;
+
+/** Refuses a group state that would exceed a limit; nothing is written. */
+export function assertWithinLimits(group: Group): void {
+  const topics = subscribedTopics(group.members).length;
+  const refuse = (what: string, limit: number, details: Record<string, number>) =>
+    new TributaryError(
+      'GROUP_MAX_SIZE_REACHED',
+      `Group '${group.name}' would have ${what}; a group holds at most ${limit}.`,
+      { group: group.name, limit, ...details },
+    );
+  if (group.members.length > groupLimits.members) {
+    throw refuse(`${group.members.length} members`, groupLimits.members, {
+      members: group.members.length,
+    });
+  }
+  if (topics > groupLimits.topics) {
+    throw refuse(`${topics} subscribed topics`, groupLimits.topics, { topics });
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(groupData(group)));
+  if (bytes > groupLimits.itemBytes) {
+    throw refuse(`a state of ${bytes} bytes (too many partitions)`, groupLimits.itemBytes, {
+      bytes,
+    });
+  }
 }
 
 export const isLapsed = (member: Member, now: number) =>

@@ -20,6 +20,7 @@ import { assertValidTopicName } from '../topics/topic-name.ts';
 import {
   type AssignedPartitions,
   assertValidGroupName,
+  assertWithinLimits,
   assignmentView,
   type Group,
   groupData,
@@ -67,6 +68,7 @@ async function updateGroup(
     const changed = await change(settled, now);
     const next = changed ?? settled;
     if (next === read) return read;
+    assertWithinLimits(next);
     const ops: WriteOp[] = [
       {
         type: 'put',

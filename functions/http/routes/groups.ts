@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TributaryError } from '../../core/errors.ts';
+import { groupLimits } from '../../core/groups/group.ts';
 import {
   commitOffsets,
   deleteGroup,
@@ -20,7 +21,10 @@ import { json, noContent } from '../responses.ts';
 import type { Access, Route, RouteRequest } from './route.ts';
 
 const joinBody = z.strictObject({
-  topics: z.array(z.string()).min(1, 'subscribe to at least one topic'),
+  topics: z
+    .array(z.string())
+    .min(1, 'subscribe to at least one topic')
+    .max(groupLimits.topics, `a member subscribes to at most ${groupLimits.topics} topics`),
   // Kafka's default session.timeout.ms; its brokers allow 6 s to 30 min, we allow from 1 s.
   sessionTimeoutMs: z.number().int().min(1_000).max(1_800_000).optional().default(45_000),
   // Kafka's rule for group.instance.id is its rule for names.
