@@ -10,6 +10,7 @@ import { groupRoutes } from './routes/groups.ts';
 import { producerRoutes } from './routes/producers.ts';
 import { recordRoutes } from './routes/records.ts';
 import type { HttpDeps, Route, RouteRequest } from './routes/route.ts';
+import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { topicRoutes } from './routes/topics.ts';
 
 const routes: readonly Route[] = [
@@ -20,6 +21,7 @@ const routes: readonly Route[] = [
     handle: async () => json(200, { status: 'ok' }),
   },
   ...topicRoutes,
+  ...subscriptionRoutes,
   ...recordRoutes,
   ...producerRoutes,
   ...groupRoutes,

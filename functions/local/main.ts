@@ -3,6 +3,9 @@ import { resolve } from 'node:path';
 import { createApp, deferInBackground } from '../app.ts';
 import { readConfig } from '../config.ts';
 import { hashApiKey } from '../core/auth/api-keys.ts';
+import { readDispatchConfig } from '../dispatch/config.ts';
+import { type LocalDispatch, startLocalDispatch, wakingDispatch } from '../dispatch/local.ts';
+import { createDispatcher, targetPolicy } from '../dispatch/runtime.ts';
 import { jsonLogger } from '../http/logger.ts';
 import { openAwsStores } from '../stores/aws.ts';
 import { openEmbeddedStores } from '../stores/embedded.ts';
@@ -15,6 +18,10 @@ if (config.auth && !config.adminKey) {
 }
 const stores =
   config.store === 'aws' ? await openAwsStores(config) : openEmbeddedStores(config.dataDir);
+// Subscriptions run in this process: webhooks may call receivers on this machine.
+const dispatchConfig = readDispatchConfig();
+const localTargets = { allowLoopback: true };
+let dispatch: LocalDispatch | undefined;
 const handler = createApp({
   metadata: stores.metadata,
   segments: stores.segments,
@@ -22,14 +29,29 @@ const handler = createApp({
   cacheBytes: config.cacheBytes,
   defer: deferInBackground(jsonLogger),
   ...(config.auth && config.adminKey && { auth: { adminKeyHash: hashApiKey(config.adminKey) } }),
+  targets: targetPolicy(dispatchConfig, localTargets),
 });
-const server = createLocalServer(handler, jsonLogger);
+const server = createLocalServer(
+  wakingDispatch(handler, { wake: (topic) => dispatch?.wake(topic) }),
+  jsonLogger,
+);
 server.listen(config.port, config.host);
 await once(server, 'listening');
 
 const address = server.address();
 const port = typeof address === 'object' && address ? address.port : config.port;
 const url = `http://${config.host}:${port}`;
+if (dispatchConfig.enabled) {
+  const dispatcher = createDispatcher({
+    ...stores,
+    config: dispatchConfig,
+    rules: localTargets,
+    log: jsonLogger,
+    bootstrapServers: dispatchConfig.publicUrl ?? url,
+    cacheBytes: config.cacheBytes,
+  });
+  dispatch = startLocalDispatch(dispatcher, { ...dispatchConfig, log: jsonLogger });
+}
 const where =
   config.store === 'aws'
     ? `DynamoDB table ${config.tableName}, S3 bucket ${config.bucketName}`
@@ -45,6 +67,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     server.close();
     server.closeAllConnections();
-    void stores.close().then(() => process.exit(0));
+    void Promise.resolve(dispatch?.stop())
+      .then(() => stores.close())
+      .then(() => process.exit(0));
   });
 }
