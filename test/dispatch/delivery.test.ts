@@ -1,5 +1,8 @@
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SubscriptionEvent } from '../../sdk/src/subscriptions.ts';
+import { type SubscriptionEvent, verifySignature } from '../../sdk/src/subscriptions.ts';
 import { createTopic, fetchAll, produce } from '../support/api.ts';
 import { backends, type OpenBackend } from '../support/backends.ts';
 import { type DispatchServer, eventually, startDispatchServer } from '../support/dispatch.ts';
@@ -152,5 +155,235 @@ describe.each(backends)('push delivery on $name', (backend) => {
     // Three throttles were not attempts; two function errors were, within maxRetryAttempts 2.
     expect(partition).toMatchObject({ delivered: 1, failed: 5, state: 'idle' });
     expect(partition.lastError.message).toContain('boom');
+  });
+
+  it('bisects a failing batch down to the poisoned record and dead-letters it alone, with headers saying why', async () => {
+    const seen: number[] = [];
+    lambda.functions.set('poison-fn', {
+      handler: async (event) => {
+        const records = decode(asEvent(event));
+        if (records.some((r) => r.value === 'poison')) throw new Error('cannot parse poison');
+        seen.push(...records.map((r) => r.offset));
+        return null;
+      },
+    });
+    await createTopic(server.url, 'bisect', 1);
+    await createTopic(server.url, 'bisect.dlq', 1);
+    await subscribe('bisect', {
+      name: 'b',
+      target: { type: 'lambda', function: 'poison-fn' },
+      startingPosition: 'TRIM_HORIZON',
+      batchSize: 16,
+      bisectBatchOnFunctionError: true,
+      maxRetryAttempts: 1,
+      onFailure: { topic: 'bisect.dlq' },
+    });
+    const values = Array.from({ length: 16 }, (_, i) => (i === 11 ? 'poison' : `ok-${i}`));
+    await produce(
+      server.url,
+      'bisect',
+      values.map((value) => ({ key: 'same', value })),
+    );
+    await eventually(async () => (await describeSub('bisect', 'b')).lag === 0, 'the batch');
+    expect([...seen].sort((a, b) => a - b)).toEqual([...Array(16).keys()].filter((o) => o !== 11));
+    const dead = await fetchAll(server.url, 'bisect.dlq', 0, 0, 'text');
+    expect(dead.map((r) => r.value)).toEqual(['"poison"']);
+    const headers = Object.fromEntries(dead[0]?.headers.map((h) => [h.name, h.value]) ?? []);
+    expect(headers).toMatchObject({
+      'tributary.subscription': 'b',
+      'tributary.topic': 'bisect',
+      'tributary.partition': '0',
+      'tributary.offset': '11',
+      'tributary.attempts': '2',
+    });
+    expect(headers['tributary.error']).toContain('cannot parse poison');
+    expect(dead[0]?.key).toBe('same');
+    const [partition] = (await describeSub('bisect', 'b')).partitions;
+    expect(partition).toMatchObject({ deadLettered: 1, delivered: 15, state: 'idle' });
+  });
+
+  it('waits at a record whose retries are exhausted when there is no onFailure, and goes on once changed', async () => {
+    let healthy = false;
+    const seen: number[] = [];
+    lambda.functions.set('broken-fn', {
+      handler: async (event) => {
+        if (!healthy) throw new Error('bug in handler');
+        seen.push(...decode(asEvent(event)).map((r) => r.offset));
+        return null;
+      },
+    });
+    await createTopic(server.url, 'waits', 1);
+    await subscribe('waits', {
+      name: 'w',
+      target: { type: 'lambda', function: 'broken-fn' },
+      startingPosition: 'TRIM_HORIZON',
+      maxRetryAttempts: 1,
+    });
+    await produce(server.url, 'waits', [{ value: 1 }, { value: 2 }]);
+    await eventually(async () => (await describeSub('waits', 'w')).state === 'waiting', 'waiting');
+    const waiting = await describeSub('waits', 'w');
+    expect(waiting.partitions[0]).toMatchObject({
+      state: 'waiting',
+      position: 0,
+      lag: 2,
+      attempts: 2,
+    });
+    expect(seen).toEqual([]);
+    // The fix is deployed; an update (any) makes the waiting partition try again at once.
+    healthy = true;
+    const patched = await call(server.url, 'PATCH', '/v1/topics/waits/subscriptions/w', {
+      batchSize: 50,
+    });
+    expect(patched.status).toBe(200);
+    await eventually(() => seen.length === 2, 'delivery after the fix');
+    expect(seen).toEqual([0, 1]);
+  });
+
+  it('dead-letters failed records older than maxRecordAgeMs without waiting for more retries', async () => {
+    lambda.functions.set('always-fails', {
+      handler: async () => {
+        throw new Error('down');
+      },
+    });
+    await createTopic(server.url, 'aged', 1);
+    await createTopic(server.url, 'aged.dlq', 1);
+    await subscribe('aged', {
+      name: 'a',
+      target: { type: 'lambda', function: 'always-fails' },
+      startingPosition: 'TRIM_HORIZON',
+      maxRecordAgeMs: 60_000,
+      onFailure: { topic: 'aged.dlq' },
+    });
+    const old = Date.now() - 2 * 3_600_000;
+    await produce(server.url, 'aged', [{ value: 'stale', timestamp: old }]);
+    await produce(server.url, 'aged', [{ value: 'fresh' }]);
+    await eventually(
+      async () => (await fetchAll(server.url, 'aged.dlq', 0, 0, 'text')).length === 1,
+      'the stale record dead-lettered',
+    );
+    const sub = await describeSub('aged', 'a');
+    // The fresh record keeps retrying (no retry limit, and it is not too old).
+    expect(sub.partitions[0]).toMatchObject({ position: 1, deadLettered: 1, state: 'retrying' });
+    const [dead] = await fetchAll(server.url, 'aged.dlq', 0, 0, 'text');
+    expect(dead?.headers.find((h) => h.name === 'tributary.attempts')?.value).toBe('1');
+  });
+
+  it('delivers only records whose JSON value matches the filter; the rest count as delivered', async () => {
+    const seen: unknown[] = [];
+    lambda.functions.set('filtered-fn', {
+      handler: async (event) => {
+        seen.push(...decode(asEvent(event)).map((r) => r.value));
+        return null;
+      },
+    });
+    await createTopic(server.url, 'filtered', 1);
+    await subscribe('filtered', {
+      name: 'big-orders',
+      target: { type: 'lambda', function: 'filtered-fn' },
+      startingPosition: 'TRIM_HORIZON',
+      filter: { value: { type: ['order'], amount: [{ numeric: ['>=', 100] }] } },
+    });
+    await produce(server.url, 'filtered', [
+      { value: { type: 'order', amount: 150 } },
+      { value: { type: 'order', amount: 5 } },
+      { value: { type: 'refund', amount: 500 } },
+      { value: 'not an object' },
+      { value: { type: 'order', amount: 100, note: 'edge' } },
+    ]);
+    await eventually(async () => (await describeSub('filtered', 'big-orders')).lag === 0, 'all');
+    expect(seen).toEqual([
+      { type: 'order', amount: 150 },
+      { type: 'order', amount: 100, note: 'edge' },
+    ]);
+    const [partition] = (await describeSub('filtered', 'big-orders')).partitions;
+    expect(partition).toMatchObject({ delivered: 2, filtered: 3, position: 5 });
+  });
+
+  it('stops delivering when the topic is deleted, and removes the subscription', async () => {
+    let calls = 0;
+    lambda.functions.set('gone-fn', {
+      handler: async () => {
+        calls++;
+        return null;
+      },
+    });
+    await createTopic(server.url, 'ephemeral', 1);
+    await subscribe('ephemeral', {
+      name: 'e',
+      target: { type: 'lambda', function: 'gone-fn' },
+      startingPosition: 'TRIM_HORIZON',
+    });
+    await produce(server.url, 'ephemeral', [{ value: 1 }]);
+    await eventually(() => calls === 1, 'the first delivery');
+    expect((await call(server.url, 'DELETE', '/v1/topics/ephemeral')).status).toBe(204);
+    await createTopic(server.url, 'ephemeral', 1);
+    await produce(server.url, 'ephemeral', [{ value: 2 }]);
+    const list = await call(server.url, 'GET', '/v1/topics/ephemeral/subscriptions');
+    expect(list.body.subscriptions).toEqual([]);
+    await eventually(
+      async () => (await stores.metadata.query('subscriptions')).every((i) => !i.sk.endsWith('#e')),
+      'the old subscription purged',
+    );
+    expect(calls).toBe(1);
+  });
+
+  it('POSTs signed webhooks a receiver can verify with the SDK, with its own headers', async () => {
+    const received: { body: string; signature: string; headers: IncomingHttpHeaders }[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        received.push({
+          body,
+          signature: String(req.headers['tributary-signature']),
+          headers: req.headers,
+        });
+        res.writeHead(received.length === 1 ? 503 : 200).end();
+      });
+    });
+    receiver.listen(0, '127.0.0.1');
+    await once(receiver, 'listening');
+    const { port } = receiver.address() as AddressInfo;
+    try {
+      await createTopic(server.url, 'hooked', 1);
+      const created = await subscribe('hooked', {
+        name: 'h',
+        target: {
+          type: 'http',
+          url: `http://127.0.0.1:${port}/orders`,
+          headers: { authorization: 'Bearer receiver-token' },
+        },
+        startingPosition: 'TRIM_HORIZON',
+      });
+      expect(created.secret).toMatch(/^whsec_/);
+      expect(created.target.headers).toEqual({ authorization: '****' });
+      const described = await describeSub('hooked', 'h');
+      expect(described.secret).toBeUndefined();
+
+      await produce(server.url, 'hooked', [{ value: { n: 1 } }]);
+      await eventually(() => received.length === 2, 'a retry after the 503');
+      for (const { body, signature, headers } of received) {
+        expect(await verifySignature({ secret: created.secret, header: signature, body })).toBe(
+          true,
+        );
+        expect(headers.authorization).toBe('Bearer receiver-token');
+        expect(headers['tributary-subscription']).toBe('hooked/h');
+        const event = JSON.parse(body) as SubscriptionEvent;
+        expect(decode(event)).toEqual([{ partition: 0, offset: 0, value: { n: 1 } }]);
+      }
+      const { body, signature } = received[0] ?? { body: '', signature: '' };
+      expect(await verifySignature({ secret: 'whsec_wrong', header: signature, body })).toBe(false);
+      expect(
+        await verifySignature({ secret: created.secret, header: signature, body: `${body} ` }),
+      ).toBe(false);
+      const stale = Date.now() + 10 * 60_000;
+      expect(
+        await verifySignature({ secret: created.secret, header: signature, body, now: stale }),
+      ).toBe(false);
+    } finally {
+      receiver.close();
+    }
   });
 });

@@ -295,22 +295,26 @@ export function judge(
   const same = cursor.retry?.offset === first ? cursor.retry : null;
   const attempts = (same?.attempts ?? 0) + (counted ? 1 : 0);
   const throttles = (same?.throttles ?? 0) + (counted ? 0 : 1);
+  // Failed records past maxRecordAgeMs, from the first: they stop being retried, while
+  // younger ones after them keep their retries.
   const failedSet = new Set(failed);
-  const oldest = Math.min(
-    ...attempt.records.filter((r) => failedSet.has(r.offset)).map((r) => r.timestamp),
+  const failedRecords = attempt.records.filter((r) => failedSet.has(r.offset));
+  const young = failedRecords.findIndex(
+    (r) => sub.maxRecordAgeMs < 0 || now - r.timestamp <= sub.maxRecordAgeMs,
   );
-  const tooOld = sub.maxRecordAgeMs >= 0 && now - oldest > sub.maxRecordAgeMs;
+  const aged = young === -1 ? failed.length : young;
   const tooMany = sub.maxRetryAttempts >= 0 && attempts > sub.maxRetryAttempts;
   const delivered = all.filter((offset) => offset < first).length;
 
-  if (final || tooOld || tooMany) {
+  if (final || tooMany || aged > 0) {
     if (sub.onFailure) {
+      const whole = final || tooMany || aged === failed.length;
       return {
         kind: 'dead-letter',
-        offsets: failed,
-        position: attempt.end,
+        offsets: whole ? failed : failed.slice(0, aged),
+        position: whole ? attempt.end : (failed[aged] ?? attempt.end),
         // Records a partial response did not name were processed.
-        delivered: all.length - failed.length,
+        delivered: whole ? attempt.records.length - failed.length : delivered,
         error,
         attempts,
       };
