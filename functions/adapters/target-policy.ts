@@ -68,6 +68,9 @@ export class DeploymentTargetPolicy implements TargetPolicy {
     if (url.username || url.password) {
       throw refused('target.url', 'credentials do not go in the URL; use target.headers');
     }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && this.#rules.allowLoopback)) {
+      throw refused('target.url', 'webhooks are called over https');
+    }
     const host = hostOf(url);
     const addresses = ipaddr.isValid(host) ? [host] : await this.#addresses(host);
     const loopbackOnly = addresses.every((a) => ipaddr.process(a).range() === 'loopback');
