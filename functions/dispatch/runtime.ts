@@ -88,9 +88,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         waitingProbeMs: config.waitingProbeMs,
         random: Math.random,
       },
-      // Long enough for a delivery and the writes around it; a crashed holder's partition
-      // waits this long before another dispatcher takes it.
-      leaseMs: config.deliveryTimeoutMs + 30_000,
+      // Twice a delivery: room for one and the writes around it. A crashed holder's
+      // partitions wait at most this long before another dispatcher takes them.
+      leaseMs: 2 * config.deliveryTimeoutMs,
       deliveryTimeoutMs: config.deliveryTimeoutMs,
       bootstrapServers: options.bootstrapServers,
       metrics: options.metrics ?? noDispatchMetrics,

@@ -52,7 +52,7 @@ export interface DispatchDeps {
   readonly writers: WriterCache;
   readonly delivery: DeliveryPort;
   readonly retry: RetryPolicy;
-  /** How long a lease lasts unless renewed: longer than a delivery may take. */
+  /** How long a lease lasts unless renewed: longer than a delivery may take (twice, by default). */
   readonly leaseMs: number;
   /** A delivery gives up after this long; a lease always has this much left when one starts. */
   readonly deliveryTimeoutMs: number;
@@ -94,8 +94,6 @@ export type StepResult =
 
 /** Raw record bytes per fetch: base64 then fits Lambda's 6 MB payload with the envelope. */
 const maxFetchBytes = 4_000_000;
-/** A lease is renewed before a delivery unless this much beyond the timeout is left. */
-const leaseMarginMs = 5_000;
 
 /**
  * One bounded unit of work on one subscription partition: read the cursor, deliver at most
@@ -165,10 +163,8 @@ export async function step(deps: DispatchDeps, worker: Worker): Promise<StepResu
 
   // Take the lease (or renew it) before reading what to deliver, so a delivery never
   // outlives it: a lease always has the delivery timeout and a margin left when one starts.
-  if (
-    worker.held === undefined ||
-    cursor.leaseUntil - now < deps.deliveryTimeoutMs + leaseMarginMs
-  ) {
+  const margin = (deps.leaseMs - deps.deliveryTimeoutMs) / 2;
+  if (worker.held === undefined || cursor.leaseUntil - now < deps.deliveryTimeoutMs + margin) {
     const taken = worker.held === undefined ? withLease(cursor, worker.holder, 0) : cursor;
     if (!(await write(deps, worker, current, taken, now))) return { kind: 'fenced' };
     cursor = {
