@@ -194,7 +194,8 @@ export async function step(deps: DispatchDeps, worker: Worker): Promise<StepResu
     }
     throw error;
   }
-  if (fetched.length === 0) return { kind: 'progress' };
+  // Below the head, yet nothing to read (a commit landing, a gap): look again shortly.
+  if (fetched.length === 0) return { kind: 'later', at: now + 50 };
   worker.iteratorAgeMs = Math.max(0, now - (fetched[0]?.timestamp ?? now));
 
   const matching = current.filter

@@ -11,6 +11,7 @@ import {
   startLocalDispatch,
   wakingDispatch,
 } from '../../functions/dispatch/local.ts';
+import type { DispatchMetrics } from '../../functions/dispatch/metrics.ts';
 import { createDispatcher, targetPolicy } from '../../functions/dispatch/runtime.ts';
 import { silentLogger } from '../../functions/http/logger.ts';
 import { createLocalServer } from '../../functions/local/server.ts';
@@ -47,7 +48,12 @@ export interface DispatchServer {
 export function testDispatcher(
   stores: OpenBackend,
   lambda: LambdaServer,
-  options: { config?: Partial<DispatchConfig>; now?: () => number; rules?: AddressRules } = {},
+  options: {
+    config?: Partial<DispatchConfig>;
+    now?: () => number;
+    rules?: AddressRules;
+    metrics?: DispatchMetrics;
+  } = {},
 ): Dispatcher {
   return createDispatcher({
     metadata: stores.metadata,
@@ -59,6 +65,7 @@ export function testDispatcher(
     cacheBytes: 4 * 1024 * 1024,
     lambda: lambdaClientFor(lambda),
     ...(options.now && { now: options.now }),
+    ...(options.metrics && { metrics: options.metrics }),
   });
 }
 
