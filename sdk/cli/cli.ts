@@ -6,6 +6,7 @@ import { consume } from './commands/consume.ts';
 import { dev } from './commands/dev.ts';
 import { groupCommands } from './commands/groups.ts';
 import { produce } from './commands/produce.ts';
+import { subscriptionCommands } from './commands/subscriptions.ts';
 import { topicCommands } from './commands/topics.ts';
 import { resolveConnection } from './connection.ts';
 import { describeError, exitCodeFor, exitCodes } from './exit-codes.ts';
@@ -15,6 +16,7 @@ import { commandHelp, globalHelp, groupHelp } from './help.ts';
 export const commands: readonly Command[] = [
   dev,
   ...topicCommands,
+  ...subscriptionCommands,
   produce,
   consume,
   ...groupCommands,
@@ -22,7 +24,7 @@ export const commands: readonly Command[] = [
   ...aclCommands,
 ];
 
-/** Words that need a subcommand: `topics`, `groups`, `keys`, `acls`. */
+/** Words that need a subcommand: `topics`, `subscriptions`, `groups`, `keys`, `acls`. */
 const groups = new Set(commands.filter((c) => c.words.length > 1).map((c) => c.words[0]));
 
 const isGroup = (words: readonly string[]) => words.length === 1 && groups.has(words[0] ?? '');

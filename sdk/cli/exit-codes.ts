@@ -23,6 +23,7 @@ const notFoundCodes = [
   'GROUP_NOT_FOUND',
   'KEY_NOT_FOUND',
   'ACL_NOT_FOUND',
+  'SUBSCRIPTION_NOT_FOUND',
 ];
 
 /**
