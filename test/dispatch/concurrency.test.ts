@@ -56,7 +56,12 @@ describe.each(backends)('two dispatchers at once on $name', (backend) => {
     const deliveries = [0, 0];
     const dispatchers = deliveries.map((_, i) =>
       testDispatcher(stores, lambda, {
-        metrics: { delivery: () => void deliveries[i]!++, pass: () => {} },
+        metrics: {
+          delivery: () => {
+            deliveries[i] = (deliveries[i] ?? 0) + 1;
+          },
+          pass: () => {},
+        },
       }),
     );
     let running = true;
