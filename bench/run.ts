@@ -47,6 +47,7 @@ import {
   timeTable,
 } from './report.ts';
 import { createTopic } from './setup-requests.ts';
+import { benchSubscriptions, subscriptionReport } from './subscriptions.ts';
 
 /** The matrix. */
 const connections = 4;
@@ -204,6 +205,7 @@ async function main(): Promise<void> {
 
   const file = await writeResults({ machine, loadAverageAtEnd, totalSeconds, cells, groups });
   out.write(`Figures written to ${file}\n`);
+  out.write(`\n${subscriptionReport(await benchSubscriptions(progress))}`);
 }
 
 async function benchBackend(

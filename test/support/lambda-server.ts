@@ -12,6 +12,7 @@
  *   429  x-amzn-ErrorType: TooManyRequestsException           over the function's concurrency,
  *        Retry-After                                          or the handler threw `throttled()`
  *   413  x-amzn-ErrorType: RequestTooLargeException           a payload over 6 MB
+ *   202  (X-Amz-Invocation-Type: Event)                       queued; the handler runs after
  */
 
 import { once } from 'node:events';
@@ -85,11 +86,11 @@ export async function startLambdaServer(
       );
       return;
     }
-    if (
-      req.headers['x-amz-invocation-type'] !== 'RequestResponse' &&
-      req.headers['x-amz-invocation-type'] !== undefined
-    ) {
-      sendError(res, 400, 'InvalidParameterValueException', 'only RequestResponse is served here');
+    if (req.headers['x-amz-invocation-type'] === 'Event') {
+      // Asynchronous: queued, answered 202 at once; the handler runs afterwards.
+      invocations.set(name, (invocations.get(name) ?? 0) + 1);
+      res.writeHead(202).end();
+      void fn.handler(JSON.parse(body.toString('utf8'))).catch(() => undefined);
       return;
     }
     const running = inFlight.get(name) ?? 0;
