@@ -15,16 +15,9 @@
  * Run alone with `npm run bench:subscriptions`; `npm run bench` runs it last.
  */
 
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { createApp, deferInBackground } from '../functions/app.ts';
 import { readDispatchConfig } from '../functions/dispatch/config.ts';
-import { startLocalDispatch, wakingDispatch } from '../functions/dispatch/local.ts';
-import { createDispatcher, targetPolicy } from '../functions/dispatch/runtime.ts';
-import { silentLogger } from '../functions/http/logger.ts';
-import { createLocalServer } from '../functions/local/server.ts';
-import { lambdaClientFor } from '../test/support/dispatch.ts';
+import { lambdaClientFor, startDispatchServer } from '../test/support/dispatch.ts';
 import { startLambdaServer } from '../test/support/lambda-server.ts';
 import { type CountedStores, embeddedBackend } from './backends.ts';
 import { percentile } from './report.ts';
@@ -86,38 +79,14 @@ async function harness(): Promise<Harness> {
     },
     notified: { handler: async () => null },
   });
-  const config = { ...readDispatchConfig({}), intervalMs: 1_000 };
-  const dispatcher = createDispatcher({
-    metadata: stores.metadata,
-    segments: stores.segments,
-    config,
-    rules: { allowLoopback: true },
-    log: silentLogger,
-    bootstrapServers: 'http://127.0.0.1',
-    cacheBytes: 64 * 1024 * 1024,
-    lambda: lambdaClientFor(lambda),
-  });
-  const dispatch = startLocalDispatch(dispatcher, { ...config, log: silentLogger });
-  const app = createApp({
-    metadata: stores.metadata,
-    segments: stores.segments,
-    log: silentLogger,
-    cacheBytes: 64 * 1024 * 1024,
-    defer: deferInBackground(silentLogger),
-    targets: targetPolicy(config, { allowLoopback: true }),
-  });
-  const server = createLocalServer(wakingDispatch(app, dispatch), silentLogger);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // As npm start runs it: the defaults, not the tests' fast retries.
+  const server = await startDispatchServer(stores, lambda, { config: readDispatchConfig({}) });
   return {
-    url,
+    url: server.url,
     stores,
     received,
     close: async () => {
-      await dispatch.stop();
-      server.closeAllConnections();
-      server.close();
+      await server.close();
       await lambda.close();
       await stores.close();
     },

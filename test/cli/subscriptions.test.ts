@@ -1,28 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends, type OpenBackend } from '../support/backends.ts';
-import { type DispatchServer, eventually, startDispatchServer } from '../support/dispatch.ts';
-import { type LambdaServer, startLambdaServer } from '../support/lambda-server.ts';
+import { describe, expect, it } from 'vitest';
+import { backends } from '../support/backends.ts';
+import { eventually } from '../support/dispatch.ts';
+import { dispatchSuite } from '../support/dispatch-suite.ts';
 import { cliAt, lines } from './cli-process.ts';
 
 describe.each(backends)('tributary subscriptions ($name)', (backend) => {
-  let stores: OpenBackend;
-  let lambda: LambdaServer;
-  let server: DispatchServer;
-  const run = cliAt(() => server.url);
-  beforeAll(async () => {
-    stores = await backend.open();
-    lambda = await startLambdaServer();
-    server = await startDispatchServer(stores, lambda);
-  });
-  afterAll(async () => {
-    await server?.close();
-    await lambda?.close();
-    await stores?.close();
-  });
+  const suite = dispatchSuite(backend);
+  const run = cliAt(() => suite.server.url);
 
   it('creates, lists, describes, updates and deletes; records produced reach the function', async () => {
     const seen: number[] = [];
-    lambda.functions.set('cli-fn', {
+    suite.lambda.functions.set('cli-fn', {
       handler: async (event) => {
         const records = Object.values(
           (event as { records: Record<string, { offset: number }[]> }).records,

@@ -1,12 +1,13 @@
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type SubscriptionEvent, verifySignature } from '../../sdk/src/subscriptions.ts';
 import { createTopic, fetchAll, produce } from '../support/api.ts';
-import { backends, type OpenBackend } from '../support/backends.ts';
-import { type DispatchServer, eventually, startDispatchServer } from '../support/dispatch.ts';
-import { type LambdaServer, startLambdaServer, Throttled } from '../support/lambda-server.ts';
+import { backends } from '../support/backends.ts';
+import { eventually } from '../support/dispatch.ts';
+import { dispatchSuite } from '../support/dispatch-suite.ts';
+import { type LambdaFunction, Throttled } from '../support/lambda-server.ts';
 import { call } from '../support/server.ts';
 
 /** What a handler saw: every record of every event, in the order delivered. */
@@ -28,57 +29,68 @@ const decode = (event: SubscriptionEvent): Seen[] =>
 const asEvent = (event: unknown): SubscriptionEvent => event as SubscriptionEvent;
 
 describe.each(backends)('push delivery on $name', (backend) => {
-  let stores: OpenBackend;
-  let lambda: LambdaServer;
-  let server: DispatchServer;
-  beforeAll(async () => {
-    stores = await backend.open();
-    lambda = await startLambdaServer();
-    server = await startDispatchServer(stores, lambda);
-  });
-  afterAll(async () => {
-    await server?.close();
-    await lambda?.close();
-    await stores?.close();
-  });
+  const suite = dispatchSuite(backend);
 
   const subscribe = async (topic: string, body: Record<string, unknown>) => {
-    const response = await call(server.url, 'POST', `/v1/topics/${topic}/subscriptions`, body);
+    const response = await call(
+      suite.server.url,
+      'POST',
+      `/v1/topics/${topic}/subscriptions`,
+      body,
+    );
     expect(response.status, JSON.stringify(response.body)).toBe(201);
     return response.body;
   };
+  /** A topic, a Lambda function, and a subscription of it delivering from the start. */
+  const subscribeFunction = async (
+    topic: string,
+    partitions: number,
+    name: string,
+    fn: LambdaFunction,
+    settings: Record<string, unknown>,
+  ) => {
+    suite.lambda.functions.set(`${topic}-fn`, fn);
+    await createTopic(suite.server.url, topic, partitions);
+    return subscribe(topic, {
+      name,
+      target: { type: 'lambda', function: `${topic}-fn` },
+      startingPosition: 'TRIM_HORIZON',
+      ...settings,
+    });
+  };
   const describeSub = async (topic: string, name: string) =>
-    (await call(server.url, 'GET', `/v1/topics/${topic}/subscriptions/${name}`)).body;
+    (await call(suite.server.url, 'GET', `/v1/topics/${topic}/subscriptions/${name}`)).body;
 
   it('delivers every record to a Lambda function in the Kafka event shape, in order per partition', async () => {
     const seen: Seen[] = [];
     const events: SubscriptionEvent[] = [];
-    lambda.functions.set('orders-fn', {
-      handler: async (event) => {
-        events.push(asEvent(event));
-        seen.push(...decode(asEvent(event)));
-        return { batchItemFailures: [] };
+    await subscribeFunction(
+      'orders',
+      3,
+      'projector',
+      {
+        handler: async (event) => {
+          events.push(asEvent(event));
+          seen.push(...decode(asEvent(event)));
+          return { batchItemFailures: [] };
+        },
       },
-    });
-    await createTopic(server.url, 'orders', 3);
-    await subscribe('orders', {
-      name: 'projector',
-      target: { type: 'lambda', function: 'orders-fn' },
-      startingPosition: 'TRIM_HORIZON',
-      batchSize: 7,
-    });
+      {
+        batchSize: 7,
+      },
+    );
     const records = Array.from({ length: 60 }, (_, i) => ({
       key: `k${i % 5}`,
       value: { i },
       headers: [{ name: 'trace', value: `t${i}` }],
     }));
-    await produce(server.url, 'orders', records.slice(0, 30));
-    await produce(server.url, 'orders', records.slice(30));
+    await produce(suite.server.url, 'orders', records.slice(0, 30));
+    await produce(suite.server.url, 'orders', records.slice(30));
     await eventually(() => seen.length >= 60, 'all 60 records');
 
     for (const partition of [0, 1, 2]) {
       const delivered = seen.filter((s) => s.partition === partition).map((s) => s.offset);
-      const stored = await fetchAll(server.url, 'orders', partition);
+      const stored = await fetchAll(suite.server.url, 'orders', partition);
       expect(delivered).toEqual(stored.map((r) => r.offset));
     }
     const [event] = events;
@@ -102,27 +114,28 @@ describe.each(backends)('push delivery on $name', (backend) => {
   it('resumes from the lowest failed offset of a partial batch response', async () => {
     const seen: number[] = [];
     let failedOnce = false;
-    lambda.functions.set('partial-fn', {
-      handler: async (event) => {
-        const records = decode(asEvent(event));
-        seen.push(...records.map((r) => r.offset));
-        const bad = records.find((r) => r.offset === 4);
-        if (bad && !failedOnce) {
-          failedOnce = true;
-          return { batchItemFailures: [{ itemIdentifier: '4' }, { itemIdentifier: '6' }] };
-        }
-        return {};
+    await subscribeFunction(
+      'partial',
+      1,
+      'p',
+      {
+        handler: async (event) => {
+          const records = decode(asEvent(event));
+          seen.push(...records.map((r) => r.offset));
+          const bad = records.find((r) => r.offset === 4);
+          if (bad && !failedOnce) {
+            failedOnce = true;
+            return { batchItemFailures: [{ itemIdentifier: '4' }, { itemIdentifier: '6' }] };
+          }
+          return {};
+        },
       },
-    });
-    await createTopic(server.url, 'partial', 1);
-    await subscribe('partial', {
-      name: 'p',
-      target: { type: 'lambda', function: 'partial-fn' },
-      startingPosition: 'TRIM_HORIZON',
-      batchSize: 10,
-    });
+      {
+        batchSize: 10,
+      },
+    );
     await produce(
-      server.url,
+      suite.server.url,
       'partial',
       Array.from({ length: 10 }, (_, i) => ({ value: i })),
     );
@@ -133,23 +146,24 @@ describe.each(backends)('push delivery on $name', (backend) => {
 
   it('retries throttled invocations without counting them, and function errors with backoff', async () => {
     let calls = 0;
-    lambda.functions.set('flaky-fn', {
-      handler: async () => {
-        calls++;
-        if (calls <= 3) throw new Throttled('slow down');
-        if (calls <= 5) throw new Error('boom');
-        return null;
+    await subscribeFunction(
+      'flaky',
+      1,
+      'f',
+      {
+        handler: async () => {
+          calls++;
+          if (calls <= 3) throw new Throttled('slow down');
+          if (calls <= 5) throw new Error('boom');
+          return null;
+        },
       },
-    });
-    await createTopic(server.url, 'flaky', 1);
-    await subscribe('flaky', {
-      name: 'f',
-      target: { type: 'lambda', function: 'flaky-fn' },
-      startingPosition: 'TRIM_HORIZON',
-      maxRetryAttempts: 2,
-      onFailure: null,
-    });
-    await produce(server.url, 'flaky', [{ value: 'x' }]);
+      {
+        maxRetryAttempts: 2,
+        onFailure: null,
+      },
+    );
+    await produce(suite.server.url, 'flaky', [{ value: 'x' }]);
     await eventually(async () => (await describeSub('flaky', 'f')).lag === 0, 'delivery');
     const [partition] = (await describeSub('flaky', 'f')).partitions;
     // Three throttles were not attempts; two function errors were, within maxRetryAttempts 2.
@@ -159,34 +173,35 @@ describe.each(backends)('push delivery on $name', (backend) => {
 
   it('bisects a failing batch down to the poisoned record and dead-letters it alone, with headers saying why', async () => {
     const seen: number[] = [];
-    lambda.functions.set('poison-fn', {
-      handler: async (event) => {
-        const records = decode(asEvent(event));
-        if (records.some((r) => r.value === 'poison')) throw new Error('cannot parse poison');
-        seen.push(...records.map((r) => r.offset));
-        return null;
+    await createTopic(suite.server.url, 'bisect.dlq', 1);
+    await subscribeFunction(
+      'bisect',
+      1,
+      'b',
+      {
+        handler: async (event) => {
+          const records = decode(asEvent(event));
+          if (records.some((r) => r.value === 'poison')) throw new Error('cannot parse poison');
+          seen.push(...records.map((r) => r.offset));
+          return null;
+        },
       },
-    });
-    await createTopic(server.url, 'bisect', 1);
-    await createTopic(server.url, 'bisect.dlq', 1);
-    await subscribe('bisect', {
-      name: 'b',
-      target: { type: 'lambda', function: 'poison-fn' },
-      startingPosition: 'TRIM_HORIZON',
-      batchSize: 16,
-      bisectBatchOnFunctionError: true,
-      maxRetryAttempts: 1,
-      onFailure: { topic: 'bisect.dlq' },
-    });
+      {
+        batchSize: 16,
+        bisectBatchOnFunctionError: true,
+        maxRetryAttempts: 1,
+        onFailure: { topic: 'bisect.dlq' },
+      },
+    );
     const values = Array.from({ length: 16 }, (_, i) => (i === 11 ? 'poison' : `ok-${i}`));
     await produce(
-      server.url,
+      suite.server.url,
       'bisect',
       values.map((value) => ({ key: 'same', value })),
     );
     await eventually(async () => (await describeSub('bisect', 'b')).lag === 0, 'the batch');
     expect([...seen].sort((a, b) => a - b)).toEqual([...Array(16).keys()].filter((o) => o !== 11));
-    const dead = await fetchAll(server.url, 'bisect.dlq', 0, 0, 'text');
+    const dead = await fetchAll(suite.server.url, 'bisect.dlq', 0, 0, 'text');
     expect(dead.map((r) => r.value)).toEqual(['"poison"']);
     const headers = Object.fromEntries(dead[0]?.headers.map((h) => [h.name, h.value]) ?? []);
     expect(headers).toMatchObject({
@@ -205,21 +220,22 @@ describe.each(backends)('push delivery on $name', (backend) => {
   it('waits at a record whose retries are exhausted when there is no onFailure, and goes on once changed', async () => {
     let healthy = false;
     const seen: number[] = [];
-    lambda.functions.set('broken-fn', {
-      handler: async (event) => {
-        if (!healthy) throw new Error('bug in handler');
-        seen.push(...decode(asEvent(event)).map((r) => r.offset));
-        return null;
+    await subscribeFunction(
+      'waits',
+      1,
+      'w',
+      {
+        handler: async (event) => {
+          if (!healthy) throw new Error('bug in handler');
+          seen.push(...decode(asEvent(event)).map((r) => r.offset));
+          return null;
+        },
       },
-    });
-    await createTopic(server.url, 'waits', 1);
-    await subscribe('waits', {
-      name: 'w',
-      target: { type: 'lambda', function: 'broken-fn' },
-      startingPosition: 'TRIM_HORIZON',
-      maxRetryAttempts: 1,
-    });
-    await produce(server.url, 'waits', [{ value: 1 }, { value: 2 }]);
+      {
+        maxRetryAttempts: 1,
+      },
+    );
+    await produce(suite.server.url, 'waits', [{ value: 1 }, { value: 2 }]);
     await eventually(async () => (await describeSub('waits', 'w')).state === 'waiting', 'waiting');
     const waiting = await describeSub('waits', 'w');
     expect(waiting.partitions[0]).toMatchObject({
@@ -231,7 +247,7 @@ describe.each(backends)('push delivery on $name', (backend) => {
     expect(seen).toEqual([]);
     // The fix is deployed; an update (any) makes the waiting partition try again at once.
     healthy = true;
-    const patched = await call(server.url, 'PATCH', '/v1/topics/waits/subscriptions/w', {
+    const patched = await call(suite.server.url, 'PATCH', '/v1/topics/waits/subscriptions/w', {
       batchSize: 50,
     });
     expect(patched.status).toBe(200);
@@ -240,50 +256,52 @@ describe.each(backends)('push delivery on $name', (backend) => {
   });
 
   it('dead-letters failed records older than maxRecordAgeMs without waiting for more retries', async () => {
-    lambda.functions.set('always-fails', {
-      handler: async () => {
-        throw new Error('down');
+    await createTopic(suite.server.url, 'aged.dlq', 1);
+    await subscribeFunction(
+      'aged',
+      1,
+      'a',
+      {
+        handler: async () => {
+          throw new Error('down');
+        },
       },
-    });
-    await createTopic(server.url, 'aged', 1);
-    await createTopic(server.url, 'aged.dlq', 1);
-    await subscribe('aged', {
-      name: 'a',
-      target: { type: 'lambda', function: 'always-fails' },
-      startingPosition: 'TRIM_HORIZON',
-      maxRecordAgeMs: 60_000,
-      onFailure: { topic: 'aged.dlq' },
-    });
+      {
+        maxRecordAgeMs: 60_000,
+        onFailure: { topic: 'aged.dlq' },
+      },
+    );
     const old = Date.now() - 2 * 3_600_000;
-    await produce(server.url, 'aged', [{ value: 'stale', timestamp: old }]);
-    await produce(server.url, 'aged', [{ value: 'fresh' }]);
+    await produce(suite.server.url, 'aged', [{ value: 'stale', timestamp: old }]);
+    await produce(suite.server.url, 'aged', [{ value: 'fresh' }]);
     await eventually(
-      async () => (await fetchAll(server.url, 'aged.dlq', 0, 0, 'text')).length === 1,
+      async () => (await fetchAll(suite.server.url, 'aged.dlq', 0, 0, 'text')).length === 1,
       'the stale record dead-lettered',
     );
     const sub = await describeSub('aged', 'a');
     // The fresh record keeps retrying (no retry limit, and it is not too old).
     expect(sub.partitions[0]).toMatchObject({ position: 1, deadLettered: 1, state: 'retrying' });
-    const [dead] = await fetchAll(server.url, 'aged.dlq', 0, 0, 'text');
+    const [dead] = await fetchAll(suite.server.url, 'aged.dlq', 0, 0, 'text');
     expect(dead?.headers.find((h) => h.name === 'tributary.attempts')?.value).toBe('1');
   });
 
   it('delivers only records whose JSON value matches the filter; the rest count as delivered', async () => {
     const seen: unknown[] = [];
-    lambda.functions.set('filtered-fn', {
-      handler: async (event) => {
-        seen.push(...decode(asEvent(event)).map((r) => r.value));
-        return null;
+    await subscribeFunction(
+      'filtered',
+      1,
+      'big-orders',
+      {
+        handler: async (event) => {
+          seen.push(...decode(asEvent(event)).map((r) => r.value));
+          return null;
+        },
       },
-    });
-    await createTopic(server.url, 'filtered', 1);
-    await subscribe('filtered', {
-      name: 'big-orders',
-      target: { type: 'lambda', function: 'filtered-fn' },
-      startingPosition: 'TRIM_HORIZON',
-      filter: { value: { type: ['order'], amount: [{ numeric: ['>=', 100] }] } },
-    });
-    await produce(server.url, 'filtered', [
+      {
+        filter: { value: { type: ['order'], amount: [{ numeric: ['>=', 100] }] } },
+      },
+    );
+    await produce(suite.server.url, 'filtered', [
       { value: { type: 'order', amount: 150 } },
       { value: { type: 'order', amount: 5 } },
       { value: { type: 'refund', amount: 500 } },
@@ -301,27 +319,28 @@ describe.each(backends)('push delivery on $name', (backend) => {
 
   it('stops delivering when the topic is deleted, and removes the subscription', async () => {
     let calls = 0;
-    lambda.functions.set('gone-fn', {
-      handler: async () => {
-        calls++;
-        return null;
+    await subscribeFunction(
+      'ephemeral',
+      1,
+      'e',
+      {
+        handler: async () => {
+          calls++;
+          return null;
+        },
       },
-    });
-    await createTopic(server.url, 'ephemeral', 1);
-    await subscribe('ephemeral', {
-      name: 'e',
-      target: { type: 'lambda', function: 'gone-fn' },
-      startingPosition: 'TRIM_HORIZON',
-    });
-    await produce(server.url, 'ephemeral', [{ value: 1 }]);
+      {},
+    );
+    await produce(suite.server.url, 'ephemeral', [{ value: 1 }]);
     await eventually(() => calls === 1, 'the first delivery');
-    expect((await call(server.url, 'DELETE', '/v1/topics/ephemeral')).status).toBe(204);
-    await createTopic(server.url, 'ephemeral', 1);
-    await produce(server.url, 'ephemeral', [{ value: 2 }]);
-    const list = await call(server.url, 'GET', '/v1/topics/ephemeral/subscriptions');
+    expect((await call(suite.server.url, 'DELETE', '/v1/topics/ephemeral')).status).toBe(204);
+    await createTopic(suite.server.url, 'ephemeral', 1);
+    await produce(suite.server.url, 'ephemeral', [{ value: 2 }]);
+    const list = await call(suite.server.url, 'GET', '/v1/topics/ephemeral/subscriptions');
     expect(list.body.subscriptions).toEqual([]);
     await eventually(
-      async () => (await stores.metadata.query('subscriptions')).every((i) => !i.sk.endsWith('#e')),
+      async () =>
+        (await suite.stores.metadata.query('subscriptions')).every((i) => !i.sk.endsWith('#e')),
       'the old subscription purged',
     );
     expect(calls).toBe(1);
@@ -347,7 +366,7 @@ describe.each(backends)('push delivery on $name', (backend) => {
     await once(receiver, 'listening');
     const { port } = receiver.address() as AddressInfo;
     try {
-      await createTopic(server.url, 'hooked', 1);
+      await createTopic(suite.server.url, 'hooked', 1);
       const created = await subscribe('hooked', {
         name: 'h',
         target: {
@@ -362,7 +381,7 @@ describe.each(backends)('push delivery on $name', (backend) => {
       const described = await describeSub('hooked', 'h');
       expect(described.secret).toBeUndefined();
 
-      await produce(server.url, 'hooked', [{ value: { n: 1 } }]);
+      await produce(suite.server.url, 'hooked', [{ value: { n: 1 } }]);
       await eventually(() => received.length === 2, 'a retry after the 503');
       for (const { body, signature, headers } of received) {
         expect(await verifySignature({ secret: created.secret, header: signature, body })).toBe(

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends, type OpenBackend } from '../support/backends.ts';
-import { type DispatchServer, startDispatchServer } from '../support/dispatch.ts';
-import { type LambdaServer, startLambdaServer } from '../support/lambda-server.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { backends } from '../support/backends.ts';
+import { dispatchSuite } from '../support/dispatch-suite.ts';
 import { call } from '../support/server.ts';
 
 const allowed = 'arn:aws:lambda:us-east-1:123456789012:function:order-projector';
@@ -10,34 +9,32 @@ const admin = { authorization: `Bearer ${adminKey}` };
 
 /** The API as deployed in AWS: auth on, webhooks to public addresses only, one allowed function. */
 describe.each(backends)('subscriptions API on $name', (backend) => {
-  let stores: OpenBackend;
-  let lambda: LambdaServer;
-  let server: DispatchServer;
-  beforeAll(async () => {
-    stores = await backend.open();
-    lambda = await startLambdaServer();
-    server = await startDispatchServer(stores, lambda, {
-      config: { subscriberFunctions: [allowed] },
-      rules: { allowLoopback: false },
-      adminKey,
-    });
-    await call(server.url, 'POST', '/v1/topics', { name: 'orders', partitions: 2 }, admin);
-    await call(server.url, 'POST', '/v1/topics', { name: 'orders.dlq', partitions: 1 }, admin);
+  const suite = dispatchSuite(backend, {
+    config: { subscriberFunctions: [allowed] },
+    rules: { allowLoopback: false },
+    adminKey,
   });
-  afterAll(async () => {
-    await server?.close();
-    await lambda?.close();
-    await stores?.close();
+  beforeAll(async () => {
+    await call(suite.server.url, 'POST', '/v1/topics', { name: 'orders', partitions: 2 }, admin);
+    await call(
+      suite.server.url,
+      'POST',
+      '/v1/topics',
+      { name: 'orders.dlq', partitions: 1 },
+      admin,
+    );
   });
 
   const request = (method: string, path: string, body?: unknown, headers = admin) =>
-    call(server.url, method, path, body, headers);
+    call(suite.server.url, method, path, body, headers);
   const lambdaTarget = { type: 'lambda', function: 'order-projector' };
   /** Every subscription item in the store: a refused request must leave them as they were. */
   const stored = async () => {
-    const registry = await stores.metadata.query('subscriptions');
+    const registry = await suite.stores.metadata.query('subscriptions');
     const ids = registry.map((i) => String(i.data.id));
-    const owned = await Promise.all(ids.map((id) => stores.metadata.query(`subscription#${id}`)));
+    const owned = await Promise.all(
+      ids.map((id) => suite.stores.metadata.query(`subscription#${id}`)),
+    );
     return [...registry, ...owned.flat()].map((i) => [i.pk, i.sk, i.version]);
   };
 

@@ -1,31 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type SubscriptionEvent,
   type SubscriptionEventResponse,
   Tributary,
 } from '../../sdk/src/index.ts';
-import { backends, type OpenBackend } from '../support/backends.ts';
-import { type DispatchServer, eventually, startDispatchServer } from '../support/dispatch.ts';
-import { type LambdaServer, startLambdaServer } from '../support/lambda-server.ts';
+import { backends } from '../support/backends.ts';
+import { eventually } from '../support/dispatch.ts';
+import { dispatchSuite } from '../support/dispatch-suite.ts';
 import { failure } from './failure.ts';
 
 /** The SDK's `topics.subscriptions`, and a handler typed with its event types. */
 describe.each(backends)('SDK subscriptions ($name)', (backend) => {
-  let stores: OpenBackend;
-  let lambda: LambdaServer;
-  let server: DispatchServer;
-  let tributary: Tributary;
-  beforeAll(async () => {
-    stores = await backend.open();
-    lambda = await startLambdaServer();
-    server = await startDispatchServer(stores, lambda);
-    tributary = new Tributary({ url: server.url });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await lambda?.close();
-    await stores?.close();
-  });
+  const suite = dispatchSuite(backend);
+  const tributary = () => new Tributary({ url: suite.server.url });
 
   it('creates, lists, describes, updates and deletes, and a typed handler receives the records', async () => {
     const values: string[] = [];
@@ -35,30 +22,32 @@ describe.each(backends)('SDK subscriptions ($name)', (backend) => {
       }
       return { batchItemFailures: [] };
     };
-    lambda.functions.set('typed-fn', { handler: (event) => handler(event as SubscriptionEvent) });
-    await tributary.topics.create({ name: 'sdk-orders', partitions: 2 });
-    const created = await tributary.topics.subscriptions.create('sdk-orders', {
+    suite.lambda.functions.set('typed-fn', {
+      handler: (event) => handler(event as SubscriptionEvent),
+    });
+    await tributary().topics.create({ name: 'sdk-orders', partitions: 2 });
+    const created = await tributary().topics.subscriptions.create('sdk-orders', {
       name: 'typed',
       target: { type: 'lambda', function: 'typed-fn' },
       batchSize: 10,
     });
     expect(created).toMatchObject({ name: 'typed', state: 'active', batchSize: 10, lag: 0 });
-    expect((await tributary.topics.subscriptions.list('sdk-orders')).map((s) => s.name)).toEqual([
+    expect((await tributary().topics.subscriptions.list('sdk-orders')).map((s) => s.name)).toEqual([
       'typed',
     ]);
-    const producer = tributary.producer();
+    const producer = tributary().producer();
     await producer.send({ topic: 'sdk-orders', records: [{ key: 'a', value: 'hello' }] });
     await producer.close();
     await eventually(() => values.length === 1, 'the record');
     expect(values).toEqual(['"hello"']);
 
-    const paused = await tributary.topics.subscriptions.update('sdk-orders', 'typed', {
+    const paused = await tributary().topics.subscriptions.update('sdk-orders', 'typed', {
       enabled: false,
     });
     expect(paused.state).toBe('disabled');
-    await tributary.topics.subscriptions.delete('sdk-orders', 'typed');
+    await tributary().topics.subscriptions.delete('sdk-orders', 'typed');
     expect(
-      await failure(tributary.topics.subscriptions.describe('sdk-orders', 'typed')),
+      await failure(tributary().topics.subscriptions.describe('sdk-orders', 'typed')),
     ).toMatchObject({
       code: 'SUBSCRIPTION_NOT_FOUND',
       status: 404,
@@ -66,22 +55,22 @@ describe.each(backends)('SDK subscriptions ($name)', (backend) => {
   });
 
   it("rotates a webhook's signing secret, shown once", async () => {
-    await tributary.topics.create({ name: 'sdk-hooks' });
-    const created = await tributary.topics.subscriptions.create('sdk-hooks', {
+    await tributary().topics.create({ name: 'sdk-hooks' });
+    const created = await tributary().topics.subscriptions.create('sdk-hooks', {
       name: 'hook',
       target: { type: 'http', url: 'http://127.0.0.1:9/never' },
       enabled: false,
     });
-    const rotated = await tributary.topics.subscriptions.update('sdk-hooks', 'hook', {
+    const rotated = await tributary().topics.subscriptions.update('sdk-hooks', 'hook', {
       rotateSecret: true,
     });
     expect(rotated.secret).toMatch(/^whsec_/);
     expect(rotated.secret).not.toBe(created.secret);
     expect(
-      (await tributary.topics.subscriptions.describe('sdk-hooks', 'hook')).secret,
+      (await tributary().topics.subscriptions.describe('sdk-hooks', 'hook')).secret,
     ).toBeUndefined();
     expect(
-      await failure(tributary.topics.subscriptions.update('sdk-hooks', 'hook', { batchSize: 0 })),
+      await failure(tributary().topics.subscriptions.update('sdk-hooks', 'hook', { batchSize: 0 })),
     ).toMatchObject({ code: 'INVALID_REQUEST', status: 400 });
   });
 });

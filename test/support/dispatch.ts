@@ -37,6 +37,16 @@ export const lambdaClientFor = (lambda: LambdaServer): LambdaClient =>
     maxAttempts: 1,
   });
 
+/** How a test's dispatcher differs from the fast defaults. */
+export interface DispatchOptions {
+  readonly config?: Partial<DispatchConfig>;
+  readonly now?: () => number;
+  readonly rules?: AddressRules;
+  readonly metrics?: DispatchMetrics;
+  /** Turn the API's auth on with this bootstrap admin key. */
+  readonly adminKey?: string;
+}
+
 export interface DispatchServer {
   readonly url: string;
   readonly dispatch: LocalDispatch;
@@ -48,12 +58,7 @@ export interface DispatchServer {
 export function testDispatcher(
   stores: OpenBackend,
   lambda: LambdaServer,
-  options: {
-    config?: Partial<DispatchConfig>;
-    now?: () => number;
-    rules?: AddressRules;
-    metrics?: DispatchMetrics;
-  } = {},
+  options: DispatchOptions = {},
 ): Dispatcher {
   return createDispatcher({
     metadata: stores.metadata,
@@ -76,12 +81,7 @@ export function testDispatcher(
 export async function startDispatchServer(
   stores: OpenBackend,
   lambda: LambdaServer,
-  options: {
-    config?: Partial<DispatchConfig>;
-    now?: () => number;
-    rules?: AddressRules;
-    adminKey?: string;
-  } = {},
+  options: DispatchOptions = {},
 ): Promise<DispatchServer> {
   const config = { ...fastDispatch, ...options.config };
   const rules = options.rules ?? { allowLoopback: true };

@@ -306,35 +306,21 @@ export function judge(
   const tooMany = sub.maxRetryAttempts >= 0 && attempts > sub.maxRetryAttempts;
   const delivered = all.filter((offset) => offset < first).length;
 
-  if (final || tooMany || aged > 0) {
-    if (sub.onFailure) {
-      const whole = final || tooMany || aged === failed.length;
-      return {
-        kind: 'dead-letter',
-        offsets: whole ? failed : failed.slice(0, aged),
-        position: whole ? attempt.end : (failed[aged] ?? attempt.end),
-        // Records a partial response did not name were processed.
-        delivered: whole ? attempt.records.length - failed.length : delivered,
-        error,
-        attempts,
-      };
-    }
+  const exhausted = final || tooMany || aged > 0;
+  if (exhausted && sub.onFailure) {
+    const whole = final || tooMany || aged === failed.length;
     return {
-      kind: 'retry',
-      position: first,
-      delivered,
-      retry: {
-        offset: first,
-        attempts,
-        throttles,
-        since: same?.since ?? now,
-        nextAt: now + policy.waitingProbeMs,
-        error,
-        waiting: true,
-        revision: sub.revision,
-      },
+      kind: 'dead-letter',
+      offsets: whole ? failed : failed.slice(0, aged),
+      position: whole ? attempt.end : (failed[aged] ?? attempt.end),
+      // Records a partial response did not name were processed.
+      delivered: whole ? attempt.records.length - failed.length : delivered,
+      error,
+      attempts,
     };
   }
+  // Exhausted without onFailure: the partition waits, probed now and then; else back off.
+  const waiting = exhausted;
   return {
     kind: 'retry',
     position: first,
@@ -344,9 +330,10 @@ export function judge(
       attempts,
       throttles,
       since: same?.since ?? now,
-      nextAt: now + backoffMs(policy, counted ? attempts : throttles),
+      nextAt:
+        now + (waiting ? policy.waitingProbeMs : backoffMs(policy, counted ? attempts : throttles)),
       error,
-      waiting: false,
+      waiting,
       revision: sub.revision,
     },
   };

@@ -1,3 +1,4 @@
+import type { SubscriptionDescription } from '../../../sdk/src/subscriptions.ts';
 import { TributaryError } from '../errors.ts';
 import type { ItemKey, JsonObject, StoredItem } from '../ports/metadata-store.ts';
 import type { FilterPattern } from './filter.ts';
@@ -50,22 +51,20 @@ export type SubscriptionTarget =
 
 export type StartingPosition = 'LATEST' | 'TRIM_HORIZON' | 'AT_TIMESTAMP';
 
-/** What a subscription does, all of which PATCH may change. */
-export interface SubscriptionSettings {
-  /** Records per delivery: 1 to 10,000. */
-  readonly batchSize: number;
-  /** How long to gather records before delivering fewer than batchSize: 0 to 300,000 ms. */
-  readonly maxBatchingWindowMs: number;
-  /** Retries after the first failure; -1: until the records are delivered or too old. */
-  readonly maxRetryAttempts: number;
-  /** Failed records older than this go to onFailure (or wait); -1: no limit. */
-  readonly maxRecordAgeMs: number;
-  readonly bisectBatchOnFunctionError: boolean;
-  /** Where records that exhaust their retries go; null: the partition waits instead. */
-  readonly onFailure: { readonly topic: string } | null;
-  readonly filter: FilterPattern | null;
-  readonly enabled: boolean;
-}
+/**
+ * What a subscription does, all of which PATCH may change: the settings of the SDK's
+ * description (documented there), with the filter as the stored JSON it is.
+ */
+export type SubscriptionSettings = Pick<
+  SubscriptionDescription,
+  | 'batchSize'
+  | 'maxBatchingWindowMs'
+  | 'maxRetryAttempts'
+  | 'maxRecordAgeMs'
+  | 'bisectBatchOnFunctionError'
+  | 'onFailure'
+  | 'enabled'
+> & { readonly filter: FilterPattern | null };
 
 export interface Subscription extends SubscriptionSettings {
   readonly id: string;
