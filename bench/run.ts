@@ -52,6 +52,7 @@ import {
   timeTable,
 } from './report.ts';
 import { createTopic } from './setup-requests.ts';
+import { benchSubscriptions, subscriptionReport } from './subscriptions.ts';
 
 /** The matrix. */
 const connections = 4;
@@ -223,6 +224,7 @@ async function main(): Promise<void> {
     maintenance,
   });
   out.write(`Figures written to ${file}\n`);
+  out.write(`\n${subscriptionReport(await benchSubscriptions(progress))}`);
 }
 
 async function benchBackend(

@@ -3,6 +3,8 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createApp, deferBeforeResponse } from './app.ts';
 import { readConfig } from './config.ts';
 import { hashApiKey } from './core/auth/api-keys.ts';
+import { readDispatchConfig } from './dispatch/config.ts';
+import { targetPolicy } from './dispatch/runtime.ts';
 import { lambdaObservability } from './observability.ts';
 import { openAwsStores } from './stores/aws.ts';
 
@@ -21,6 +23,8 @@ const app = createApp({
   metrics: counters,
   cacheBytes: config.cacheBytes,
   defer: deferBeforeResponse(log),
+  // In AWS a webhook never reaches loopback, private or link-local addresses.
+  targets: targetPolicy(readDispatchConfig(), { allowLoopback: false }),
   ...(config.auth && { auth: { adminKeyHash: hashApiKey(await bootstrapAdminKey()) } }),
 });
 

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DeploymentTargetPolicy } from './adapters/target-policy.ts';
 import { Authorizer } from './core/auth/authorizer.ts';
 import type { CoreContext } from './core/context.ts';
 import { BatchReader } from './core/log/batch-reader.ts';
 import { WriterCache } from './core/log/writer-cache.ts';
 import type { MetadataStore } from './core/ports/metadata-store.ts';
 import type { SegmentStore } from './core/ports/segment-store.ts';
+import type { TargetPolicy } from './core/subscriptions/subscription.ts';
 import { createHandler, type Handler } from './http/handler.ts';
 import type { Logger } from './http/logger.ts';
 import { type Metrics, noMetrics } from './http/metrics.ts';
@@ -32,6 +34,8 @@ export interface AppOptions {
    */
   readonly maintenance?: (ctx: CoreContext) => MaintenanceService;
   readonly maintenanceSettings?: Partial<MaintenanceSettings>;
+  /** Which targets subscriptions may call; by default any function, and public webhooks only. */
+  readonly targets?: TargetPolicy;
 }
 
 /** Wires the core and the HTTP handler over a pair of stores. */
@@ -53,6 +57,9 @@ export function createApp(options: AppOptions): Handler {
     writers: new WriterCache({ topicTtlMs: 5_000, maxItems: 20_000 }),
     sleep: (ms) => sleep(ms),
     defer: options.defer,
+    targets:
+      options.targets ??
+      new DeploymentTargetPolicy({ allowedFunctions: undefined, rules: { allowLoopback: false } }),
     log: options.log,
     metrics: options.metrics ?? noMetrics,
     maintenance:

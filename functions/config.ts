@@ -30,7 +30,7 @@ export interface Config {
   readonly adminKeySecretArn: string | undefined;
 }
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
 export function readConfig(env: Env = process.env): Config {
   const store = oneOf(env, 'TRIBUTARY_STORE', ['embedded', 'aws'], 'embedded');
@@ -88,7 +88,13 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return value;
 }
 
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+export function integer(
+  env: Env,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);

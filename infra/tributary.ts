@@ -10,7 +10,13 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  AttributeType,
+  BillingMode,
+  StreamViewType,
+  Table,
+  TableEncryption,
+} from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -18,6 +24,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { TributaryDispatcher } from './dispatcher.ts';
 import { metricsService, TributaryMonitoring } from './monitoring.ts';
 
 /** The repository root: the Lambda code is bundled from here, whoever instantiates us. */
@@ -128,6 +135,22 @@ export interface TributaryProps {
    * @default a quarter of memorySize
    */
   readonly cacheMb?: number;
+  /**
+   * ARNs of the Lambda functions subscriptions may deliver to: the dispatcher's role may
+   * invoke these and no other, and the API refuses a subscription to any other.
+   * @default none: subscriptions deliver to webhooks only
+   */
+  readonly subscriberFunctions?: readonly string[];
+  /**
+   * How long a delivery may take. Give subscribed functions a shorter timeout: a dispatcher
+   * that crashed mid-delivery holds its partitions twice this long.
+   * @default 60 seconds
+   */
+  readonly deliveryTimeout?: Duration;
+  /** A subscription whose oldest undelivered record is older than this alarms. @default 15 minutes */
+  readonly maxIteratorAge?: Duration;
+  /** How often the dispatcher's safety-net pass runs. @default 1 minute */
+  readonly dispatchSchedule?: Duration;
 }
 
 /**
@@ -154,6 +177,8 @@ export class Tributary extends Construct {
   readonly adminKey?: Secret;
   /** Alarms and the dashboard. */
   readonly monitoring: TributaryMonitoring;
+  /** Push delivery of subscribed topics. */
+  readonly dispatcher: TributaryDispatcher;
 
   constructor(scope: Construct, id: string, props: TributaryProps = {}) {
     super(scope, id);
@@ -177,6 +202,8 @@ export class Tributary extends Construct {
       encryption: TableEncryption.AWS_MANAGED,
       deletionProtection: props.deletionProtection ?? !destroyData,
       removalPolicy,
+      // Wakes the dispatcher when partition heads advance (infra/dispatcher.ts).
+      stream: StreamViewType.KEYS_ONLY,
     });
 
     // Who read or wrote which chunk, including anyone going around the API with their own
@@ -272,6 +299,7 @@ export class Tributary extends Construct {
         TRIBUTARY_AUTH: this.adminKey ? 'on' : 'off',
         ...(this.adminKey && { TRIBUTARY_ADMIN_KEY_SECRET_ARN: this.adminKey.secretArn }),
         TRIBUTARY_LOG_LEVEL: props.logLevel ?? 'INFO',
+        TRIBUTARY_SUBSCRIBER_FUNCTIONS: (props.subscriberFunctions ?? []).join(','),
         POWERTOOLS_SERVICE_NAME: metricsService,
         POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,
         NODE_OPTIONS: '--enable-source-maps',
@@ -364,11 +392,32 @@ export class Tributary extends Construct {
       metricsNamespace,
       alarmActions: props.alarmActions ?? [],
     });
+
+    this.dispatcher = new TributaryDispatcher(this, 'Dispatcher', {
+      table: this.table,
+      bucket: this.bucket,
+      apiUrl: this.url,
+      subscriberFunctions: props.subscriberFunctions ?? [],
+      deliveryTimeout: props.deliveryTimeout ?? Duration.seconds(60),
+      schedule: props.dispatchSchedule ?? Duration.minutes(1),
+      maxIteratorAge: props.maxIteratorAge ?? Duration.minutes(15),
+      runtime,
+      bundling: apiBundling,
+      projectRoot,
+      depsLockFilePath: fileURLToPath(new URL('../package-lock.json', import.meta.url)),
+      metricsNamespace,
+      metricsService,
+      logLevel: props.logLevel ?? 'INFO',
+      logRetention,
+      removalPolicy,
+      alarmActions: props.alarmActions ?? [],
+    });
+    this.dispatcher.addTo(this.monitoring.dashboard, metricsNamespace);
   }
 }
 
 /** A resource's logical id as cdk-nag prints it in a finding, e.g. `<SegmentsA1B2C3D4.Arn>`. */
-function logicalIdOf(construct: Construct): string {
+export function logicalIdOf(construct: Construct): string {
   const resource = construct.node.defaultChild;
   if (!CfnResource.isCfnResource(resource)) {
     throw new Error(`${construct.node.path} has no CloudFormation resource`);

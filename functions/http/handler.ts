@@ -3,6 +3,7 @@ import type { ErrorCode } from '../../sdk/src/error-codes.ts';
 import { adminPrincipal, assertPrincipalName, type Principal } from '../core/auth/api-keys.ts';
 import { TributaryError } from '../core/errors.ts';
 import { assertValidGroupName } from '../core/groups/group.ts';
+import { assertValidSubscriptionName } from '../core/subscriptions/subscription.ts';
 import { assertValidTopicName } from '../core/topics/topic-name.ts';
 import type { Metrics } from './metrics.ts';
 import { header } from './request.ts';
@@ -12,6 +13,7 @@ import { groupRoutes } from './routes/groups.ts';
 import { producerRoutes } from './routes/producers.ts';
 import { recordRoutes } from './routes/records.ts';
 import type { HttpDeps, Route, RouteRequest } from './routes/route.ts';
+import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { topicRoutes } from './routes/topics.ts';
 
 /** Every route the API serves (tests derive their coverage from it). */
@@ -23,6 +25,7 @@ export const routes: readonly Route[] = [
     handle: async () => json(200, { status: 'ok' }),
   },
   ...topicRoutes,
+  ...subscriptionRoutes,
   ...recordRoutes,
   ...producerRoutes,
   ...groupRoutes,
@@ -124,6 +127,7 @@ const pathNameRules: Readonly<Record<string, (name: string) => void>> = {
   topic: assertValidTopicName,
   group: assertValidGroupName,
   principal: assertPrincipalName,
+  name: assertValidSubscriptionName,
 };
 
 function pathParam(name: string, segment: string): string {

@@ -3,6 +3,9 @@ import { resolve } from 'node:path';
 import { createApp, deferInBackground } from '../app.ts';
 import { readConfig } from '../config.ts';
 import { hashApiKey } from '../core/auth/api-keys.ts';
+import { readDispatchConfig } from '../dispatch/config.ts';
+import { type LocalDispatch, startLocalDispatch, wakingDispatch } from '../dispatch/local.ts';
+import { createDispatcher, targetPolicy } from '../dispatch/runtime.ts';
 import { jsonLogger } from '../http/logger.ts';
 import { noMetrics } from '../http/metrics.ts';
 import { LocalMaintenance } from '../maintenance/service.ts';
@@ -18,6 +21,10 @@ if (config.auth && !config.adminKey) {
 }
 const stores =
   config.store === 'aws' ? await openAwsStores(config) : openEmbeddedStores(config.dataDir);
+// Subscriptions run in this process: webhooks may call receivers on this machine.
+const dispatchConfig = readDispatchConfig();
+const localTargets = { allowLoopback: true };
+let dispatch: LocalDispatch | undefined;
 let maintenance: LocalMaintenance | undefined;
 const handler = createApp({
   metadata: stores.metadata,
@@ -35,8 +42,12 @@ const handler = createApp({
     return maintenance;
   },
   ...(config.auth && config.adminKey && { auth: { adminKeyHash: hashApiKey(config.adminKey) } }),
+  targets: targetPolicy(dispatchConfig, localTargets),
 });
-const server = createLocalServer(handler, jsonLogger);
+const server = createLocalServer(
+  wakingDispatch(handler, { wake: (topic) => dispatch?.wake(topic) }),
+  jsonLogger,
+);
 server.listen(config.port, config.host);
 await once(server, 'listening');
 // Retention that frees storage, the orphan sweep and topic purges, as the state machine does.
@@ -45,6 +56,17 @@ if (config.maintenanceIntervalMs > 0) maintenance?.start(config.maintenanceInter
 const address = server.address();
 const port = typeof address === 'object' && address ? address.port : config.port;
 const url = `http://${config.host}:${port}`;
+if (dispatchConfig.enabled) {
+  const dispatcher = createDispatcher({
+    ...stores,
+    config: dispatchConfig,
+    rules: localTargets,
+    log: jsonLogger,
+    bootstrapServers: dispatchConfig.publicUrl ?? url,
+    cacheBytes: config.cacheBytes,
+  });
+  dispatch = startLocalDispatch(dispatcher, { ...dispatchConfig, log: jsonLogger });
+}
 const where =
   config.store === 'aws'
     ? `DynamoDB table ${config.tableName}, S3 bucket ${config.bucketName}`
@@ -60,7 +82,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     server.close();
     server.closeAllConnections();
-    void (maintenance?.stop() ?? Promise.resolve())
+    void Promise.all([dispatch?.stop(), maintenance?.stop()])
       .then(() => stores.close())
       .then(() => process.exit(0));
   });

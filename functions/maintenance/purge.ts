@@ -2,6 +2,7 @@ import type { CoreContext } from '../core/context.ts';
 import { groupPk, groupsPk, offsetSkPrefix } from '../core/groups/group.ts';
 import { chunkPrefix, deletedTopicKey, partitionPk, sweepKey } from '../core/keys.ts';
 import { expectVersion, lostRace, type StoredItem } from '../core/ports/metadata-store.ts';
+import { purgeTopicSubscriptions } from '../core/subscriptions/subscriptions.ts';
 import type { StepOutcome } from './retention.ts';
 import type { MaintenanceSettings } from './settings.ts';
 
@@ -26,8 +27,9 @@ interface PurgeProgress {
 
 /**
  * One bounded step of removing a deleted topic: its partitions' items (heads, starts,
- * index entries, producer state, maintenance cursors), the groups' committed offsets for
- * it, its orphan sweep cursor, and its chunks; finally the `deleted-topics` item itself.
+ * index entries, producer state, maintenance cursors), its push subscriptions, the groups'
+ * committed offsets for it, its orphan sweep cursor, and its chunks; finally the
+ * `deleted-topics` item itself.
  *
  * The topic's id is never reused and its tombstone refuses every write to it (each commit
  * and each maintenance write is conditioned on the topic item), so nothing new appears
@@ -61,6 +63,8 @@ export async function purgeTopic(
   }
 
   if (!progress.groupsDone) {
+    // Its push subscriptions go too (idempotent: a re-run finds none left).
+    if (progress.groupsAfter === '') await purgeTopicSubscriptions(ctx, work.topicId);
     const groups = await ctx.metadata.query(groupsPk, {
       ...(progress.groupsAfter && { from: `${progress.groupsAfter}\u0000` }),
       limit: groupsPerStep,

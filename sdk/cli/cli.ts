@@ -7,6 +7,7 @@ import { dev } from './commands/dev.ts';
 import { groupCommands } from './commands/groups.ts';
 import { maintenanceCommands } from './commands/maintenance.ts';
 import { produce } from './commands/produce.ts';
+import { subscriptionCommands } from './commands/subscriptions.ts';
 import { topicCommands } from './commands/topics.ts';
 import { resolveConnection } from './connection.ts';
 import { describeError, exitCodeFor, exitCodes } from './exit-codes.ts';
@@ -16,6 +17,7 @@ import { commandHelp, globalHelp, groupHelp } from './help.ts';
 export const commands: readonly Command[] = [
   dev,
   ...topicCommands,
+  ...subscriptionCommands,
   produce,
   consume,
   ...groupCommands,
@@ -24,7 +26,7 @@ export const commands: readonly Command[] = [
   ...maintenanceCommands,
 ];
 
-/** Words that need a subcommand: `topics`, `groups`, `keys`, `acls`, `maintenance`. */
+/** Words that need a subcommand: `topics`, `subscriptions`, `groups`, `keys`, `acls`, `maintenance`. */
 const groups = new Set(commands.filter((c) => c.words.length > 1).map((c) => c.words[0]));
 
 const isGroup = (words: readonly string[]) => words.length === 1 && groups.has(words[0] ?? '');

@@ -24,6 +24,7 @@ const notFoundCodes = [
   'KEY_NOT_FOUND',
   'ACL_NOT_FOUND',
   'MAINTENANCE_RUN_NOT_FOUND',
+  'SUBSCRIPTION_NOT_FOUND',
 ];
 
 /**

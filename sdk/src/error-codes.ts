@@ -54,6 +54,12 @@ export const errorCodes = {
     retryable: false,
     description: 'The group name is not valid (1-249 of [a-zA-Z0-9._-]).',
   },
+  INVALID_SUBSCRIPTION: {
+    status: 400,
+    retryable: false,
+    description:
+      'A subscription setting is not allowed: a bad filter pattern, a target this deployment may not call, a dead-letter topic that is the topic itself; details name the field.',
+  },
   UNAUTHENTICATED: {
     status: 401,
     retryable: false,
@@ -87,6 +93,11 @@ export const errorCodes = {
     status: 405,
     retryable: false,
     description: 'The route exists but not for this HTTP method.',
+  },
+  SUBSCRIPTION_NOT_FOUND: {
+    status: 404,
+    retryable: false,
+    description: 'The topic has no subscription of this name.',
   },
   UNKNOWN_PRODUCER_ID: {
     status: 404,
@@ -167,6 +178,11 @@ export const errorCodes = {
     status: 409,
     retryable: false,
     description: 'A topic with this name already exists.',
+  },
+  SUBSCRIPTION_ALREADY_EXISTS: {
+    status: 409,
+    retryable: false,
+    description: 'The topic already has a subscription of this name.',
   },
   PAYLOAD_TOO_LARGE: {
     status: 413,

@@ -63,6 +63,19 @@ export type {
 } from './records.ts';
 export { backoffDelay, defaultRetryPolicy, type RetryOptions, type RetryPolicy } from './retry.ts';
 export type {
+  CreateSubscription,
+  SubscriptionDescription,
+  SubscriptionEvent,
+  SubscriptionEventRecord,
+  SubscriptionEventResponse,
+  SubscriptionPartition,
+  SubscriptionPatch,
+  SubscriptionSettings,
+  SubscriptionSummary,
+  SubscriptionTarget,
+} from './subscriptions.ts';
+export { Subscriptions, verifySignature } from './subscriptions.ts';
+export type {
   CreateTopic,
   OffsetLookup,
   OffsetSpec,

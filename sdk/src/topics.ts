@@ -1,6 +1,7 @@
 import { bodyOf } from './answers.ts';
 import { invalidArgument } from './errors.ts';
 import { type HttpClient, segment } from './http.ts';
+import { Subscriptions } from './subscriptions.ts';
 
 /**
  * A partition's bounds: records are at offsets [logStartOffset, highWatermark).
@@ -127,11 +128,19 @@ export function offsetSpecParam(spec: OffsetSpec): string {
  * const { partitions } = await tributary.topics.describe('orders');
  */
 export class Topics {
+  /**
+   * Push subscriptions: a Lambda function or an HTTPS endpoint called with each new batch.
+   *
+   * @example
+   * await tributary.topics.subscriptions.create('orders', { name: 'projector', target: { type: 'lambda', function: 'order-projector' } });
+   */
+  readonly subscriptions: Subscriptions;
   readonly #http: HttpClient;
 
   /** @internal Use `tributary.topics`. */
   constructor(http: HttpClient) {
     this.#http = http;
+    this.subscriptions = new Subscriptions(http);
   }
 
   /**

@@ -253,6 +253,26 @@ const examples: Record<string, Example> = {
     query: (r): Record<string, string> => (r.chance(0.5) ? { principal: 'fz-user' } : {}),
   },
   'DELETE /v1/admin/acls': { body: (r) => acl(r) },
+  'POST /v1/topics/{topic}/subscriptions': {
+    body: (r) => ({
+      name: r.pick(['fz-sub', 'fz-sub2']),
+      target: r.pick([
+        { type: 'lambda', function: 'fz-fn' },
+        { type: 'http', url: 'https://example.com/hook', headers: { 'x-fz': '1' } },
+      ]),
+      ...(r.chance(0.5) && { batchSize: 1 + r.int(100) }),
+      ...(r.chance(0.3) && { startingPosition: r.pick(['LATEST', 'TRIM_HORIZON']) }),
+      ...(r.chance(0.3) && { filter: { value: { clicked: ['buy'] } } }),
+      ...(r.chance(0.2) && { onFailure: { topic: r.pick(fuzzTopics) } }),
+    }),
+  },
+  'GET /v1/topics/{topic}/subscriptions': {},
+  'GET /v1/topics/{topic}/subscriptions/{name}': {},
+  'PATCH /v1/topics/{topic}/subscriptions/{name}': {
+    body: (r) =>
+      r.pick([{ enabled: false }, { enabled: true }, { batchSize: 10 }, { rotateSecret: true }]),
+  },
+  'DELETE /v1/topics/{topic}/subscriptions/{name}': { weight: 0.3 },
   'POST /v1/admin/maintenance': { weight: 0.3, body: () => ({}) },
   'GET /v1/admin/maintenance/{id}': {},
 };
@@ -300,6 +320,8 @@ function segmentFor(
     }
     case 'principal':
       return r.pick(['fz-other', 'fz-third', 'admin', '*']);
+    case 'name':
+      return r.pick(['fz-sub', 'fz-sub2']);
     case 'id':
       return state.passIds.length > 0 && !wrong ? r.pick(state.passIds) : randomUuid(r);
     default:

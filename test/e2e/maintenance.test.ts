@@ -145,6 +145,11 @@ describe.each(backends)('the maintenance pass ($name)', (backend) => {
     await call(server.url, 'POST', '/v1/groups/doomed-readers/offsets', {
       offsets: [{ topic: 'doomed', partition: 0, offset: 1 }],
     });
+    const subscribed = await call(server.url, 'POST', '/v1/topics/doomed/subscriptions', {
+      name: 'doomed-sub',
+      target: { type: 'lambda', function: 'handler' },
+    });
+    expect(subscribed.status).toBe(201);
     expect((await call(server.url, 'DELETE', '/v1/topics/doomed')).status).toBe(204);
     // The delete is instant for readers and writers; the data goes with the next passes.
     expect((await call(server.url, 'GET', '/v1/topics/doomed')).status).toBe(404);
@@ -156,6 +161,12 @@ describe.each(backends)('the maintenance pass ($name)', (backend) => {
     expect(await chunksOf(server.stores, topicId)).toEqual([]);
     const offsets = (await call(server.url, 'GET', '/v1/groups/doomed-readers/offsets')).body;
     expect(offsets.offsets).toEqual([]);
+    // Its subscriptions' items are gone too.
+    expect(
+      (await server.stores.metadata.query('subscriptions')).filter((i) =>
+        i.sk.startsWith(`${topicId}#`),
+      ),
+    ).toEqual([]);
     expect(await server.stores.metadata.get(deletedTopicKey(topicId))).toBeDefined();
 
     // A chunk of a produce that was in flight at the delete lands late; it goes too.

@@ -28,7 +28,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { type Synthesized, synthesize } from './synthesize.ts';
-import { at, isRecord, only } from './template.ts';
+import { apiFunction, at, isRecord } from './template.ts';
 
 const run = promisify(execFile);
 
@@ -123,7 +123,7 @@ describe('the deployed bundle', () => {
 
   beforeAll(() => {
     synthesized = synthesize();
-    const [, fn] = only(Template.fromStack(synthesized.stack), 'AWS::Lambda::Function');
+    const [, fn] = apiFunction(Template.fromStack(synthesized.stack));
     const key = at(fn, 'Properties', 'Code', 'S3Key');
     const variables = at(fn, 'Properties', 'Environment', 'Variables');
     if (typeof key !== 'string') throw new Error('the function has no S3 asset');

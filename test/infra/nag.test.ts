@@ -74,6 +74,10 @@ describe('acknowledged AwsSolutions findings', () => {
         /^AwsSolutions-IAM5\[Resource::<TributarySegments\w+\.Arn>\/\*\] at Tributary\/Tributary\/ApiRole$/,
       ),
       'AwsSolutions-APIG4 at Tributary/Tributary/HttpApi',
+      'AwsSolutions-IAM5[Resource::*] at Tributary/Tributary/Dispatcher/Role',
+      expect.stringMatching(
+        /^AwsSolutions-IAM5\[Resource::<TributarySegments\w+\.Arn>\/\*\] at Tributary\/Tributary\/Dispatcher\/Role$/,
+      ),
     ]);
   });
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTableInput } from '../../functions/adapters/aws/dynamodb-metadata-store.ts';
 import { apiBundling, runtime, Tributary } from '../../infra/tributary.ts';
 import { type Synthesized, synthesize } from './synthesize.ts';
-import { at, isRecord, only } from './template.ts';
+import { apiFunction, at, isRecord, only } from './template.ts';
 
 interface Statement {
   readonly Effect: string;
@@ -18,7 +18,7 @@ const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [v
 
 /** The log group the API function writes to: [logicalId, resource]. */
 const functionLogGroup = (template: Template): [string, Record<string, unknown>] => {
-  const [, fn] = only(template, 'AWS::Lambda::Function');
+  const [, fn] = apiFunction(template);
   const id = at(fn, 'Properties', 'LoggingConfig', 'LogGroup', 'Ref');
   const group =
     typeof id === 'string' ? template.findResources('AWS::Logs::LogGroup')[id] : undefined;
@@ -336,7 +336,8 @@ describe('TributaryStack', () => {
         },
         ManagedPolicyArns: Match.absent(),
       });
-      template.resourceCountIs('AWS::IAM::Role', 1);
+      // The API's and the dispatcher's.
+      template.resourceCountIs('AWS::IAM::Role', 2);
     });
   });
 
@@ -372,9 +373,10 @@ describe('TributaryStack', () => {
       const [, stage] = only(template, 'AWS::ApiGatewayV2::Stage');
       const destination = at(stage, 'Properties', 'AccessLogSettings', 'DestinationArn');
       const [functionLogs] = functionLogGroup(template);
-      const [accessLogsId, accessLogs] = Object.entries(
-        template.findResources('AWS::Logs::LogGroup'),
-      ).find(([id]) => id !== functionLogs) ?? ['', {}];
+      const getAtt = at(destination, 'Fn::GetAtt');
+      const accessLogsId = String(Array.isArray(getAtt) ? getAtt[0] : '');
+      const accessLogs = template.findResources('AWS::Logs::LogGroup')[accessLogsId];
+      expect(accessLogsId).not.toBe(functionLogs);
       expect(destination).toEqual({ 'Fn::GetAtt': [accessLogsId, 'Arn'] });
       expect(at(accessLogs, 'Properties', 'RetentionInDays')).toBe(30);
       const format: unknown = JSON.parse(
@@ -447,8 +449,8 @@ describe('TributaryStack', () => {
       alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     });
 
-    it('are four, with no actions unless asked', () => {
-      expect(alarms).toHaveLength(4);
+    it('are six (four for the API, two for the dispatcher), with no actions unless asked', () => {
+      expect(alarms).toHaveLength(6);
       for (const alarm of alarms) {
         expect(at(alarm, 'Properties', 'AlarmActions')).toBeUndefined();
         expect(at(alarm, 'Properties', 'TreatMissingData')).toBe('notBreaching');
@@ -610,7 +612,7 @@ describe('Tributary props', () => {
       const alarms = Object.values(
         Template.fromStack(synthesized.stack).findResources('AWS::CloudWatch::Alarm'),
       );
-      expect(alarms).toHaveLength(4);
+      expect(alarms).toHaveLength(6);
       for (const alarm of alarms) {
         expect(at(alarm, 'Properties', 'AlarmActions')).toEqual([topicArn]);
         expect(at(alarm, 'Properties', 'OKActions')).toEqual([topicArn]);
@@ -631,7 +633,7 @@ describe('Tributary props', () => {
       expect(synthesized.stack.tributary.adminKey).toBeUndefined();
       const actions = allStatements(template).flatMap((s) => s.Action);
       expect(actions.filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
-      const [, fn] = only(template, 'AWS::Lambda::Function');
+      const [, fn] = apiFunction(template);
       const variables = at(fn, 'Properties', 'Environment', 'Variables');
       expect(variables).toMatchObject({
         TRIBUTARY_AUTH: 'off',

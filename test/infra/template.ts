@@ -17,3 +17,14 @@ export const only = (template: Template, type: string): [string, Record<string, 
   if (entry === undefined || !isRecord(entry[1])) throw new Error(`no ${type}`);
   return [entry[0], entry[1]];
 };
+
+/** The API function (the stack also has the dispatcher's): [logicalId, resource]. */
+export const apiFunction = (template: Template): [string, Record<string, unknown>] => {
+  const found = Object.entries(template.findResources('AWS::Lambda::Function')).filter(
+    ([, fn]) => at(fn, 'Properties', 'Description') === 'Tributary HTTP API',
+  );
+  expect(found, 'exactly one API function').toHaveLength(1);
+  const [entry] = found;
+  if (entry === undefined || !isRecord(entry[1])) throw new Error('no API function');
+  return [entry[0], entry[1]];
+};

@@ -5,6 +5,7 @@ import type { Authorizer } from '../../core/auth/authorizer.ts';
 import type { CoreContext } from '../../core/context.ts';
 import type { BatchReader } from '../../core/log/batch-reader.ts';
 import type { WriterCache } from '../../core/log/writer-cache.ts';
+import type { TargetPolicy } from '../../core/subscriptions/subscription.ts';
 import type { MaintenanceService } from '../../maintenance/service.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -23,6 +24,8 @@ export interface HttpDeps {
   readonly defer: (task: () => Promise<unknown>) => Promise<void>;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** Which targets subscriptions may call (functions the deployment allows, public webhooks). */
+  readonly targets: TargetPolicy;
   /** Authentication and ACLs; absent when auth is off (every request is the admin). */
   readonly auth?: Authorizer;
   /** Maintenance on demand: a pass in this process, or a state machine execution. */
