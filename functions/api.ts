@@ -1,5 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { StepFunctionsMaintenance } from './adapters/aws/step-functions-maintenance.ts';
 import { createApp, deferBeforeResponse } from './app.ts';
 import { readConfig } from './config.ts';
 import { hashApiKey } from './core/auth/api-keys.ts';
@@ -13,6 +15,7 @@ if (config.store !== 'aws') {
 }
 const { logger, metrics, log, counters } = lambdaObservability();
 const stores = await openAwsStores(config);
+const { stateMachineArn } = config;
 
 const app = createApp({
   metadata: stores.metadata,
@@ -21,6 +24,10 @@ const app = createApp({
   metrics: counters,
   cacheBytes: config.cacheBytes,
   defer: deferBeforeResponse(log),
+  // Deployed, maintenance is the state machine's; a pass never runs inside an API request.
+  ...(stateMachineArn && {
+    maintenance: () => new StepFunctionsMaintenance(new SFNClient({}), stateMachineArn),
+  }),
   ...(config.auth && { auth: { adminKeyHash: hashApiKey(await bootstrapAdminKey()) } }),
 });
 
