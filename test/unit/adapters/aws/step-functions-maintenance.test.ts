@@ -6,9 +6,6 @@
  * that are unknown or malformed are a 404 (the malformed ones never sent to AWS).
  */
 
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -22,73 +19,13 @@ import type { Handler } from '../../../../functions/http/handler.ts';
 import { silentLogger } from '../../../../functions/http/logger.ts';
 import { noCounts } from '../../../../functions/maintenance/report.ts';
 import { embedded, type OpenBackend } from '../../../support/backends.ts';
-
-const stateMachineArn = 'arn:aws:states:us-east-1:123456789012:stateMachine:Maintenance-Ab12';
-
-interface Execution {
-  executionArn: string;
-  status: string;
-  startDate: number;
-  stopDate?: number;
-  output?: string;
-}
-
-/** Step Functions, as far as the adapter uses it. */
-class StepFunctionsStub {
-  readonly executions = new Map<string, Execution>();
-  readonly calls: { target: string; body: Record<string, unknown> }[] = [];
-  /** Answers the next calls with these errors instead, in order. */
-  readonly failures: { status: number; type: string }[] = [];
-  #server: Server | undefined;
-
-  async start(): Promise<string> {
-    this.#server = createServer((request, response) => {
-      let text = '';
-      request.on('data', (chunk: Buffer) => {
-        text += chunk.toString('utf8');
-      });
-      request.on('end', () => {
-        const target = String(request.headers['x-amz-target'] ?? '');
-        const body: Record<string, unknown> = JSON.parse(text || '{}');
-        this.calls.push({ target, body });
-        const [status, answer] = this.#answer(target, body);
-        response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
-        response.end(JSON.stringify(answer));
-      });
-    });
-    this.#server.listen(0, '127.0.0.1');
-    await once(this.#server, 'listening');
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-  }
-
-  #answer(target: string, body: Record<string, unknown>): [number, unknown] {
-    const failure = this.failures.shift();
-    if (failure) return [failure.status, { __type: failure.type, message: 'stubbed failure' }];
-    if (target === 'AWSStepFunctions.StartExecution') {
-      const arn = executionArn(String(body.stateMachineArn), String(body.name));
-      const startDate = 1_700_000_000.5;
-      this.executions.set(arn, { executionArn: arn, status: 'RUNNING', startDate });
-      return [200, { executionArn: arn, startDate }];
-    }
-    if (target === 'AWSStepFunctions.DescribeExecution') {
-      const execution = this.executions.get(String(body.executionArn));
-      if (!execution) {
-        return [400, { __type: 'ExecutionDoesNotExist', message: 'Execution Does Not Exist' }];
-      }
-      return [200, { ...execution, stateMachineArn, name: execution.executionArn.split(':')[7] }];
-    }
-    return [400, { __type: 'UnknownOperationException' }];
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.#server?.close(() => resolve()) ?? resolve());
-  }
-}
+import { StepFunctionsStub } from '../../../support/step-functions-stub.ts';
 
 const report = { passId: 'pass-1', startedAt: 1_700_000_000_500, ...noCounts() };
 
 describe('maintenance on Step Functions', () => {
   const stub = new StepFunctionsStub();
+  const { stateMachineArn } = stub;
   let client: SFNClient;
   let service: StepFunctionsMaintenance;
   beforeAll(async () => {
