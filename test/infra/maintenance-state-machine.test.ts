@@ -412,6 +412,43 @@ describe('the synthesized maintenance state machine, run by aws-local-stepfuncti
     });
   });
 
+  it('shares one pass between two overlapping executions, each page done once', async () => {
+    const names = ['a', 'b'];
+    for (const name of names) {
+      await createTopic(server.url, name, 3, { 'retention.ms': String(minute) });
+      for (let i = 0; i < 2; i++) {
+        await produce(
+          server.url,
+          name,
+          [0, 1, 2].map((partition) => ({ value: i, partition })),
+        );
+      }
+    }
+    await createTopic(server.url, 'fresh', 1);
+    now += 2 * minute;
+    await produce(server.url, 'fresh', [{ value: 'kept' }]);
+
+    const [one, two] = await Promise.all([executions.run(), executions.run()]);
+    const reports = [reportOf(one ?? []), reportOf(two ?? [])];
+    expect(reports[0]?.passId).toBe(reports[1]?.passId);
+    const stored = await call(server.url, 'GET', `/v1/admin/maintenance/${reports[0]?.passId}`);
+    // Every expired entry deleted once: the pages went one to each execution.
+    expect(stored.body.report).toMatchObject({ indexEntriesDeleted: 2 * 3 * 2, failures: 0 });
+    for (const name of names) {
+      const id = await topicId(name);
+      for (const partition of [0, 1, 2]) {
+        expect(await indexItems(server.stores, id, partition)).toEqual([]);
+      }
+    }
+    // A topic's chunks may be judged before its partitions' entries went (the topics' page
+    // ran beside the partitions'): what is left goes with the next pass, and nothing twice.
+    const next = reportOf(await executions.run());
+    expect(stored.body.report.chunksDeleted + next.chunksDeleted).toBe(2 * 2);
+    for (const name of names)
+      expect(await chunksOf(server.stores, await topicId(name))).toEqual([]);
+    expect((await fetchAll(server.url, 'fresh', 0)).map((r) => r.value)).toEqual(['kept']);
+  });
+
   it('hands the page that would take an execution past its budget to a new execution, which finishes the pass', async () => {
     // The same definition with a budget of 3 items instead of 120, so a few topics cross it.
     const budget = 3;
