@@ -119,12 +119,13 @@ export interface MaintenanceResources {
  * the tests (test/infra/maintenance-state-machine.test.ts), and does what the in-process
  * runner does (functions/maintenance/run-pass.ts):
  *
- *   Handed a page? ─yes──────────────────────────────────┐
- *     │ no                                               ▼
- *   Begin ─► Plan ─► Count ─► Next? ─done──► Finish   Work on page (Map over $.page.items,
- *              ▲                │ over budget ─► Hand over      │  each item: Work while
- *              │                │ else ───────────────────────► │  $.more, Failed if it
- *              └────────── results of the Map ◄─────────────────┘  keeps throwing)
+ *   {} ─► Handed a page? ─no─► Begin ─► Plan ─► Count ─► Next? ─page done──► Finish
+ *              │ yes                     ▲                  ├─over budget─► Hand over
+ *              ▼                         │ results          │ else
+ *         Work on page (Map over $.page.items) ◄────────────┘
+ *           per item: Work ─► More? ─($.more and under 20 steps)─► Work
+ *                       │           └─else─► Item done
+ *                       └─throws after 2 retries─► Failed
  *
  * What stays small: the state holds the pass id, one page (at most 100 items) and the Map's
  * results for that page, well under the 256 KB limit. The execution's history (25,000

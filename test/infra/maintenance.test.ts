@@ -90,6 +90,9 @@ describe('the maintenance workflow', () => {
         StateMachineType: 'STANDARD',
       });
       expect(definitionOf(template).TimeoutSeconds).toBe(executionTimeout.toSeconds());
+      template.hasOutput('MaintenanceStateMachineArn', {
+        Value: stack.resolve(tributary.maintenance.stateMachine.stateMachineArn),
+      });
     });
 
     it('keeps to JSONPath and an inline Map, which aws-local-stepfunctions runs', () => {
