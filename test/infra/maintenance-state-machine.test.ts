@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { Template } from 'aws-cdk-lib/assertions';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chunkKey, deletedTopicKey } from '../../functions/core/keys.ts';
 import { silentLogger } from '../../functions/http/logger.ts';
 import { noMetrics } from '../../functions/http/metrics.ts';
@@ -226,19 +226,22 @@ describe('the synthesized maintenance state machine, run by aws-local-stepfuncti
   beforeEach(async () => {
     now = Date.UTC(2026, 5, 1);
     server = await startServer(emulatedAws, { now: () => now });
-    executions = new LocalExecutions(definition, {
-      ctx: {
-        metadata: server.stores.metadata,
-        segments: server.stores.segments,
-        now: () => now,
-        newId: randomUUID,
-      },
-      settings: defaultMaintenanceSettings,
-      log: silentLogger,
-      metrics: noMetrics,
-    });
+    executions = new LocalExecutions(definition, maintenanceDeps());
   });
   afterEach(() => server.close());
+
+  /** What the maintenance Lambda runs on, here over the server's stores and clock. */
+  const maintenanceDeps = (): MaintenanceDeps => ({
+    ctx: {
+      metadata: server.stores.metadata,
+      segments: server.stores.segments,
+      now: () => now,
+      newId: randomUUID,
+    },
+    settings: defaultMaintenanceSettings,
+    log: silentLogger,
+    metrics: noMetrics,
+  });
 
   const topicId = async (name: string): Promise<string> =>
     (await call(server.url, 'GET', `/v1/topics/${name}`)).body.topicId;
@@ -459,17 +462,7 @@ describe('the synthesized maintenance state machine, run by aws-local-stepfuncti
       JSON.parse(
         text.replace(threshold, threshold.replace(String(itemsPerExecution), String(budget))),
       ),
-      {
-        ctx: {
-          metadata: server.stores.metadata,
-          segments: server.stores.segments,
-          now: () => now,
-          newId: randomUUID,
-        },
-        settings: defaultMaintenanceSettings,
-        log: silentLogger,
-        metrics: noMetrics,
-      },
+      maintenanceDeps(),
     );
     const names = ['t0', 't1', 't2', 't3'];
     for (const name of names) {
