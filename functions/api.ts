@@ -1,5 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { StepFunctionsMaintenance } from './adapters/aws/step-functions-maintenance.ts';
 import { createApp, deferBeforeResponse } from './app.ts';
 import { readConfig } from './config.ts';
 import { hashApiKey } from './core/auth/api-keys.ts';
@@ -15,6 +17,7 @@ if (config.store !== 'aws') {
 }
 const { logger, metrics, log, counters } = lambdaObservability();
 const stores = await openAwsStores(config);
+const { stateMachineArn } = config;
 
 const app = createApp({
   metadata: stores.metadata,
@@ -25,6 +28,10 @@ const app = createApp({
   defer: deferBeforeResponse(log),
   // In AWS a webhook never reaches loopback, private or link-local addresses.
   targets: targetPolicy(readDispatchConfig(), { allowLoopback: false }),
+  // Deployed, maintenance is the state machine's; a pass never runs inside an API request.
+  ...(stateMachineArn && {
+    maintenance: () => new StepFunctionsMaintenance(new SFNClient({}), stateMachineArn),
+  }),
   ...(config.auth && { auth: { adminKeyHash: hashApiKey(await bootstrapAdminKey()) } }),
 });
 

@@ -28,6 +28,11 @@ export interface Config {
   readonly adminKey: string | undefined;
   /** ...the Secrets Manager secret holding it (Lambda), read once at cold start. */
   readonly adminKeySecretArn: string | undefined;
+  /**
+   * Lambda: the maintenance state machine, which `POST /v1/admin/maintenance` starts; absent,
+   * a pass runs in this process.
+   */
+  readonly stateMachineArn: string | undefined;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -53,7 +58,22 @@ export function readConfig(env: Env = process.env): Config {
       30 * 86_400_000,
     ),
     ...authConfig(env),
+    stateMachineArn: stateMachineArn(env),
   };
+}
+
+/** arn:<partition>:states:<region>:<account>:stateMachine:<name> */
+const stateMachineArnPattern =
+  /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/;
+
+function stateMachineArn(env: Env): string | undefined {
+  const arn = env.TRIBUTARY_STATE_MACHINE_ARN || undefined;
+  if (arn !== undefined && !stateMachineArnPattern.test(arn)) {
+    throw new Error(
+      `TRIBUTARY_STATE_MACHINE_ARN must be a state machine's ARN (arn:aws:states:<region>:<account>:stateMachine:<name>); got '${arn}'`,
+    );
+  }
+  return arn;
 }
 
 function authConfig(env: Env) {

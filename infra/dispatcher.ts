@@ -13,20 +13,15 @@ import {
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import {
-  Architecture,
-  FilterCriteria,
-  FilterRule,
-  type Runtime,
-  StartingPosition,
-} from 'aws-cdk-lib/aws-lambda';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { type BundlingOptions, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { logicalIdOf } from './tributary.ts';
+import { tributaryFunction } from './lambda-function.ts';
+import { logicalIdOf } from './logical-id.ts';
 
 /** The dispatcher Lambda's entry point. */
 export const dispatcherEntry = fileURLToPath(
@@ -46,10 +41,6 @@ export interface TributaryDispatcherProps {
   readonly schedule: Duration;
   /** The oldest undelivered record's age above which the iterator-age alarm fires. */
   readonly maxIteratorAge: Duration;
-  readonly runtime: Runtime;
-  readonly bundling: BundlingOptions;
-  readonly projectRoot: string;
-  readonly depsLockFilePath: string;
   readonly metricsNamespace: string;
   readonly metricsService: string;
   readonly logLevel: string;
@@ -84,30 +75,13 @@ export class TributaryDispatcher extends Construct {
     // Room for a few deliveries back to back, plus the writes around them; at most 15 min.
     const timeout = Duration.millis(Math.min(900_000, Math.max(300_000, 3 * timeoutMs)));
 
-    const logGroup = new LogGroup(this, 'Logs', {
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    });
-    // Our own role: its log group only, as the API function's.
-    const role = new Role(this, 'Role', {
-      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Tributary dispatcher function',
-    });
-    logGroup.grantWrite(role);
-
-    this.function = new NodejsFunction(this, 'Function', {
+    const { handler, role } = tributaryFunction(this, 'Function', {
       description: 'Tributary dispatcher: delivers subscribed records',
       entry: dispatcherEntry,
-      handler: 'handler',
-      projectRoot: props.projectRoot,
-      depsLockFilePath: props.depsLockFilePath,
-      runtime: props.runtime,
-      architecture: Architecture.ARM_64,
       memorySize: 512,
       timeout,
-      logGroup,
-      role,
-      bundling: props.bundling,
+      logRetention: props.logRetention,
+      removalPolicy: props.removalPolicy,
       environment: {
         TRIBUTARY_STORE: 'aws',
         TRIBUTARY_TABLE: props.table.tableName,
@@ -119,16 +93,17 @@ export class TributaryDispatcher extends Construct {
         TRIBUTARY_LOG_LEVEL: props.logLevel,
         POWERTOOLS_SERVICE_NAME: props.metricsService,
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
-        NODE_OPTIONS: '--enable-source-maps',
       },
     });
+    this.function = handler;
 
     // Cursors, dead letters (the produce path) and reads: data actions on this table only.
     props.table.grantReadWriteData(this.function);
-    // Reads batches; dead letters write a chunk (and delete it if their commit fails).
+    // Reads batches; dead letters write a chunk. No delete: only the maintenance function,
+    // which can tell a dead chunk from a live one, deletes objects.
     this.function.addToRolePolicy(
       new PolicyStatement({
-        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+        actions: ['s3:GetObject', 's3:PutObject'],
         resources: [props.bucket.arnForObjects('*')],
       }),
     );

@@ -8,6 +8,7 @@ import {
   GraphWidget,
   type IAlarmAction,
   type IMetric,
+  type IWidget,
   MathExpression,
   Metric,
   TreatMissingData,
@@ -42,10 +43,16 @@ export interface TributaryMonitoringProps {
   readonly metricsNamespace: string;
   /** Run on every alarm's change to ALARM and back to OK. */
   readonly alarmActions: readonly IAlarmAction[];
+  /** The maintenance workflow's alarms, shown and actioned with the others, and its row. */
+  readonly maintenance?: {
+    readonly alarms: readonly Alarm[];
+    widgets(): IWidget[];
+  };
 }
 
 /**
- * The alarms a Tributary operator needs and one dashboard that explains them.
+ * The alarms a Tributary operator needs and one dashboard that explains them. The
+ * maintenance workflow brings its own two (infra/maintenance.ts), shown and actioned here.
  *
  * Each alarm stands for something a client saw go wrong, and nothing else:
  * - `apiServerErrors`: more than 1% of requests answered 5xx over 5 minutes (with at least
@@ -148,6 +155,7 @@ export class TributaryMonitoring extends Construct {
       this.functionErrors,
       this.functionThrottles,
       this.tableThrottles,
+      ...(props.maintenance?.alarms ?? []),
     ];
     for (const alarm of alarms) {
       alarm.addAlarmAction(...props.alarmActions);
@@ -194,6 +202,7 @@ export class TributaryMonitoring extends Construct {
             [throttleEvents],
           ),
         ],
+        ...(props.maintenance ? [props.maintenance.widgets()] : []),
       ],
     });
   }

@@ -30,5 +30,10 @@ export class TributaryStack extends Stack {
     new CfnOutput(this, 'FunctionName', { value: this.tributary.handler.functionName });
     new CfnOutput(this, 'TableName', { value: this.tributary.table.tableName });
     new CfnOutput(this, 'BucketName', { value: this.tributary.bucket.bucketName });
+    new CfnOutput(this, 'MaintenanceStateMachineArn', {
+      value: this.tributary.maintenance.stateMachine.stateMachineArn,
+      description:
+        'The maintenance workflow: aws stepfunctions list-executions --state-machine-arn <MaintenanceStateMachineArn>',
+    });
   }
 }

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
@@ -17,49 +17,25 @@ import {
   Table,
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { TributaryDispatcher } from './dispatcher.ts';
+import { tributaryFunction } from './lambda-function.ts';
+import { logicalIdOf } from './logical-id.ts';
+import { TributaryMaintenance, type TributaryMaintenanceProps } from './maintenance.ts';
 import { metricsService, TributaryMonitoring } from './monitoring.ts';
 
-/** The repository root: the Lambda code is bundled from here, whoever instantiates us. */
-const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+export { functionBundling, runtime } from './lambda-function.ts';
 
 /** The API Lambda's entry point (ESM, top-level await). */
 export const apiEntry = fileURLToPath(new URL('../functions/api.ts', import.meta.url));
 
-/** The runtime every function runs on; bundling targets the same Node version. */
-export const runtime = Runtime.NODEJS_24_X;
-
 /** API Gateway's HTTP API gives up on an integration after 30 s; longer is never useful. */
 const maxTimeout = Duration.seconds(30);
-
-/**
- * How the API function is bundled. Exported so tests and future functions share one
- * definition: what is deployed is what was tested.
- */
-export const apiBundling: BundlingOptions = {
-  format: OutputFormat.ESM,
-  target: 'node24',
-  // Prefer packages' ESM builds, which tree-shake better: a fifth smaller bundle here.
-  mainFields: ['module', 'main'],
-  minify: true,
-  sourceMap: true,
-  // Stack traces need only the mappings; embedding the sources would add megabytes.
-  sourcesContent: false,
-  // ESM output has no `require`; CommonJS dependencies inside the bundle still call it
-  // for Node built-ins.
-  banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-  // Bundle the AWS SDK v3 clients instead of using the copy in the Lambda runtime, whose
-  // version AWS changes without notice: the pinned versions in package-lock.json are the
-  // ones the tests ran against, so the tested code is the deployed code.
-  externalModules: [],
-};
 
 export interface TributaryThrottling {
   /** Steady-state requests per second across the API. @default 1000 */
@@ -151,11 +127,18 @@ export interface TributaryProps {
   readonly maxIteratorAge?: Duration;
   /** How often the dispatcher's safety-net pass runs. @default 1 minute */
   readonly dispatchSchedule?: Duration;
+  /**
+   * The maintenance workflow: how often a pass runs, how many work items at once, the
+   * orphan grace. See {@link TributaryMaintenanceProps}.
+   * @default a pass every hour, 4 items at once, a 10-minute orphan grace
+   */
+  readonly maintenance?: TributaryMaintenanceProps;
 }
 
 /**
  * The whole Tributary service: an HTTP API in front of one Lambda function, which keeps
- * metadata in a DynamoDB table and record batches in S3.
+ * metadata in a DynamoDB table and record batches in S3, and a maintenance workflow that
+ * frees what retention expired.
  *
  * @example
  * new Tributary(this, 'Tributary', { removalPolicy: RemovalPolicy.DESTROY });
@@ -167,6 +150,8 @@ export class Tributary extends Construct {
   readonly bucket: Bucket;
   /** The API function. */
   readonly handler: NodejsFunction;
+  /** The maintenance state machine, its function and schedule. */
+  readonly maintenance: TributaryMaintenance;
   readonly api: HttpApi;
   /** The API's base URL, ending in '/'. */
   readonly url: string;
@@ -244,8 +229,6 @@ export class Tributary extends Construct {
       autoDeleteObjects: destroyData,
     });
 
-    const logGroup = new LogGroup(this, 'ApiLogs', { retention: logRetention, removalPolicy });
-
     // A generated name (not e.g. 'tributary/admin-key'): secret names are unique in an
     // account and region, so two deployments never collide, and CloudFormation can replace
     // the secret should it have to.
@@ -270,27 +253,24 @@ export class Tributary extends Construct {
       });
     }
 
-    // Our own role rather than the default one, whose AWSLambdaBasicExecutionRole may
-    // write to any log group in the account: this one may write to its own group only.
-    const role = new Role(this, 'ApiRole', {
-      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Tributary API function',
+    // Before the API function, which starts it: and it refuses bad props before anything
+    // is bundled.
+    this.maintenance = new TributaryMaintenance(this, 'Maintenance', {
+      ...props.maintenance,
+      table: this.table,
+      bucket: this.bucket,
+      logRetention,
+      removalPolicy,
+      logLevel: props.logLevel ?? 'INFO',
+      metricsNamespace,
     });
-    logGroup.grantWrite(role);
-
-    this.handler = new NodejsFunction(this, 'Api', {
+    const api = tributaryFunction(this, 'Api', {
       description: 'Tributary HTTP API',
       entry: apiEntry,
-      handler: 'handler',
-      projectRoot,
-      depsLockFilePath: fileURLToPath(new URL('../package-lock.json', import.meta.url)),
-      runtime,
-      architecture: Architecture.ARM_64,
       memorySize,
       timeout,
-      logGroup,
-      role,
-      bundling: apiBundling,
+      logRetention,
+      removalPolicy,
       environment: {
         TRIBUTARY_STORE: 'aws',
         TRIBUTARY_TABLE: this.table.tableName,
@@ -302,18 +282,20 @@ export class Tributary extends Construct {
         TRIBUTARY_SUBSCRIBER_FUNCTIONS: (props.subscriberFunctions ?? []).join(','),
         POWERTOOLS_SERVICE_NAME: metricsService,
         POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,
-        NODE_OPTIONS: '--enable-source-maps',
+        // POST /v1/admin/maintenance starts an execution; GET reads it back.
+        TRIBUTARY_STATE_MACHINE_ARN: this.maintenance.stateMachine.stateMachineArn,
       },
     });
+    this.handler = api.handler;
 
     // Data actions on this table only: no table management, no other table.
     this.table.grantReadWriteData(this.handler);
-    // Exactly what the S3 adapter calls: PutObject, GetObject (ranged), DeleteObjects (which
-    // checks s3:DeleteObject per key) and ListObjectsV2. ListBucket also makes a missing
-    // key a 404 rather than a 403.
+    // What produce and fetch call: PutObject and GetObject (ranged). ListBucket makes a
+    // missing key a 404 rather than a 403. No delete: only the maintenance function, which
+    // can tell a dead chunk from a live one, may delete objects.
     this.handler.addToRolePolicy(
       new PolicyStatement({
-        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+        actions: ['s3:GetObject', 's3:PutObject'],
         resources: [this.bucket.arnForObjects('*')],
       }),
     );
@@ -329,10 +311,17 @@ export class Tributary extends Construct {
         }),
       );
     }
-    Validations.of(role).acknowledge({
+    Validations.of(api.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(this.bucket)}.Arn>/*]`,
       reason:
         'Chunks are written under unique keys made at produce time, so object access cannot name them in advance; the wildcard covers the objects of this one bucket only.',
+    });
+    // Start maintenance executions, and read those back: no other state machine, no stop.
+    this.maintenance.grantRun(this.handler);
+    Validations.of(api.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${logicalIdOf(this.maintenance.stateMachine)}.Name>:*]`,
+      reason:
+        'Maintenance executions are named when the API starts them, so reading one back cannot name it in advance; the wildcard covers the executions of this one state machine, for states:DescribeExecution only.',
     });
 
     // Every method and path goes to the function, which does its own routing; the
@@ -391,6 +380,7 @@ export class Tributary extends Construct {
       table: this.table,
       metricsNamespace,
       alarmActions: props.alarmActions ?? [],
+      maintenance: this.maintenance,
     });
 
     this.dispatcher = new TributaryDispatcher(this, 'Dispatcher', {
@@ -401,10 +391,6 @@ export class Tributary extends Construct {
       deliveryTimeout: props.deliveryTimeout ?? Duration.seconds(60),
       schedule: props.dispatchSchedule ?? Duration.minutes(1),
       maxIteratorAge: props.maxIteratorAge ?? Duration.minutes(15),
-      runtime,
-      bundling: apiBundling,
-      projectRoot,
-      depsLockFilePath: fileURLToPath(new URL('../package-lock.json', import.meta.url)),
       metricsNamespace,
       metricsService,
       logLevel: props.logLevel ?? 'INFO',
@@ -414,15 +400,6 @@ export class Tributary extends Construct {
     });
     this.dispatcher.addTo(this.monitoring.dashboard, metricsNamespace);
   }
-}
-
-/** A resource's logical id as cdk-nag prints it in a finding, e.g. `<SegmentsA1B2C3D4.Arn>`. */
-export function logicalIdOf(construct: Construct): string {
-  const resource = construct.node.defaultChild;
-  if (!CfnResource.isCfnResource(resource)) {
-    throw new Error(`${construct.node.path} has no CloudFormation resource`);
-  }
-  return Stack.of(construct).getLogicalId(resource);
 }
 
 /** Refuses at synth what would only fail, or silently misbehave, once deployed. */

@@ -115,15 +115,30 @@ const asWork = (state: z.output<typeof workState>): WorkState => ({
 });
 
 /**
- * A Catch hands over Step Functions' error object, `{ Error, Cause }`; the local runner an
- * Error. Either way the message is what the report keeps.
+ * A Catch hands over Step Functions' error object, `{ Error, Cause }`, where a Lambda
+ * function's error is `Error: <errorType>` and `Cause: '{"errorType", "errorMessage",
+ * "trace"}'` as JSON; the local runner an Error. Either way the report keeps
+ * `<type>: <message>`, the same on both.
  */
 function causeOf(error: unknown): unknown {
   if (error && typeof error === 'object' && 'Error' in error) {
     const { Error: name, Cause: cause } = error as { Error?: unknown; Cause?: unknown };
-    return new Error(`${String(name)}: ${String(cause ?? '')}`.slice(0, 1000));
+    const message = lambdaErrorMessage(cause) ?? String(cause ?? '');
+    return Object.assign(new Error(message.slice(0, 1000)), { name: String(name) });
   }
   return error;
+}
+
+function lambdaErrorMessage(cause: unknown): string | undefined {
+  if (typeof cause !== 'string') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(cause);
+    return parsed && typeof parsed === 'object' && 'errorMessage' in parsed
+      ? String(parsed.errorMessage)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function publish(metrics: Metrics, report: MaintenanceReport): void {

@@ -60,10 +60,15 @@ export async function workStep(
     else if (item.phase === 'sweep') outcome = await sweepOrphans(ctx, settings, topic);
     else {
       outcome = await releaseChunks(ctx, topic);
-      // Released what there was to release: on to the sweep.
+      // Released what there was to release: on to the sweep, in this same step, so an idle
+      // topic costs one step (one Lambda invocation, three state transitions) a pass.
       if (!outcome.more) {
         item = { ...item, phase: 'sweep' };
-        outcome = { ...outcome, more: true };
+        const swept = await sweepOrphans(ctx, settings, topic);
+        outcome = {
+          more: swept.more,
+          counts: addCounts(addCounts(noCounts(), outcome.counts), swept.counts),
+        };
       }
     }
   }

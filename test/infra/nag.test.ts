@@ -71,12 +71,23 @@ describe('acknowledged AwsSolutions findings', () => {
     ).toEqual([
       'AwsSolutions-SMG4 at Tributary/Tributary/AdminKey',
       expect.stringMatching(
+        /^AwsSolutions-IAM5\[Resource::<TributarySegments\w+\.Arn>\/\*\] at Tributary\/Tributary\/Maintenance\/FunctionRole$/,
+      ),
+      'AwsSolutions-SF1 at Tributary/Tributary/Maintenance/StateMachine',
+      'AwsSolutions-SF2 at Tributary/Tributary/Maintenance/StateMachine',
+      expect.stringMatching(
+        /^AwsSolutions-IAM5\[Resource::<TributaryMaintenanceFunction\w+\.Arn>:\*\] at Tributary\/Tributary\/Maintenance\/StateMachine\/Role$/,
+      ),
+      expect.stringMatching(
         /^AwsSolutions-IAM5\[Resource::<TributarySegments\w+\.Arn>\/\*\] at Tributary\/Tributary\/ApiRole$/,
       ),
-      'AwsSolutions-APIG4 at Tributary/Tributary/HttpApi',
-      'AwsSolutions-IAM5[Resource::*] at Tributary/Tributary/Dispatcher/Role',
       expect.stringMatching(
-        /^AwsSolutions-IAM5\[Resource::<TributarySegments\w+\.Arn>\/\*\] at Tributary\/Tributary\/Dispatcher\/Role$/,
+        /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<TributaryMaintenanceStateMachine\w+\.Name>:\*\] at Tributary\/Tributary\/ApiRole$/,
+      ),
+      'AwsSolutions-APIG4 at Tributary/Tributary/HttpApi',
+      'AwsSolutions-IAM5[Resource::*] at Tributary/Tributary/Dispatcher/FunctionRole',
+      expect.stringMatching(
+        /^AwsSolutions-IAM5\[Resource::<TributarySegments\w+\.Arn>\/\*\] at Tributary\/Tributary\/Dispatcher\/FunctionRole$/,
       ),
     ]);
   });

@@ -1,12 +1,12 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTableInput } from '../../functions/adapters/aws/dynamodb-metadata-store.ts';
-import { apiBundling, runtime, Tributary } from '../../infra/tributary.ts';
+import { functionBundling, runtime, Tributary } from '../../infra/tributary.ts';
 import { type Synthesized, synthesize } from './synthesize.ts';
-import { apiFunction, at, isRecord, only } from './template.ts';
+import { at, isRecord, only, resourceOf } from './template.ts';
 
 interface Statement {
   readonly Effect: string;
@@ -16,15 +16,33 @@ interface Statement {
 
 const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
 
+/** The API function: [logicalId, resource]. */
+const apiFunction = (template: Template, tributary: Tributary) =>
+  resourceOf(template, Stack.of(tributary).resolve(tributary.handler.functionArn));
+
 /** The log group the API function writes to: [logicalId, resource]. */
-const functionLogGroup = (template: Template): [string, Record<string, unknown>] => {
-  const [, fn] = apiFunction(template);
+const functionLogGroup = (
+  template: Template,
+  tributary: Tributary,
+): [string, Record<string, unknown>] => {
+  const [, fn] = apiFunction(template, tributary);
   const id = at(fn, 'Properties', 'LoggingConfig', 'LogGroup', 'Ref');
   const group =
     typeof id === 'string' ? template.findResources('AWS::Logs::LogGroup')[id] : undefined;
   if (typeof id !== 'string' || !isRecord(group)) throw new Error('the function has no log group');
   return [id, group];
 };
+
+/** The ARNs of the maintenance state machine's executions, as the template writes them. */
+const executionsOf = (stack: Stack, tributary: Tributary): unknown =>
+  stack.resolve(
+    stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${tributary.maintenance.stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    }),
+  );
 
 /** A template string built with Fn::Join, with each reference written as `REF`. */
 const joined = (value: unknown): string => {
@@ -159,18 +177,20 @@ describe('TributaryStack', () => {
 
   describe('API function', () => {
     it('runs on Node 24 on arm64, bundled for the same Node version', () => {
-      template.hasResourceProperties('AWS::Lambda::Function', {
+      const [, fn] = apiFunction(template, tributary);
+      expect(at(fn, 'Properties')).toMatchObject({
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
         MemorySize: 1024,
         Timeout: 30,
       });
-      expect(apiBundling.target).toBe(runtime.name.replace(/^nodejs(\d+)\.x$/, 'node$1'));
+      expect(functionBundling.target).toBe(runtime.name.replace(/^nodejs(\d+)\.x$/, 'node$1'));
     });
 
-    it('is configured for the AWS stores, auth, logging and metrics of this stack', () => {
-      template.hasResourceProperties('AWS::Lambda::Function', {
+    it('is configured for the AWS stores, auth, logging, metrics and maintenance of this stack', () => {
+      const [, fn] = apiFunction(template, tributary);
+      expect(at(fn, 'Properties')).toMatchObject({
         Environment: {
           Variables: {
             TRIBUTARY_STORE: 'aws',
@@ -183,13 +203,16 @@ describe('TributaryStack', () => {
             POWERTOOLS_SERVICE_NAME: 'tributary',
             POWERTOOLS_METRICS_NAMESPACE: 'Tributary',
             NODE_OPTIONS: '--enable-source-maps',
+            TRIBUTARY_STATE_MACHINE_ARN: stack.resolve(
+              tributary.maintenance.stateMachine.stateMachineArn,
+            ),
           },
         },
       });
     });
 
     it('logs to its own log group, with a retention', () => {
-      const [, logGroup] = functionLogGroup(template);
+      const [, logGroup] = functionLogGroup(template, tributary);
       expect(at(logGroup, 'Properties', 'RetentionInDays')).toBe(30);
       expect(at(logGroup, 'DeletionPolicy')).toBe('Retain');
     });
@@ -257,7 +280,7 @@ describe('TributaryStack', () => {
       );
       expect(policies).toHaveLength(1);
       statements = policies.flatMap(statementsOf);
-      const [logGroupId] = functionLogGroup(template);
+      const [logGroupId] = functionLogGroup(template, tributary);
       logGroupArn = { 'Fn::GetAtt': [logGroupId, 'Arn'] };
     });
 
@@ -268,8 +291,12 @@ describe('TributaryStack', () => {
       for (const statement of statements) expect(statement.Effect).toBe('Allow');
     });
 
-    it('scopes each service to this stack’s table, bucket, secret and log group', () => {
+    it('scopes each service to this stack’s table, bucket, secret, log group and state machine', () => {
       const allowed: Record<string, unknown[]> = {
+        states: [
+          stack.resolve(tributary.maintenance.stateMachine.stateMachineArn),
+          executionsOf(stack, tributary),
+        ],
         dynamodb: [stack.resolve(tributary.table.tableArn)],
         s3: [
           stack.resolve(tributary.bucket.bucketArn),
@@ -303,41 +330,55 @@ describe('TributaryStack', () => {
         'dynamodb:ConditionCheckItem',
         's3:GetObject',
         's3:PutObject',
-        's3:DeleteObject',
         's3:ListBucket',
         'logs:CreateLogStream',
         'logs:PutLogEvents',
         'secretsmanager:GetSecretValue',
+        'states:StartExecution',
+        'states:DescribeExecution',
       ]) {
         expect(actions).toContain(needed);
       }
       const tableManagement =
         /^dynamodb:((Create|Delete|Update)(Global)?Table|UpdateTimeToLive|.*Backup)/;
       for (const action of actions) expect(action).not.toMatch(tableManagement);
-      // Objects only: nothing that changes the bucket's configuration or policy.
+      // Objects only, and no delete: only the maintenance function deletes chunks.
       expect([...actions].filter((a) => a.startsWith('s3:')).sort()).toEqual([
-        's3:DeleteObject',
         's3:GetObject',
         's3:ListBucket',
         's3:PutObject',
       ]);
     });
 
-    it('has no managed policies (AWSLambdaBasicExecutionRole may write to any log group)', () => {
-      template.hasResourceProperties('AWS::IAM::Role', {
-        AssumeRolePolicyDocument: {
-          Statement: [
-            Match.objectLike({
-              Effect: 'Allow',
-              Principal: { Service: 'lambda.amazonaws.com' },
-              Action: 'sts:AssumeRole',
-            }),
-          ],
+    it('may start maintenance executions and read those back, and nothing else of Step Functions', () => {
+      const states = statements.filter((s) => s.Action.some((a) => a.startsWith('states:')));
+      expect(states).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['states:StartExecution'],
+          Resource: stack.resolve(tributary.maintenance.stateMachine.stateMachineArn),
         },
-        ManagedPolicyArns: Match.absent(),
-      });
-      // The API's and the dispatcher's.
-      template.resourceCountIs('AWS::IAM::Role', 2);
+        {
+          Effect: 'Allow',
+          Action: ['states:DescribeExecution'],
+          Resource: executionsOf(stack, tributary),
+        },
+      ]);
+    });
+
+    it('has no managed policies (AWSLambdaBasicExecutionRole may write to any log group)', () => {
+      const [, role] = resourceOf(template, stack.resolve(tributary.handler.role?.roleArn));
+      expect(at(role, 'Properties', 'AssumeRolePolicyDocument', 'Statement')).toEqual([
+        expect.objectContaining({
+          Effect: 'Allow',
+          Principal: { Service: 'lambda.amazonaws.com' },
+          Action: 'sts:AssumeRole',
+        }),
+      ]);
+      // Nor any other role of the stack.
+      for (const other of Object.values(template.findResources('AWS::IAM::Role'))) {
+        expect(at(other, 'Properties', 'ManagedPolicyArns')).toBeUndefined();
+      }
     });
   });
 
@@ -372,12 +413,9 @@ describe('TributaryStack', () => {
     it('writes an access log line per request to a log group of its own, with a retention', () => {
       const [, stage] = only(template, 'AWS::ApiGatewayV2::Stage');
       const destination = at(stage, 'Properties', 'AccessLogSettings', 'DestinationArn');
-      const [functionLogs] = functionLogGroup(template);
-      const getAtt = at(destination, 'Fn::GetAtt');
-      const accessLogsId = String(Array.isArray(getAtt) ? getAtt[0] : '');
-      const accessLogs = template.findResources('AWS::Logs::LogGroup')[accessLogsId];
+      const [functionLogs] = functionLogGroup(template, tributary);
+      const [accessLogsId, accessLogs] = resourceOf(template, destination);
       expect(accessLogsId).not.toBe(functionLogs);
-      expect(destination).toEqual({ 'Fn::GetAtt': [accessLogsId, 'Arn'] });
       expect(at(accessLogs, 'Properties', 'RetentionInDays')).toBe(30);
       const format: unknown = JSON.parse(
         String(at(stage, 'Properties', 'AccessLogSettings', 'Format')),
@@ -449,8 +487,8 @@ describe('TributaryStack', () => {
       alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     });
 
-    it('are six (four for the API, two for the dispatcher), with no actions unless asked', () => {
-      expect(alarms).toHaveLength(6);
+    it('are eight (four for the API, two for maintenance, two for the dispatcher), with no actions unless asked', () => {
+      expect(alarms).toHaveLength(8);
       for (const alarm of alarms) {
         expect(at(alarm, 'Properties', 'AlarmActions')).toBeUndefined();
         expect(at(alarm, 'Properties', 'TreatMissingData')).toBe('notBreaching');
@@ -612,7 +650,7 @@ describe('Tributary props', () => {
       const alarms = Object.values(
         Template.fromStack(synthesized.stack).findResources('AWS::CloudWatch::Alarm'),
       );
-      expect(alarms).toHaveLength(6);
+      expect(alarms).toHaveLength(8);
       for (const alarm of alarms) {
         expect(at(alarm, 'Properties', 'AlarmActions')).toEqual([topicArn]);
         expect(at(alarm, 'Properties', 'OKActions')).toEqual([topicArn]);
@@ -633,7 +671,7 @@ describe('Tributary props', () => {
       expect(synthesized.stack.tributary.adminKey).toBeUndefined();
       const actions = allStatements(template).flatMap((s) => s.Action);
       expect(actions.filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
-      const [, fn] = apiFunction(template);
+      const [, fn] = apiFunction(template, synthesized.stack.tributary);
       const variables = at(fn, 'Properties', 'Environment', 'Variables');
       expect(variables).toMatchObject({
         TRIBUTARY_AUTH: 'off',

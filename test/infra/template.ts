@@ -18,13 +18,19 @@ export const only = (template: Template, type: string): [string, Record<string, 
   return [entry[0], entry[1]];
 };
 
-/** The API function (the stack also has the dispatcher's): [logicalId, resource]. */
-export const apiFunction = (template: Template): [string, Record<string, unknown>] => {
-  const found = Object.entries(template.findResources('AWS::Lambda::Function')).filter(
-    ([, fn]) => at(fn, 'Properties', 'Description') === 'Tributary HTTP API',
-  );
-  expect(found, 'exactly one API function').toHaveLength(1);
-  const [entry] = found;
-  if (entry === undefined || !isRecord(entry[1])) throw new Error('no API function');
-  return [entry[0], entry[1]];
+/**
+ * The resource a construct synthesized, as [logicalId, resource], found by the logical id
+ * its ARN (or name) resolves to: `{ "Fn::GetAtt": [id, …] }` or `{ Ref: id }`.
+ */
+export const resourceOf = (
+  template: Template,
+  reference: unknown,
+): [string, Record<string, unknown>] => {
+  const getAtt = at(reference, 'Fn::GetAtt');
+  const id = Array.isArray(getAtt) ? getAtt[0] : at(reference, 'Ref');
+  const resource = typeof id === 'string' ? template.toJSON().Resources?.[id] : undefined;
+  if (typeof id !== 'string' || !isRecord(resource)) {
+    throw new Error(`no resource for ${JSON.stringify(reference)}`);
+  }
+  return [id, resource];
 };

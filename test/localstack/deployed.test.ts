@@ -1,8 +1,9 @@
 /**
  * A representative slice of the HTTP end-to-end suites, run against a deployed stack: the
  * Lambda bundle behind API Gateway, on DynamoDB and S3 as CloudFormation made them, with
- * authentication on. The suites' own helpers drive it, in the harness's deployed mode
- * (`useDeployedApi`), sending the admin key on every call.
+ * authentication on, and a maintenance pass run by the deployed state machine. The suites'
+ * own helpers drive it, in the harness's deployed mode (`useDeployedApi`), sending the admin
+ * key on every call.
  *
  * Run by `npm run test:localstack` after `npm run deploy:local`; against AWS, set
  * TRIBUTARY_URL (the ApiUrl output) and TRIBUTARY_API_KEY yourself and run
@@ -101,6 +102,34 @@ describe(`the deployed API at ${url}`, () => {
     expect(retry.body.offsets).toEqual(first.body.offsets);
     expect(await fetchAll(url, topic, 1)).toHaveLength(1);
   });
+
+  it('runs a maintenance pass: on AWS an execution that GET follows to its report', async () => {
+    const started = await call(url, 'POST', '/v1/admin/maintenance', {});
+    // A local server (npm start) runs the pass inside the request and answers its report.
+    if (started.status === 200) {
+      expect(started.body.report).toMatchObject({ passId: expect.any(String), failures: 0 });
+      return;
+    }
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    expect(started.body).toMatchObject({ id: expect.any(String), status: 'RUNNING' });
+    const { id } = started.body;
+    // An execution of the deployed state machine: a few Lambda invocations, seconds.
+    const deadline = Date.now() + 120_000;
+    let run = await call(url, 'GET', `/v1/admin/maintenance/${id}`);
+    while (run.status === 200 && run.body.status === 'RUNNING' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      run = await call(url, 'GET', `/v1/admin/maintenance/${id}`);
+    }
+    expect(run.status, JSON.stringify(run.body)).toBe(200);
+    expect(run.body).toMatchObject({
+      id,
+      status: 'SUCCEEDED',
+      stoppedAt: expect.any(Number),
+      report: { passId: expect.any(String), failures: 0 },
+    });
+    const unknown = await call(url, 'GET', '/v1/admin/maintenance/not-a-run');
+    expect(unknown.status).toBe(404);
+  }, 180_000);
 
   it('runs a consumer group: join, poll, commit, lag', async () => {
     await produce(url, topic, [{ value: 'for the group', partition: 2 }]);

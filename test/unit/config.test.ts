@@ -22,7 +22,16 @@ describe('configuration from the environment', () => {
     ).toMatchObject({ store: 'aws', tableName: 't', bucketName: 'b', port: 9000 });
   });
 
+  it('reads the maintenance state machine the API starts, when there is one', () => {
+    const arn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:TributaryMaintenance-x1Y2';
+    expect(readConfig({ TRIBUTARY_STATE_MACHINE_ARN: arn }).stateMachineArn).toBe(arn);
+    expect(readConfig({}).stateMachineArn).toBeUndefined();
+  });
+
   it.each([
+    { TRIBUTARY_STATE_MACHINE_ARN: 'TributaryMaintenance' },
+    { TRIBUTARY_STATE_MACHINE_ARN: 'arn:aws:lambda:eu-west-1:123456789012:function:f' },
+    { TRIBUTARY_STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:execution:m:e' },
     { TRIBUTARY_STORE: 'dynamo' },
     { PORT: 'eighty' },
     { PORT: '70000' },
