@@ -1,6 +1,7 @@
 import type { CoreContext } from '../core/context.ts';
 import { chunkPrefix, chunkTime, chunkTimeKey, sweepKey, topicKey } from '../core/keys.ts';
 import { entriesFrom } from '../core/log/index-reader.ts';
+import { entryEnd } from '../core/log/partition-items.ts';
 import {
   expectAbsent,
   expectVersion,
@@ -131,7 +132,7 @@ async function markReferences(
       if (at > upper + 2 * clockSkewMs) break;
       if (at >= lower && at <= upper) referenced.add(entry.chunk);
       if (next === undefined && at >= nextLower - 2 * clockSkewMs) next = entry.baseOffset;
-      end = Math.max(end, entry.baseOffset + entry.count);
+      end = Math.max(end, entryEnd(entry));
     }
     from.set(partition, next ?? end);
   }

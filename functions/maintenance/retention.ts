@@ -1,6 +1,6 @@
 import type { CoreContext } from '../core/context.ts';
 import { batchSk, batchSkPrefix, maintKey, partitionPk, startKey } from '../core/keys.ts';
-import { entryFromItem, startFromItem } from '../core/log/partition-items.ts';
+import { entryEnd, entryFromItem, startFromItem } from '../core/log/partition-items.ts';
 import { readPartitionState } from '../core/log/partition-state.ts';
 import { findTopic } from '../core/topics/topic.ts';
 import { type PendingChunk, pendingChunks } from './chunks.ts';
@@ -66,7 +66,7 @@ export async function cleanPartition(ctx: CoreContext, work: PartitionWork): Pro
         });
   const expired = page.filter((item) => {
     const entry = entryFromItem(item);
-    return entry.baseOffset + entry.count <= logStart;
+    return entryEnd(entry) <= logStart;
   });
   const full = page.length === entriesPerStep;
   const reached = (pending: readonly PendingChunk[]) => ({

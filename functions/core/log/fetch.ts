@@ -5,7 +5,7 @@ import { assertPartition, loadTopic, type Topic } from '../topics/topic.ts';
 import type { RecordHeader } from './batch-codec.ts';
 import type { BatchReader } from './batch-reader.ts';
 import { entriesFrom } from './index-reader.ts';
-import type { IndexEntry } from './partition-items.ts';
+import { entryEnd, type IndexEntry } from './partition-items.ts';
 import { type PartitionState, readPartitionState } from './partition-state.ts';
 
 export interface FetchLimits {
@@ -88,6 +88,16 @@ export async function fetchFromTopic(
   }
 }
 
+/**
+ * Reads records from `offset` by walking index entries in offset order. Entries tile the
+ * log (partition-items.ts), so the walk knows at each step the offset it expects next: an
+ * entry that starts beyond it is a range not seen — an entry not yet visible to this read
+ * (a commit, or a rewrite's swap, landing meanwhile) — and the read stops there, with
+ * `nextOffset` at that offset, rather than skip it. A range compaction emptied is an entry
+ * like any other, with no records: the walk passes over it, so a read from a removed offset
+ * answers the next record above it, and a read of a tail that was all removed answers
+ * `nextOffset` past it.
+ */
 async function readRecords(
   deps: FetchDeps,
   topic: Topic,
@@ -99,21 +109,30 @@ async function readRecords(
   const entries = await entriesToRead(deps.ctx, topic, partition, offset, state, limits);
   const records: FetchedRecord[] = [];
   let bytes = 0;
+  let expected = offset;
+  const answer = (next: number): FetchResult => ({
+    records,
+    nextOffset: Math.min(Math.max(next, offset), state.highWatermark),
+    ...bounds(state),
+  });
   for (let i = 0; i < entries.length; i += readConcurrency) {
     const group = entries.slice(i, i + readConcurrency);
-    const batches = await Promise.all(group.map((entry) => deps.reader.read(entry)));
-    for (const [j, batch] of batches.entries()) {
-      const entry = group[j];
-      if (!entry) continue;
-      for (const record of batch.records) {
+    const batches = await Promise.all(
+      group.map((entry) => (entry.count === 0 ? undefined : deps.reader.read(entry))),
+    );
+    for (const [j, entry] of group.entries()) {
+      // Seen already: two views of one range met during a rewrite's swap.
+      if (entryEnd(entry) <= expected) continue;
+      if (entry.baseOffset > expected) return answer(expected);
+      for (const record of batches[j]?.records ?? []) {
         const recordOffset = entry.baseOffset + record.offsetDelta;
-        if (recordOffset < offset || recordOffset < state.logStartOffset) continue;
+        if (recordOffset < expected || recordOffset < state.logStartOffset) continue;
         const size = recordBytes(record);
         if (
           records.length >= limits.maxRecords ||
           (records.length > 0 && bytes + size > limits.maxBytes)
         ) {
-          return done(records, state);
+          return answer(recordOffset);
         }
         records.push({
           offset: recordOffset,
@@ -124,14 +143,10 @@ async function readRecords(
         });
         bytes += size;
       }
+      expected = entryEnd(entry);
     }
   }
-  return done(records, state);
-}
-
-function done(records: FetchedRecord[], state: PartitionState): FetchResult {
-  const last = records.at(-1);
-  return { records, nextOffset: last ? last.offset + 1 : state.highWatermark, ...bounds(state) };
+  return answer(expected);
 }
 
 const bounds = (state: PartitionState) => ({
@@ -175,9 +190,9 @@ async function entriesToRead(
   // Eight entries first: a consumer reading large batches needs one or two of them.
   for await (const entry of entriesFrom(ctx, topic.id, partition, offset, 8)) {
     if (entry.baseOffset >= state.highWatermark) break;
-    if (entry.baseOffset + entry.count <= offset) continue;
+    if (entryEnd(entry) <= offset) continue;
     entries.push(entry);
-    records += entry.baseOffset + entry.count - Math.max(offset, entry.baseOffset);
+    records += Math.min(entry.count, entryEnd(entry) - Math.max(offset, entry.baseOffset));
     bytes += entry.byteLength;
     if (records >= limits.maxRecords || bytes >= limits.maxBytes) break;
   }

@@ -37,7 +37,7 @@ export async function listOffset(
 
   for await (const entry of entriesFrom(ctx, topic.id, partition, state.logStartOffset)) {
     if (entry.baseOffset >= state.highWatermark) break;
-    if (entry.maxTimestamp < spec.timestamp) continue;
+    if (entry.count === 0 || entry.maxTimestamp < spec.timestamp) continue;
     for (const record of (await deps.reader.read(entry)).records) {
       const offset = entry.baseOffset + record.offsetDelta;
       if (offset >= state.logStartOffset && record.timestamp >= spec.timestamp) {

@@ -84,11 +84,22 @@ export const startData = (start: Omit<PartitionStart, 'version'>) => ({
  */
 export type ChunkSibling = readonly [partition: number, baseOffset: number, byteLength: number];
 
-/** One committed batch: where its bytes are and what it holds. */
+/**
+ * One batch of the log: the offsets it covers, where its bytes are and what it holds.
+ *
+ * Entries tile the log: each covers [baseOffset, lastOffset], and the next begins at
+ * lastOffset + 1. A batch written by a producer holds a record at every offset it covers;
+ * one rewritten by compaction may hold fewer (each keeps its offset), and a range whose
+ * records were all removed is an entry with no records and no chunk. A reader can
+ * therefore tell a range that holds nothing from one it has not seen.
+ */
 export interface IndexEntry {
   readonly baseOffset: number;
+  /** The last offset the entry covers (its records may stop sooner, or be none). */
+  readonly lastOffset: number;
+  /** Records in the batch: 0 for a range compaction emptied. */
   readonly count: number;
-  /** Segment object holding the batch. */
+  /** Segment object holding the batch; '' when it holds no records. */
   readonly chunk: string;
   readonly byteOffset: number;
   readonly byteLength: number;
@@ -99,21 +110,34 @@ export interface IndexEntry {
   readonly committedAt?: number;
   /** The other batches of the chunk, when it holds more than this one. */
   readonly siblings?: readonly ChunkSibling[];
+  /**
+   * When the batch holds tombstones that compaction has passed: from this time (epoch ms)
+   * they may be removed (delete.retention.ms after compaction first passed them).
+   */
+  readonly deleteHorizon?: number;
 }
+
+/** The offset just after the entry's range: where the next entry begins. */
+export const entryEnd = (entry: Pick<IndexEntry, 'lastOffset'>): number => entry.lastOffset + 1;
 
 export function entryFromItem(item: StoredItem): IndexEntry {
   const chunk = item.data.chunk;
   if (typeof chunk !== 'string') throw new Error(`corrupt index entry ${item.pk}/${item.sk}`);
-  const { committedAt, siblings } = item.data;
+  const { committedAt, siblings, lastOffset, deleteHorizon } = item.data;
+  const baseOffset = numberField(item, 'baseOffset');
+  const count = numberField(item, 'count');
   return {
-    baseOffset: numberField(item, 'baseOffset'),
-    count: numberField(item, 'count'),
+    baseOffset,
+    // Entries written before spans were kept cover exactly their records.
+    lastOffset: typeof lastOffset === 'number' ? lastOffset : baseOffset + count - 1,
+    count,
     chunk,
     byteOffset: numberField(item, 'byteOffset'),
     byteLength: numberField(item, 'byteLength'),
     position: numberField(item, 'position'),
     maxTimestamp: numberField(item, 'maxTimestamp'),
     ...(typeof committedAt === 'number' && { committedAt }),
+    ...(typeof deleteHorizon === 'number' && { deleteHorizon }),
     ...(Array.isArray(siblings) && {
       siblings: siblings.map((s): ChunkSibling => {
         const [partition, baseOffset, byteLength] = Array.isArray(s) ? s : [];

@@ -5,6 +5,7 @@ import type { Topic } from '../topics/topic.ts';
 import { entriesFrom } from './index-reader.ts';
 import {
   type BatchRetentionFacts,
+  entryEnd,
   headFromItem,
   type PartitionHead,
   type PartitionStart,
@@ -93,14 +94,14 @@ async function applyRetention(
   let first: BatchRetentionFacts | null = null;
   let expired = 0;
   for await (const entry of entriesFrom(ctx, topic.id, partition, logStartOffset)) {
-    if (entry.baseOffset + entry.count <= logStartOffset) continue;
+    if (entryEnd(entry) <= logStartOffset) continue;
     if (entry.baseOffset >= head.nextOffset) break;
     const facts = retentionFacts(entry);
     if (!isExpired(facts, head, topic.config, now)) {
       first = facts;
       break;
     }
-    logStartOffset = entry.baseOffset + entry.count;
+    logStartOffset = entryEnd(entry);
     if (++expired >= maxBatchesExpiredPerRead) break;
   }
 

@@ -624,6 +624,7 @@ async function commitIndex(
         key: { pk: partitionPk(topic.id, batch.partition), sk: batchSk(head.nextOffset) },
         data: entryData({
           baseOffset: head.nextOffset,
+          lastOffset: head.nextOffset + batch.records.length - 1,
           count: batch.records.length,
           position: head.nextPosition,
           maxTimestamp: batch.maxTimestamp,
