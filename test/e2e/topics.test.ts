@@ -34,6 +34,10 @@ describe.each(backends)('topics admin API ($name)', (backend) => {
       'cleanup.policy': 'compact',
       'max.message.bytes': '1048576',
       'message.timestamp.type': 'CreateTime',
+      'min.cleanable.dirty.ratio': '0.5',
+      'min.compaction.lag.ms': '0',
+      'max.compaction.lag.ms': '9223372036854775807',
+      'delete.retention.ms': '86400000',
     });
     const described = await call(server.url, 'GET', '/v1/topics/orders');
     expect(described.body).toEqual(created.body);

@@ -158,7 +158,16 @@ function prepare(
   const sticky = nextStickyPartition++ % topic.partitions;
   const byPartition = new Map<number, PartitionBatch>();
 
+  const compacted = topic.config.cleanupPolicy !== 'delete';
   for (const [index, record] of records.entries()) {
+    // Compaction keeps the latest record per key: a record without one has no place there.
+    if (compacted && record.key === null) {
+      throw new TributaryError(
+        'INVALID_RECORD',
+        `Record ${index} has no key; topic '${topic.name}' is compacted (cleanup.policy=${topic.config.cleanupPolicy}) and takes keyed records only.`,
+        { index, field: `records[${index}].key` },
+      );
+    }
     const partition = choosePartition(topic, record, sticky, index);
     const timestamp =
       topic.config.timestampType === 'LogAppendTime' ? now : (record.timestamp ?? now);

@@ -10,7 +10,18 @@ export interface TopicConfig {
   readonly cleanupPolicy: 'delete' | 'compact' | 'compact,delete';
   readonly maxMessageBytes: number;
   readonly timestampType: 'CreateTime' | 'LogAppendTime';
+  /** Compaction starts once the uncompacted bytes reach this share of the log. */
+  readonly minCleanableDirtyRatio: number;
+  /** A record stays uncompacted at least this long. */
+  readonly minCompactionLagMs: number;
+  /** A record is compacted within this long whatever the ratio; Infinity: no bound. */
+  readonly maxCompactionLagMs: number;
+  /** Tombstones stay this long after compaction first passes them. */
+  readonly deleteRetentionMs: number;
 }
+
+/** Kafka's Long.MAX_VALUE default for max.compaction.lag.ms: no bound. */
+const unbounded = '9223372036854775807';
 
 /**
  * The largest record a topic may accept. A fetch response must fit Lambda's 6 MB payload
@@ -23,7 +34,11 @@ type ConfigName =
   | 'retention.bytes'
   | 'cleanup.policy'
   | 'max.message.bytes'
-  | 'message.timestamp.type';
+  | 'message.timestamp.type'
+  | 'min.cleanable.dirty.ratio'
+  | 'min.compaction.lag.ms'
+  | 'max.compaction.lag.ms'
+  | 'delete.retention.ms';
 
 interface ConfigSpec {
   /** Kafka's default, as a string. */
@@ -76,6 +91,30 @@ const specs: Record<ConfigName, ConfigSpec> = {
     parse: oneOf(['CreateTime', 'LogAppendTime']),
     rule: "'CreateTime' or 'LogAppendTime'",
   },
+  'min.cleanable.dirty.ratio': {
+    default: '0.5',
+    parse: (raw) => {
+      if (!/^(0|1|0?\.\d+|1\.0*)$/.test(raw)) return undefined;
+      const n = Number(raw);
+      return n >= 0 && n <= 1 ? String(n) : undefined;
+    },
+    rule: 'a number from 0 to 1',
+  },
+  'min.compaction.lag.ms': {
+    default: '0',
+    parse: integerIn(0, Number.MAX_SAFE_INTEGER),
+    rule: 'an integer >= 0',
+  },
+  'max.compaction.lag.ms': {
+    default: unbounded,
+    parse: (raw) => (raw === unbounded ? raw : integerIn(1, Number.MAX_SAFE_INTEGER)(raw)),
+    rule: `an integer >= 1 (${unbounded}: no bound)`,
+  },
+  'delete.retention.ms': {
+    default: '86400000',
+    parse: integerIn(0, Number.MAX_SAFE_INTEGER),
+    rule: 'an integer >= 0',
+  },
 };
 
 export const configNames = Object.keys(specs) as ConfigName[];
@@ -91,7 +130,20 @@ export function parseConfigOverrides(input: Record<string, unknown>): Record<str
   for (const [name, value] of Object.entries(input)) {
     result[name] = parseConfigValue(name, value);
   }
+  assertConsistent(result);
   return result;
+}
+
+/** Configs that contradict each other, as Kafka refuses them. */
+function assertConsistent(overrides: Readonly<Record<string, string>>): void {
+  const config = topicConfig(overrides);
+  if (config.minCompactionLagMs > config.maxCompactionLagMs) {
+    throw new TributaryError(
+      'INVALID_CONFIG',
+      `min.compaction.lag.ms (${config.minCompactionLagMs}) must not exceed max.compaction.lag.ms (${config.maxCompactionLagMs}).`,
+      { config: 'min.compaction.lag.ms' },
+    );
+  }
 }
 
 function parseConfigValue(name: string, value: unknown): string {
@@ -131,6 +183,7 @@ export function patchConfigOverrides(
       next[name] = parseConfigValue(name, value);
     }
   }
+  assertConsistent(next);
   return next;
 }
 
@@ -151,6 +204,13 @@ export function topicConfig(overrides: Readonly<Record<string, string>>): TopicC
     cleanupPolicy: c['cleanup.policy'] as TopicConfig['cleanupPolicy'],
     maxMessageBytes: Number(c['max.message.bytes']),
     timestampType: c['message.timestamp.type'] as TopicConfig['timestampType'],
+    minCleanableDirtyRatio: Number(c['min.cleanable.dirty.ratio']),
+    minCompactionLagMs: Number(c['min.compaction.lag.ms']),
+    maxCompactionLagMs:
+      c['max.compaction.lag.ms'] === unbounded
+        ? Number.POSITIVE_INFINITY
+        : Number(c['max.compaction.lag.ms']),
+    deleteRetentionMs: Number(c['delete.retention.ms']),
   };
 }
 

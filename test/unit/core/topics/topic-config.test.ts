@@ -28,6 +28,10 @@ describe('topic config', () => {
       'cleanup.policy': 'delete',
       'max.message.bytes': '1048576',
       'message.timestamp.type': 'CreateTime',
+      'min.cleanable.dirty.ratio': '0.5',
+      'min.compaction.lag.ms': '0',
+      'max.compaction.lag.ms': '9223372036854775807',
+      'delete.retention.ms': '86400000',
     });
   });
 
@@ -80,6 +84,43 @@ describe('topic config', () => {
       cleanupPolicy: 'delete',
       maxMessageBytes: 1048576,
       timestampType: 'LogAppendTime',
+      minCleanableDirtyRatio: 0.5,
+      minCompactionLagMs: 0,
+      maxCompactionLagMs: Number.POSITIVE_INFINITY,
+      deleteRetentionMs: 86400000,
     });
+  });
+
+  it('validates the compaction configs, alone and together, as Kafka does', () => {
+    expect(
+      parseConfigOverrides({
+        'min.cleanable.dirty.ratio': '0.25',
+        'min.compaction.lag.ms': 60000,
+        'max.compaction.lag.ms': '3600000',
+        'delete.retention.ms': '0',
+      }),
+    ).toEqual({
+      'min.cleanable.dirty.ratio': '0.25',
+      'min.compaction.lag.ms': '60000',
+      'max.compaction.lag.ms': '3600000',
+      'delete.retention.ms': '0',
+    });
+    for (const [name, value] of [
+      ['min.cleanable.dirty.ratio', '1.5'],
+      ['min.cleanable.dirty.ratio', '-0.1'],
+      ['min.cleanable.dirty.ratio', 'half'],
+      ['min.compaction.lag.ms', '-1'],
+      ['max.compaction.lag.ms', '0'],
+      ['delete.retention.ms', '-5'],
+    ]) {
+      expect(codeOf(() => parseConfigOverrides({ [name as string]: value }))).toBe(
+        'INVALID_CONFIG',
+      );
+    }
+    expect(
+      codeOf(() =>
+        parseConfigOverrides({ 'min.compaction.lag.ms': '10', 'max.compaction.lag.ms': '5' }),
+      ),
+    ).toBe('INVALID_CONFIG');
   });
 });
