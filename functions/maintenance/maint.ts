@@ -1,44 +1,29 @@
 import type { CoreContext } from '../core/context.ts';
 import { maintKey, topicKey } from '../core/keys.ts';
+import { maintData, maintFromItem, type PartitionMaint } from '../core/log/partition-maint.ts';
 import {
   expectAbsent,
   expectVersion,
   lostRace,
-  type StoredItem,
+  type WriteOp,
 } from '../core/ports/metadata-store.ts';
 import type { Topic } from '../core/topics/topic.ts';
-import { type PendingChunk, pendingFromJson, pendingToJson } from './chunks.ts';
+
+export type MaintChange = Omit<PartitionMaint, 'version'>;
 
 /**
- * A partition's maintenance cursor (`maint`, beside its head): every index entry wholly
- * below `cleanedTo` is deleted, and `pending` lists the chunks that lost a reference here,
- * for the topic's release step to judge (chunks.ts).
- */
-export interface MaintState {
-  readonly cleanedTo: number;
-  readonly pending: readonly PendingChunk[];
-  readonly version: number | undefined;
-}
-
-export function maintFromItem(item: StoredItem | undefined): MaintState {
-  return {
-    cleanedTo: typeof item?.data.cleanedTo === 'number' ? item.data.cleanedTo : 0,
-    pending: pendingFromJson(item?.data.pending),
-    version: item?.version,
-  };
-}
-
-/**
- * Saves the cursor conditioned on the version read and on the topic being the one read (so
- * nothing is written for a topic deleted meanwhile, whose purge removes this item for
- * good); false when either changed first.
+ * Saves a partition's maintenance state, with `also` (gc items, a swap's entries) in the
+ * same transaction, conditioned on the state as read and on the topic being the one read:
+ * nothing is written for a topic deleted or re-configured meanwhile, whose purge would
+ * remove these items for good. False when something changed first; nothing was written.
  */
 export async function saveMaint(
   ctx: CoreContext,
   topic: Topic,
   partition: number,
-  read: MaintState,
-  next: { readonly cleanedTo: number; readonly pending: readonly PendingChunk[] },
+  read: PartitionMaint,
+  next: MaintChange,
+  also: readonly WriteOp[] = [],
 ): Promise<boolean> {
   try {
     await ctx.metadata.transact([
@@ -46,9 +31,10 @@ export async function saveMaint(
       {
         type: 'put',
         key: maintKey(topic.id, partition),
-        data: { cleanedTo: next.cleanedTo, pending: pendingToJson(next.pending) },
+        data: maintData(next),
         expect: read.version === undefined ? expectAbsent : expectVersion(read.version),
       },
+      ...also,
     ]);
     return true;
   } catch (error: unknown) {
@@ -57,19 +43,31 @@ export async function saveMaint(
   }
 }
 
+/** The partition's maintenance state as stored now. */
+export async function readMaint(
+  ctx: CoreContext,
+  topicId: string,
+  partition: number,
+): Promise<PartitionMaint> {
+  return maintFromItem(await ctx.metadata.get(maintKey(topicId, partition)));
+}
+
 /**
- * Applies `change` to the cursor as it is now, again on a fresh read when another writer
- * got in first, so both changes land. Gives up after a few lost races: what was to be
- * removed from `pending` stays, to be judged again by a later step.
+ * Applies `change` to the state as it is now, again on a fresh read when another writer got
+ * in first, so both changes land. Gives up after a few lost races (the caller's change is
+ * then made by a later step).
  */
 export async function updateMaint(
   ctx: CoreContext,
   topic: Topic,
   partition: number,
-  change: (maint: MaintState) => { cleanedTo: number; pending: readonly PendingChunk[] },
-): Promise<void> {
+  change: (maint: PartitionMaint) => MaintChange | undefined,
+): Promise<boolean> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const maint = maintFromItem(await ctx.metadata.get(maintKey(topic.id, partition)));
-    if (await saveMaint(ctx, topic, partition, maint, change(maint))) return;
+    const maint = await readMaint(ctx, topic.id, partition);
+    const next = change(maint);
+    if (next === undefined) return true;
+    if (await saveMaint(ctx, topic, partition, maint, next)) return true;
   }
+  return false;
 }

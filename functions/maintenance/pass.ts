@@ -1,6 +1,7 @@
 import type { CoreContext } from '../core/context.ts';
 import { deletedTopicsPk, headKey, maintKey, passKey, startKey, topicsPk } from '../core/keys.ts';
-import { headFromItem, startFromItem } from '../core/log/partition-items.ts';
+import { headFromItem, type PartitionHead, startFromItem } from '../core/log/partition-items.ts';
+import { maintFromItem, type PartitionMaint, storedBytes } from '../core/log/partition-maint.ts';
 import { isExpired } from '../core/log/retention.ts';
 import {
   expectAbsent,
@@ -10,7 +11,6 @@ import {
   type StoredItem,
 } from '../core/ports/metadata-store.ts';
 import { type Topic, topicFromItem } from '../core/topics/topic.ts';
-import { maintFromItem } from './maint.ts';
 import {
   addCounts,
   countsFromJson,
@@ -297,14 +297,52 @@ async function partitionPage(
       (start.first === null || isExpired(start.first, head, topic.config, now));
     // Entries below the log start are still stored.
     const isBehind = start.logStartOffset > maint.cleanedTo;
-    if (!expiring && !isBehind && maint.pending.length === 0) continue;
+    const rewrite = rewriteWork(topic, head, start.logStartOffset, maint, now);
+    if (!expiring && !isBehind && !rewrite) continue;
     if (isBehind || (expiring && start.first !== null)) behind++;
-    items.push({ kind: 'partition', topic: topic.name, topicId: topic.id, partition });
+    items.push({
+      kind: 'partition',
+      topic: topic.name,
+      topicId: topic.id,
+      partition,
+      phase: expiring || isBehind ? 'retention' : (rewrite ?? 'merge'),
+    });
   }
   const counts = { partitionsVisited: items.length, partitionsBehindRetention: behind };
   return exhausted
     ? { items, stage: nextStage('partitions'), after: '', counts }
     : { items, stage: 'partitions', after: cursor, counts };
+}
+
+/**
+ * Whether a partition has compaction or merge work, as far as its head and state tell: a
+ * compaction round under way, or one due (the dirty share of the log reached
+ * min.cleanable.dirty.ratio, a tombstone's horizon passed, or a bound on the compaction lag
+ * may have been reached); batches not yet merged.
+ */
+function rewriteWork(
+  topic: Topic,
+  head: PartitionHead,
+  logStart: number,
+  maint: PartitionMaint,
+  now: number,
+): 'compaction' | 'merge' | undefined {
+  const config = topic.config;
+  if (config.cleanupPolicy !== 'delete') {
+    const dirty = head.nextOffset > Math.max(maint.compactedTo, logStart);
+    const stored = storedBytes(head.nextPosition, maint);
+    const dirtyBytes = head.nextPosition - maint.dirtyPosition;
+    if (
+      maint.round !== undefined ||
+      (dirty &&
+        (dirtyBytes >= config.minCleanableDirtyRatio * stored ||
+          config.maxCompactionLagMs < Number.POSITIVE_INFINITY)) ||
+      (maint.nextHorizon !== undefined && maint.nextHorizon <= now)
+    ) {
+      return 'compaction';
+    }
+  }
+  return head.nextOffset > Math.max(maint.mergedTo, logStart) ? 'merge' : undefined;
 }
 
 /** A topic item for each live topic after `after`, a page at a time. */

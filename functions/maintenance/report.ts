@@ -12,6 +12,11 @@ export interface MaintenanceCounts {
   indexEntriesDeleted: number;
   chunksDeleted: number;
   bytesFreed: number;
+  /** Compaction: rounds finished, and records they removed (superseded, or tombstones past their horizon). */
+  compactionRounds: number;
+  recordsRemoved: number;
+  /** Segment merge: small batches joined into larger ones. */
+  batchesMerged: number;
   /** The orphan sweep: topics swept, and chunks no commit referred to. */
   topicsSwept: number;
   orphansDeleted: number;
@@ -30,6 +35,9 @@ export const noCounts = (): MaintenanceCounts => ({
   indexEntriesDeleted: 0,
   chunksDeleted: 0,
   bytesFreed: 0,
+  compactionRounds: 0,
+  recordsRemoved: 0,
+  batchesMerged: 0,
   topicsSwept: 0,
   orphansDeleted: 0,
   orphanBytesFreed: 0,

@@ -33,6 +33,7 @@ const workItem: z.ZodType<WorkItem> = z.union([
     topic: z.string(),
     topicId: z.string(),
     partition: z.number().int().min(0),
+    phase: z.enum(['retention', 'compaction', 'merge']),
   }),
   z.object({
     kind: z.literal('topic'),

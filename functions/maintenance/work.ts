@@ -1,15 +1,29 @@
 import type { CoreContext } from '../core/context.ts';
 import { findTopic } from '../core/topics/topic.ts';
-import { releaseChunks } from './chunks.ts';
+import { compactStep } from './compaction.ts';
+import { releaseChunks } from './gc.ts';
+import { mergeStep } from './merge.ts';
 import { sweepOrphans } from './orphans.ts';
 import { type PurgeWork, purgeTopic } from './purge.ts';
 import { addCounts, countsFromJson, type MaintenanceCounts, noCounts } from './report.ts';
-import { cleanPartition, type PartitionWork, type StepOutcome } from './retention.ts';
+import { cleanPartition, type StepOutcome } from './retention.ts';
 import type { MaintenanceSettings } from './settings.ts';
 
 /**
+ * A partition of a live topic: retention first (free what expired), then, for a compacted
+ * topic, compaction, then the merge of small batches.
+ */
+export interface PartitionWork {
+  readonly kind: 'partition';
+  readonly topic: string;
+  readonly topicId: string;
+  readonly partition: number;
+  readonly phase: 'retention' | 'compaction' | 'merge';
+}
+
+/**
  * A live topic, once its partitions are cleaned: first release the chunks they listed
- * (chunks.ts), then sweep chunks no commit ever referred to (orphans.ts).
+ * (gc.ts), then sweep chunks no commit ever referred to (orphans.ts).
  */
 export interface TopicWork {
   readonly kind: 'topic';
@@ -52,12 +66,24 @@ export async function workStep(
 ): Promise<WorkState> {
   let { item } = state;
   let outcome: StepOutcome;
-  if (item.kind === 'partition') outcome = await cleanPartition(ctx, item);
-  else if (item.kind === 'purge') outcome = await purgeTopic(ctx, settings, item);
+  if (item.kind === 'purge') outcome = await purgeTopic(ctx, settings, item);
   else {
     const topic = await findTopic(ctx, item.topic);
     if (!topic || topic.id !== item.topicId) outcome = { more: false, counts: {} };
-    else if (item.phase === 'sweep') outcome = await sweepOrphans(ctx, settings, topic);
+    else if (item.kind === 'partition') {
+      if (item.partition >= topic.partitions) outcome = { more: false, counts: {} };
+      else if (item.phase === 'retention')
+        outcome = await cleanPartition(ctx, topic, item.partition);
+      else if (item.phase === 'compaction') {
+        outcome = await compactStep(ctx, topic, item.partition);
+      } else outcome = await mergeStep(ctx, topic, item.partition);
+      // This phase is done: on to the next, if any.
+      const next = !outcome.more && nextPhase(item.phase, topic.config.cleanupPolicy);
+      if (next) {
+        item = { ...item, phase: next };
+        outcome = { ...outcome, more: true };
+      }
+    } else if (item.phase === 'sweep') outcome = await sweepOrphans(ctx, settings, topic);
     else {
       outcome = await releaseChunks(ctx, topic);
       // Released what there was to release: on to the sweep, in this same step, so an idle
@@ -81,6 +107,15 @@ export async function workStep(
   };
 }
 
+function nextPhase(
+  phase: PartitionWork['phase'],
+  policy: 'delete' | 'compact' | 'compact,delete',
+): PartitionWork['phase'] | undefined {
+  if (phase === 'retention') return policy === 'delete' ? 'merge' : 'compaction';
+  if (phase === 'compaction') return 'merge';
+  return undefined;
+}
+
 /** What an item that failed reports: its counts so far, and why. */
 export const failedWork = (state: WorkState, error: unknown): WorkState => ({
   ...state,
@@ -90,7 +125,7 @@ export const failedWork = (state: WorkState, error: unknown): WorkState => ({
 
 export const describeItem = (item: WorkItem): string =>
   item.kind === 'partition'
-    ? `${item.topic}-${item.partition}`
+    ? `${item.phase} of ${item.topic}-${item.partition}`
     : item.kind === 'topic'
       ? `${item.phase === 'chunks' ? 'release chunks of' : 'sweep'} ${item.topic}`
       : `purge ${item.topicId}`;

@@ -27,6 +27,11 @@ export interface MaintenanceReport {
   /** Chunks deleted once no index entry referred to them, and their bytes. */
   readonly chunksDeleted: number;
   readonly bytesFreed: number;
+  /** Compaction rounds finished, and the records they removed (superseded, or tombstones past their delete horizon). */
+  readonly compactionRounds: number;
+  readonly recordsRemoved: number;
+  /** Small batches joined into larger ones by segment merge. */
+  readonly batchesMerged: number;
   /** Topics whose orphan chunks were swept. */
   readonly topicsSwept: number;
   /** Chunks no commit ever referred to, deleted once older than the orphan grace. */

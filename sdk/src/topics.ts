@@ -17,8 +17,16 @@ export interface PartitionDescription {
   readonly highWatermark: number;
   /** Raised each time a writer takes the partition (exclusive writers). */
   readonly leaderEpoch: number;
-  /** Bytes of the batches retained (Kafka's log size): what the partition stores now. */
+  /**
+   * Bytes the partition stores (Kafka's log size): what was written, less what the
+   * maintenance workflow freed — retention's deletes, compaction's and merge's rewrites.
+   * Expired batches count until a maintenance pass deletes them.
+   */
   readonly sizeBytes: number;
+  /** Compacted topics: the log below this offset is compacted (Kafka's first dirty offset). */
+  readonly cleanedUpTo?: number;
+  /** Compacted topics: the share of the stored bytes not yet compacted, 0 to 1. */
+  readonly dirtyRatio?: number;
 }
 
 /**

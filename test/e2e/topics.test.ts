@@ -27,6 +27,9 @@ describe.each(backends)('topics admin API ($name)', (backend) => {
       highWatermark: 0,
       leaderEpoch: 0,
       sizeBytes: 0,
+      // A compacted topic's partitions also say how far compaction got.
+      cleanedUpTo: 0,
+      dirtyRatio: 0,
     });
     expect(created.body.config).toEqual({
       'retention.ms': '3600000',

@@ -21,11 +21,6 @@ export interface PartitionState {
   /** After retention: records below it are never served. */
   readonly logStartOffset: number;
   readonly highWatermark: number;
-  /**
-   * Partition byte position where the retained batches begin, when known without a query
-   * (so `head.nextPosition - startPosition` is the bytes retained).
-   */
-  readonly startPosition: number | undefined;
 }
 
 /** Batches a single read may expire before it persists its progress and answers. */
@@ -69,25 +64,17 @@ async function applyRetention(
   head: PartitionHead,
   start: PartitionStart,
 ): Promise<PartitionState> {
-  const state = (
-    logStartOffset: number,
-    first: BatchRetentionFacts | null | undefined,
-  ): PartitionState => {
-    const logStart = Math.min(logStartOffset, head.nextOffset);
-    return {
-      partition,
-      head,
-      logStartOffset: logStart,
-      highWatermark: head.nextOffset,
-      startPosition:
-        logStart >= head.nextOffset ? head.nextPosition : logStart === 0 ? 0 : first?.start,
-    };
-  };
+  const state = (logStartOffset: number): PartitionState => ({
+    partition,
+    head,
+    logStartOffset: Math.min(logStartOffset, head.nextOffset),
+    highWatermark: head.nextOffset,
+  });
   const now = ctx.now();
   // The hot path: nothing retained, or the first retained batch is known and still kept.
-  if (start.logStartOffset >= head.nextOffset) return state(start.logStartOffset, start.first);
+  if (start.logStartOffset >= head.nextOffset) return state(start.logStartOffset);
   if (start.first && !isExpired(start.first, head, topic.config, now)) {
-    return state(start.logStartOffset, start.first);
+    return state(start.logStartOffset);
   }
 
   let logStartOffset = start.logStartOffset;
@@ -107,7 +94,7 @@ async function applyRetention(
 
   const advanced = { logStartOffset: Math.min(logStartOffset, head.nextOffset), first };
   await saveStart(ctx, topic, partition, start, advanced);
-  return state(advanced.logStartOffset, first);
+  return state(advanced.logStartOffset);
 }
 
 /**

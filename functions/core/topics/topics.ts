@@ -1,9 +1,9 @@
 import type { TopicDescription } from '../../../sdk/src/topics.ts';
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
-import { deletedTopicKey, topicKey, topicsPk } from '../keys.ts';
-import { entriesFrom } from '../log/index-reader.ts';
-import { type PartitionState, readPartitionStates } from '../log/partition-state.ts';
+import { deletedTopicKey, maintKey, topicKey, topicsPk } from '../keys.ts';
+import { maintFromItem, storedBytes } from '../log/partition-maint.ts';
+import { readPartitionStates } from '../log/partition-state.ts';
 import {
   ConditionFailedError,
   expectAbsent,
@@ -81,39 +81,34 @@ export async function listTopics(ctx: CoreContext): Promise<TopicSummary[]> {
 export async function describeTopic(ctx: CoreContext, name: string): Promise<TopicDescription> {
   const topic = await loadTopic(ctx, name);
   const numbers = Array.from({ length: topic.partitions }, (_, p) => p);
-  const states = await readPartitionStates(ctx, topic, numbers);
+  const [states, maints] = await Promise.all([
+    readPartitionStates(ctx, topic, numbers),
+    ctx.metadata.getMany(numbers.map((p) => maintKey(topic.id, p))),
+  ]);
+  const compacted = topic.config.cleanupPolicy !== 'delete';
   return {
     name: topic.name,
     topicId: topic.id,
-    partitions: await Promise.all(
-      states.map(async (s) => ({
+    partitions: states.map((s, p) => {
+      const maint = maintFromItem(maints[p]);
+      const size = storedBytes(s.head.nextPosition, maint);
+      const cleanedUpTo = Math.min(Math.max(maint.compactedTo, s.logStartOffset), s.highWatermark);
+      const dirtyBytes =
+        cleanedUpTo >= s.highWatermark ? 0 : s.head.nextPosition - maint.dirtyPosition;
+      return {
         partition: s.partition,
         logStartOffset: s.logStartOffset,
         highWatermark: s.highWatermark,
         leaderEpoch: s.head.leaderEpoch,
-        sizeBytes: await retainedBytes(ctx, topic, s),
-      })),
-    ),
+        sizeBytes: size,
+        ...(compacted && {
+          cleanedUpTo,
+          dirtyRatio: size === 0 ? 0 : Math.min(1, Math.max(0, dirtyBytes / size)),
+        }),
+      };
+    }),
     config: effectiveConfigStrings(topic.overrides),
   };
-}
-
-/** Bytes of the batches from the log start to the head: a lookup only for old start items. */
-async function retainedBytes(ctx: CoreContext, topic: Topic, state: PartitionState) {
-  let start = state.startPosition;
-  if (start === undefined) {
-    for await (const entry of entriesFrom(
-      ctx,
-      topic.id,
-      state.partition,
-      state.logStartOffset,
-      1,
-    )) {
-      start = entry.position;
-      break;
-    }
-  }
-  return state.head.nextPosition - (start ?? state.head.nextPosition);
 }
 
 /**

@@ -1,0 +1,266 @@
+import type { CoreContext } from '../core/context.ts';
+import { batchSk, batchSkEnd, batchSkPrefix, chunkKey, partitionPk } from '../core/keys.ts';
+import {
+  type BatchRecord,
+  concatBatches,
+  type DecodedBatch,
+  encodeBatch,
+  type TimestampType,
+} from '../core/log/batch-codec.ts';
+import type { BatchReader } from '../core/log/batch-reader.ts';
+import {
+  entryData,
+  entryEnd,
+  entryFromItem,
+  type IndexEntry,
+} from '../core/log/partition-items.ts';
+import type { PartitionMaint } from '../core/log/partition-maint.ts';
+import { maxCommitDelayMs } from '../core/log/produce.ts';
+import {
+  expectAbsent,
+  expectVersion,
+  type StoredItem,
+  type WriteOp,
+} from '../core/ports/metadata-store.ts';
+import type { Topic } from '../core/topics/topic.ts';
+import { gcOp, pendingChunks } from './gc.ts';
+import { type MaintChange, saveMaint } from './maint.ts';
+
+/**
+ * How long a chunk a rewrite replaced stays after the swap: a reader that read the old
+ * index entry just before it finishes its read well within this (a request lasts at most
+ * 30 s in AWS).
+ */
+export const readerGraceMs = 5 * 60_000;
+
+/** Old entries one swap replaces: the swap is one transaction of at most 100 items. */
+export const maxEntriesPerSwap = 90;
+
+/** A record of a rewritten range, at its offset. */
+export interface PlacedRecord {
+  readonly offset: number;
+  readonly record: BatchRecord;
+}
+
+/**
+ * A batch a rewrite writes: the offsets it covers — fresh batches tile the range they
+ * replace, so a range whose records all went still has an entry — and the records it keeps.
+ */
+export interface FreshBatch {
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  readonly records: readonly PlacedRecord[];
+  readonly timestampType: TimestampType;
+  /** When its tombstones may be removed (compaction), if it holds any. */
+  readonly deleteHorizon?: number;
+}
+
+/** An old entry with its stored item (for the condition) and its decoded batch. */
+export interface ReadEntry {
+  readonly item: StoredItem;
+  readonly entry: IndexEntry;
+  /** Undefined for an entry that holds no records. */
+  readonly batch: DecodedBatch | undefined;
+}
+
+/**
+ * Index entries as stored items (their versions condition a swap), from the one covering
+ * `offset` on, at most `limit`, stopping before `end`.
+ */
+export async function entryItemsFrom(
+  ctx: CoreContext,
+  topicId: string,
+  partition: number,
+  offset: number,
+  end: number,
+  limit: number,
+): Promise<StoredItem[]> {
+  const pk = partitionPk(topicId, partition);
+  const [covering] = await ctx.metadata.query(pk, {
+    from: batchSkPrefix,
+    to: batchSk(offset),
+    reverse: true,
+    limit: 1,
+  });
+  const after = await ctx.metadata.query(pk, {
+    from: batchSk(offset + 1),
+    to: batchSkEnd,
+    limit,
+  });
+  const items = [
+    ...(covering && entryEnd(entryFromItem(covering)) > offset ? [covering] : []),
+    ...after,
+  ];
+  return items.filter((item) => entryFromItem(item).baseOffset < end).slice(0, limit);
+}
+
+/** Reads each entry's batch (none for an entry that holds no records). */
+export async function readEntries(
+  reader: BatchReader,
+  items: readonly StoredItem[],
+): Promise<ReadEntry[]> {
+  return Promise.all(
+    items.map(async (item) => {
+      const entry = entryFromItem(item);
+      return { item, entry, batch: entry.count === 0 ? undefined : await reader.read(entry) };
+    }),
+  );
+}
+
+/** Every record of the entries, at its offset, in offset order. */
+export function placedRecords(read: readonly ReadEntry[]): PlacedRecord[] {
+  return read.flatMap(({ entry, batch }) =>
+    (batch?.records ?? []).map((r) => ({
+      offset: entry.baseOffset + r.offsetDelta,
+      record: { timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers },
+    })),
+  );
+}
+
+/**
+ * Replaces `old` — consecutive index entries — with `fresh`, which tile the same offsets,
+ * and saves `next` as the partition's state, all in one transaction:
+ *
+ *   1. the fresh batches go to a new chunk first: nothing refers to it yet;
+ *   2. one transaction, conditioned on the partition's state as read (its version names
+ *      the compaction round's epoch and the merge's cursor, and changes with every other
+ *      maintenance write: two rewrites of one partition can never both land), on the topic
+ *      being the one read, and on every old entry being exactly as read (retention has not
+ *      deleted it, no other rewrite replaced it), puts the fresh entries, deletes the old
+ *      ones, counts the bytes saved, and lists the old chunks in a gc item due after the
+ *      reader grace;
+ *   3. nothing is deleted here: the release step judges the old chunks once due.
+ *
+ *   rewrite: write chunk N ─ swap ──────────────────────────────── release: C judged
+ *   reader:      read old entry (C) ──── read C ✓ (C stays for the reader grace)
+ *
+ * A crash after 1 leaves N unreferenced, and the orphan sweep deletes it; the swap never
+ * starts more than maxCommitDelayMs after N was named, as produce's commits, so the sweep's
+ * reasoning holds for N too. Offsets, order, timestamps, keys, values and headers of every
+ * kept record are as they were. Answers whether the swap landed.
+ */
+export async function swap(
+  ctx: CoreContext,
+  topic: Topic,
+  partition: number,
+  maint: PartitionMaint,
+  next: MaintChange,
+  old: readonly ReadEntry[],
+  fresh: readonly FreshBatch[],
+): Promise<boolean> {
+  const first = old[0]?.entry;
+  const last = old.at(-1)?.entry;
+  if (!first || !last || old.length > maxEntriesPerSwap || fresh.length === 0) {
+    throw new RangeError(`a swap replaces 1 to ${maxEntriesPerSwap} entries with at least one`);
+  }
+  const named = ctx.now();
+  const written = fresh.filter((f) => f.records.length > 0);
+  const chunk = chunkKey(topic.id, named, ctx.newId());
+  const encoded = concatBatches(
+    written.map((f) =>
+      encodeBatch(
+        f.timestampType,
+        f.records.map((r) => r.record),
+        f.records.map((r) => r.offset - f.baseOffset),
+      ),
+    ),
+  );
+  if (written.length > 0) await ctx.segments.put(chunk, encoded.body);
+
+  const committedAt = ctx.now();
+  // As produce's commits: no swap starts later than this after its chunk was named.
+  if (committedAt - named > maxCommitDelayMs) return false;
+  // retention.bytes judges a batch by where it ends in the partition's bytes: a rewritten
+  // batch ends where the range it covers ended, so a rewrite never makes retention keep less.
+  const endOf = (offset: number) => {
+    const covering =
+      old.find(({ entry }) => entry.baseOffset <= offset && offset <= entry.lastOffset)?.entry ??
+      last;
+    return covering.position + covering.byteLength;
+  };
+  const maxTimestampOf = (f: FreshBatch) =>
+    f.records.length > 0
+      ? Math.max(...f.records.map((r) => r.record.timestamp))
+      : Math.max(
+          ...old
+            .filter(
+              ({ entry }) => entry.lastOffset >= f.baseOffset && entry.baseOffset <= f.lastOffset,
+            )
+            .map(({ entry }) => entry.maxTimestamp),
+        );
+  let at = 0;
+  const entries: IndexEntry[] = fresh.map((f) => {
+    const range = f.records.length > 0 ? encoded.ranges[at++] : undefined;
+    return {
+      baseOffset: f.baseOffset,
+      lastOffset: f.lastOffset,
+      count: f.records.length,
+      chunk: range ? chunk : '',
+      byteOffset: range?.offset ?? 0,
+      byteLength: range?.length ?? 0,
+      position: endOf(f.lastOffset) - (range?.length ?? 0),
+      maxTimestamp: maxTimestampOf(f),
+      committedAt,
+      ...(f.deleteHorizon !== undefined && { deleteHorizon: f.deleteHorizon }),
+    };
+  });
+
+  const oldBytes = old.reduce((sum, { entry }) => sum + entry.byteLength, 0);
+  const newBytes = entries.reduce((sum, e) => sum + e.byteLength, 0);
+  const released = pendingChunks(
+    partition,
+    old.map((o) => o.entry),
+  );
+  const due = committedAt + readerGraceMs;
+  const pk = partitionPk(topic.id, partition);
+  const oldBySk = new Map(old.map(({ item }) => [item.sk, item]));
+  const freshSks = new Set(entries.map((e) => batchSk(e.baseOffset)));
+  const ops: WriteOp[] = [
+    ...entries.map((entry): WriteOp => {
+      const sk = batchSk(entry.baseOffset);
+      const replaced = oldBySk.get(sk);
+      return {
+        type: 'put',
+        key: { pk, sk },
+        data: entryData(entry),
+        expect: replaced ? expectVersion(replaced.version) : expectAbsent,
+      };
+    }),
+    ...old
+      .filter(({ item }) => !freshSks.has(item.sk))
+      .map(
+        ({ item }): WriteOp => ({
+          type: 'delete',
+          key: { pk, sk: item.sk },
+          expect: expectVersion(item.version),
+        }),
+      ),
+  ];
+  if (released.length > 0) ops.push(gcOp(ctx, topic.id, partition, due, released));
+  return saveMaint(
+    ctx,
+    topic,
+    partition,
+    maint,
+    {
+      ...next,
+      freedBytes: next.freedBytes + oldBytes - newBytes,
+      ...(released.length > 0 && { gcAt: Math.min(next.gcAt ?? due, due) }),
+    },
+    ops,
+  );
+}
+
+/** Whether the fresh batches tile exactly the offsets of the old entries. */
+export function tiles(old: readonly ReadEntry[], fresh: readonly FreshBatch[]): boolean {
+  const first = old[0]?.entry;
+  const last = old.at(-1)?.entry;
+  if (!first || !last) return false;
+  let expected = first.baseOffset;
+  for (const f of fresh) {
+    if (f.baseOffset !== expected || f.lastOffset < f.baseOffset) return false;
+    if (f.records.some((r) => r.offset < f.baseOffset || r.offset > f.lastOffset)) return false;
+    expected = f.lastOffset + 1;
+  }
+  return expected === entryEnd(last);
+}
