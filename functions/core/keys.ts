@@ -63,6 +63,15 @@ const timeDigits = 13;
 /** Where a chunk written at `time` (epoch ms) goes; `id` makes it unique. */
 export const chunkKey = (topicId: string, time: number, id: string): string =>
   `${chunkPrefix(topicId)}${chunkTimeKey(time)}-${id}`;
+/**
+ * Where a rewrite (compaction, merge) writes a chunk named at `time`: the same form, its id
+ * marked `r`, so the orphan sweep leaves it to the rewrite's own gc item (rewrite.ts).
+ */
+export const rewriteChunkKey = (topicId: string, time: number, id: string): string =>
+  chunkKey(topicId, time, `r${id}`);
+/** Whether a chunk key is a rewrite's. */
+export const isRewriteChunk = (key: string): boolean =>
+  /^\d{13}-r/.test(key.slice(key.lastIndexOf('/') + 1));
 /** The key part of a time: every chunk key written at or before it sorts before `…${t}.`. */
 export const chunkTimeKey = (time: number): string =>
   Math.max(0, Math.floor(time)).toString().padStart(timeDigits, '0');

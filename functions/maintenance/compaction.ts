@@ -4,18 +4,23 @@ import { BatchReader } from '../core/log/batch-reader.ts';
 import { entryEnd, entryFromItem } from '../core/log/partition-items.ts';
 import type { CompactionRound, PartitionMaint } from '../core/log/partition-maint.ts';
 import { readPartitionState } from '../core/log/partition-state.ts';
+import { maxTransactionOps } from '../core/ports/metadata-store.ts';
 import type { Topic } from '../core/topics/topic.ts';
 import { readMaint, saveMaint } from './maint.ts';
-import { mergePolicy } from './merge.ts';
+import { maxBatchSpanMs, mergePolicy } from './merge.ts';
 import type { StepOutcome } from './retention.ts';
 import {
   entryItemsFrom,
   type FreshBatch,
   maxEntriesPerSwap,
+  minOf,
   type PlacedRecord,
   type ReadEntry,
   readEntries,
+  readInSlices,
   swap,
+  swapOps,
+  withinMemory,
 } from './rewrite.ts';
 
 /**
@@ -27,6 +32,9 @@ export const compactionLimits = {
   maxKeys: 500_000,
   maxDirtyBytes: 64 * 1024 * 1024,
 } as const;
+
+/** Batches a compacted run is cut into for time span and tombstone horizons, at most. */
+const softCuts = 30;
 
 /** Dirty entries a round start looks at to find where the round ends. */
 const entriesScanned = 10_000;
@@ -47,8 +55,8 @@ const entriesScanned = 10_000;
  *    delete horizon has passed; a tombstone the compaction passes for the first time gets
  *    the horizon `round start + delete.retention.ms`, an explicit time kept in its batch's
  *    index entry (Kafka's KIP-534) rather than estimated from segment times. The kept
- *    records go into batches of at most 1 MiB (so the round merges small batches as it
- *    goes), each tombstone with others of the same horizon, and the run is swapped (one
+ *    records go into batches of at most 1 MiB spanning at most maxBatchSpanMs of time (so
+ *    the round merges small batches as it goes), each tombstone with others of the same horizon, and the run is swapped (one
  *    transaction, fenced by the state's version, which names the round's epoch).
  * 3. At the end, `compactedTo` moves to the round's end.
  *
@@ -70,7 +78,8 @@ export async function compactStep(
   const maint = await readMaint(ctx, topic.id, partition);
   const state = await readPartitionState(ctx, topic, partition);
   const now = ctx.now();
-  const reader = new BatchReader(ctx.segments, 32 * 1024 * 1024);
+  // No cache: a round reads each batch once or twice, and memory is the function's.
+  const reader = new BatchReader(ctx.segments, 0);
   if (!maint.round) {
     if (topic.config.cleanupPolicy === 'delete') return { more: false, counts: {} };
     const round = await planRound(ctx, reader, topic, partition, maint, state, now);
@@ -89,13 +98,18 @@ export async function compactStep(
     cursor < round.end
       ? await entryItemsFrom(ctx, topic.id, partition, cursor, round.end, maxEntriesPerSwap)
       : [];
-  const last = items.at(-1);
-  if (!last) return finishRound(ctx, topic, partition, maint, round, state);
+  if (items.length === 0) return finishRound(ctx, topic, partition, maint, round, state);
 
   const map = await keyMap(ctx, reader, topic, partition, round);
-  const run = await readEntries(reader, items);
   const horizon = round.startedAt + topic.config.deleteRetentionMs;
-  const { fresh, removed, changed } = compactRun(run, map, now, horizon);
+  // A run within memory whose swap fits one transaction.
+  let run = await readEntries(reader, withinMemory(items));
+  let compacted = compactRun(run, map, now, horizon, maxBatchSpanMs(topic.config));
+  while (run.length > 1 && swapOps(run.length, compacted.fresh.length) > maxTransactionOps) {
+    run = run.slice(0, Math.ceil(run.length / 2));
+    compacted = compactRun(run, map, now, horizon, maxBatchSpanMs(topic.config));
+  }
+  const { fresh, removed, changed } = compacted;
   // The earliest horizon of the clean log, known once the round has gone through it all.
   const minHorizon = minOf(
     round.minHorizon,
@@ -105,7 +119,7 @@ export async function compactStep(
     ...maint,
     round: {
       ...round,
-      cursor: entryEnd(entryFromItem(last)),
+      cursor: run.reduce((_, r) => entryEnd(r.entry), cursor),
       ...(minHorizon !== undefined && { minHorizon }),
     },
   };
@@ -161,7 +175,7 @@ async function planRound(
   // Only as far as the offset map can hold.
   const keys = new Set<string>();
   let mapped = from;
-  for (const read of await readEntries(reader, taken)) {
+  for await (const read of readInSlices(reader, taken)) {
     for (const r of read.batch?.records ?? []) if (r.key) keys.add(keyString(r.key));
     if (keys.size > compactionLimits.maxKeys && mapped > from) break;
     mapped = entryEnd(read.entry);
@@ -236,7 +250,7 @@ async function keyMap(
   while (offset < round.end) {
     const items = await entryItemsFrom(ctx, topic.id, partition, offset, round.end, 500);
     if (items.length === 0) break;
-    for (const read of await readEntries(reader, items)) {
+    for await (const read of readInSlices(reader, items)) {
       for (const r of read.batch?.records ?? []) {
         if (r.key) map.set(keyString(r.key), read.entry.baseOffset + r.offsetDelta);
       }
@@ -259,6 +273,7 @@ export function compactRun(
   map: KeyMap,
   now: number,
   firstHorizon: number,
+  maxSpanMs: number,
 ): { fresh: FreshBatch[]; removed: number; changed: boolean } {
   type Kept = PlacedRecord & { horizon: number | undefined; type: TimestampType };
   const kept: Kept[] = [];
@@ -285,10 +300,6 @@ export function compactRun(
       });
     }
   }
-  const small = run.filter(({ entry }) => entry.byteLength < mergePolicy.smallBatchBytes).length;
-  const emptied = run.some(({ entry }) => entry.count === 0) && run.length > 1;
-  const changed = removed > 0 || stamped || small >= 2 || emptied;
-
   const first = run[0]?.entry;
   const last = run.at(-1)?.entry;
   if (!first || !last) return { fresh: [], removed, changed: false };
@@ -303,35 +314,47 @@ export function compactRun(
         },
       ],
       removed,
-      changed: true,
+      changed: removed > 0 || run.length > 1,
     };
   }
   // Batches of up to the merge target, cut where the timestamp type or a tombstone's
-  // horizon changes; each covers from its first record (the first, from the run's start)
-  // to just before the next one's.
+  // horizon changes or the time span would pass maxSpanMs; each covers from its first record
+  // (the first, from the run's start) to just before the next one's.
+  // Cuts for time span and horizon stop at softCuts batches, so that one batch with records
+  // of a thousand different times still fits one swap; a batch then keeps its tombstones
+  // until the latest of their horizons — later than their own, never earlier.
   const groups: Kept[][] = [];
   let bytes = 0;
+  let oldest = 0;
+  let newest = 0;
   for (const k of kept) {
     const group = groups.at(-1);
     const size = (k.record.key?.byteLength ?? 0) + (k.record.value?.byteLength ?? 0) + 16;
+    const at = k.record.timestamp;
     const horizonOf = (g: Kept[]) => g.find((x) => x.horizon !== undefined)?.horizon;
-    const clash =
-      group !== undefined &&
-      (group[0]?.type !== k.type ||
+    const soft =
+      groups.length < softCuts &&
+      (Math.max(newest, at) - Math.min(oldest, at) > maxSpanMs ||
         (k.horizon !== undefined &&
-          horizonOf(group) !== undefined &&
-          horizonOf(group) !== k.horizon));
+          horizonOf(group ?? []) !== undefined &&
+          horizonOf(group ?? []) !== k.horizon));
+    const clash = group !== undefined && (group[0]?.type !== k.type || soft);
     if (!group || clash || bytes + size > mergePolicy.targetBatchBytes) {
       groups.push([k]);
       bytes = size;
+      oldest = at;
+      newest = at;
     } else {
       group.push(k);
       bytes += size;
+      oldest = Math.min(oldest, at);
+      newest = Math.max(newest, at);
     }
   }
   const fresh = groups.map((group, i): FreshBatch => {
     const next = groups[i + 1]?.[0];
-    const horizon = group.find((k) => k.horizon !== undefined)?.horizon;
+    const horizons = group.flatMap((k) => (k.horizon === undefined ? [] : [k.horizon]));
+    const horizon = horizons.length > 0 ? Math.max(...horizons) : undefined;
     return {
       baseOffset: i === 0 ? first.baseOffset : (group[0]?.offset ?? first.baseOffset),
       lastOffset: next ? next.offset - 1 : last.lastOffset,
@@ -340,10 +363,7 @@ export function compactRun(
       ...(horizon !== undefined && { deleteHorizon: horizon }),
     };
   });
+  // Nothing dropped or stamped, and the batches would be as many as they are: leave them.
+  const changed = removed > 0 || stamped || fresh.length < run.length;
   return { fresh, removed, changed };
 }
-
-const minOf = (...values: (number | undefined)[]): number | undefined => {
-  const present = values.filter((v): v is number => v !== undefined);
-  return present.length > 0 ? Math.min(...present) : undefined;
-};

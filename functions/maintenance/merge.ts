@@ -4,6 +4,7 @@ import { entryEnd, entryFromItem, type IndexEntry } from '../core/log/partition-
 import type { PartitionMaint } from '../core/log/partition-maint.ts';
 import { readPartitionState } from '../core/log/partition-state.ts';
 import type { Topic } from '../core/topics/topic.ts';
+import type { TopicConfig } from '../core/topics/topic-config.ts';
 import { readMaint, saveMaint } from './maint.ts';
 import type { StepOutcome } from './retention.ts';
 import {
@@ -22,7 +23,7 @@ import {
  *   `minAgeMs` ago are merged, so the tail that consumers and producers are working on is
  *   left alone (and read from the cache);
  * - a run of consecutive small batches becomes one batch of at most `targetBatchBytes`,
- *   replacing at most 90 entries in one swap.
+ *   replacing at most 90 entries in one swap, and spanning at most maxBatchSpanMs of time.
  * A fetch of the default 1 MiB then reads one or two batches where it read hundreds.
  */
 export const mergePolicy = {
@@ -30,6 +31,18 @@ export const mergePolicy = {
   targetBatchBytes: 1024 * 1024,
   minAgeMs: 5 * 60_000,
 } as const;
+
+/**
+ * The widest span of timestamps one rewritten batch may hold. Retention judges a batch by
+ * its newest record, so joining an old record with newer ones keeps the old one longer: on
+ * a topic that deletes by time, a batch spans at most 1/16 of retention.ms, and no record
+ * outlives its retention by more than that.
+ */
+export function maxBatchSpanMs(config: TopicConfig): number {
+  return config.cleanupPolicy !== 'compact' && config.retentionMs >= 0
+    ? config.retentionMs / 16
+    : Number.POSITIVE_INFINITY;
+}
 
 /** Entries looked at per step. */
 const entriesPerStep = 200;
@@ -61,6 +74,7 @@ export async function mergeStep(
   const now = ctx.now();
   const old = (e: IndexEntry) => (e.committedAt ?? 0) <= now - mergePolicy.minAgeMs;
   const mergeable = (e: IndexEntry) => e.byteLength < mergePolicy.smallBatchBytes && old(e);
+  const maxSpan = maxBatchSpanMs(topic.config);
 
   const levelStart = await startOfLevel(
     ctx,
@@ -100,9 +114,15 @@ export async function mergeStep(
     }
     let j = i + 1;
     let bytes = here.byteLength;
+    let oldest = here.maxTimestamp;
+    let newest = here.maxTimestamp;
     while (j < list.length && j - i < maxEntriesPerSwap) {
       const e = list[j]?.entry;
       if (!e || !mergeable(e) || bytes + e.byteLength > mergePolicy.targetBatchBytes) break;
+      if (e.deleteHorizon !== here.deleteHorizon) break;
+      oldest = Math.min(oldest, e.maxTimestamp);
+      newest = Math.max(newest, e.maxTimestamp);
+      if (newest - oldest > maxSpan) break;
       bytes += e.byteLength;
       j++;
     }
@@ -111,18 +131,30 @@ export async function mergeStep(
       i++;
       continue;
     }
-    const run = await readEntries(
+    const read = await readEntries(
       new BatchReader(ctx.segments, 0),
       list.slice(i, j).map((l) => l.item),
     );
+    // Batches of one timestamp type only (the topic's type changed in the run: the rest is
+    // the next step's), so the swap is one batch for many and fits one transaction.
+    const [batch] = mergedBatches(read);
+    const run = read.filter((r) => batch && r.entry.lastOffset <= batch.lastOffset);
+    const end = entryEnd(run.at(-1)?.entry ?? here);
+    if (!batch || run.length < 2) {
+      await saveMaint(ctx, topic, partition, maint, {
+        ...maint,
+        mergeLevel: { cursor: end, merged: maint.mergeLevel?.merged ?? false },
+      });
+      return { more: true, counts: {} };
+    }
     const merged = await swap(
       ctx,
       topic,
       partition,
       maint,
-      { ...maint, mergeLevel: { cursor: entryEnd(run.at(-1)?.entry ?? here), merged: true } },
+      { ...maint, mergeLevel: { cursor: end, merged: true } },
       run,
-      mergedBatches(run),
+      [batch],
     );
     return { more: true, counts: merged ? { batchesMerged: run.length } : {} };
   }

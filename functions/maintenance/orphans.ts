@@ -1,7 +1,16 @@
 import type { CoreContext } from '../core/context.ts';
-import { chunkPrefix, chunkTime, chunkTimeKey, sweepKey, topicKey } from '../core/keys.ts';
+import {
+  chunkPrefix,
+  chunkTime,
+  chunkTimeKey,
+  isRewriteChunk,
+  partitionPk,
+  sweepKey,
+  topicKey,
+} from '../core/keys.ts';
 import { entriesFrom } from '../core/log/index-reader.ts';
 import { entryEnd } from '../core/log/partition-items.ts';
+import { gcSkPrefix, pendingFromJson } from '../core/log/partition-maint.ts';
 import {
   expectAbsent,
   expectVersion,
@@ -42,6 +51,11 @@ interface SweepCursor {
  * be to a chunk of the window. The window ends at least the grace ago, longer than that
  * whole span, so no such commit is still to come: a chunk found unreferenced stays so.
  *
+ * Chunks are left alone that are a rewrite's (rewrite.ts: listed from before they were
+ * written until their swap lands, they are judged by the release) or that are listed for
+ * the release to judge (a rewrite replaced their batches, or retention let go of them): the
+ * release deletes those once readers have had their grace, and counts them.
+ *
  * Re-running a window is harmless: the judgement is the same and deleting is idempotent;
  * the cursor is saved after the deletes, conditioned on the version read.
  */
@@ -60,7 +74,11 @@ export async function sweepOrphans(
     return { more: window.truncated, counts: {} };
   }
   const { referenced, from } = await markReferences(ctx, topic, cursor, window.end);
-  const orphans = window.chunks.filter((o) => !referenced.has(o.key));
+  const unreferenced = window.chunks.filter(
+    (o) => !referenced.has(o.key) && !isRewriteChunk(o.key),
+  );
+  const listed = unreferenced.length > 0 ? await chunksListedForRelease(ctx, topic) : new Set();
+  const orphans = unreferenced.filter((o) => !listed.has(o.key));
   if (orphans.length > 0) await ctx.segments.delete(orphans.map((o) => o.key));
   await saveCursor(ctx, topic, cursor, { sweptTo: window.end, from });
   return {
@@ -137,6 +155,21 @@ async function markReferences(
     from.set(partition, next ?? end);
   }
   return { referenced, from };
+}
+
+/** Every chunk a gc item of the topic lists, due or not: the release's to judge. */
+async function chunksListedForRelease(ctx: CoreContext, topic: Topic): Promise<Set<string>> {
+  const listed = new Set<string>();
+  for (let partition = 0; partition < topic.partitions; partition++) {
+    const items = await ctx.metadata.query(partitionPk(topic.id, partition), {
+      from: gcSkPrefix,
+      to: `${gcSkPrefix}~`,
+    });
+    for (const item of items) {
+      for (const pending of pendingFromJson(item.data.chunks)) listed.add(pending.chunk);
+    }
+  }
+  return listed;
 }
 
 function cursorFrom(item: StoredItem | undefined, topic: Topic): SweepCursor {

@@ -1,5 +1,5 @@
 import type { CoreContext } from '../core/context.ts';
-import { batchSk, batchSkEnd, batchSkPrefix, chunkKey, partitionPk } from '../core/keys.ts';
+import { batchSk, batchSkEnd, batchSkPrefix, partitionPk, rewriteChunkKey } from '../core/keys.ts';
 import {
   type BatchRecord,
   concatBatches,
@@ -15,7 +15,6 @@ import {
   type IndexEntry,
 } from '../core/log/partition-items.ts';
 import type { PartitionMaint } from '../core/log/partition-maint.ts';
-import { maxCommitDelayMs } from '../core/log/produce.ts';
 import {
   expectAbsent,
   expectVersion,
@@ -107,6 +106,36 @@ export async function readEntries(
   );
 }
 
+/** Bytes of batches a rewrite holds in memory at once (the maintenance function has 512 MB). */
+export const maxBytesInMemory = 16 * 1024 * 1024;
+
+/**
+ * The entries from the first up to maxBytesInMemory of batches (at least one): what a step
+ * reads at once.
+ */
+export function withinMemory(items: readonly StoredItem[]): StoredItem[] {
+  let bytes = 0;
+  const taken: StoredItem[] = [];
+  for (const item of items) {
+    bytes += entryFromItem(item).byteLength;
+    if (taken.length > 0 && bytes > maxBytesInMemory) break;
+    taken.push(item);
+  }
+  return taken;
+}
+
+/** Reads the entries' batches a slice within maxBytesInMemory at a time, in order. */
+export async function* readInSlices(
+  reader: BatchReader,
+  items: readonly StoredItem[],
+): AsyncGenerator<ReadEntry> {
+  for (let at = 0; at < items.length; ) {
+    const slice = withinMemory(items.slice(at));
+    at += slice.length;
+    yield* await readEntries(reader, slice);
+  }
+}
+
 /** Every record of the entries, at its offset, in offset order. */
 export function placedRecords(read: readonly ReadEntry[]): PlacedRecord[] {
   return read.flatMap(({ entry, batch }) =>
@@ -121,23 +150,29 @@ export function placedRecords(read: readonly ReadEntry[]): PlacedRecord[] {
  * Replaces `old` — consecutive index entries — with `fresh`, which tile the same offsets,
  * and saves `next` as the partition's state, all in one transaction:
  *
- *   1. the fresh batches go to a new chunk first: nothing refers to it yet;
- *   2. one transaction, conditioned on the partition's state as read (its version names
+ *   1. a gc item lists the new chunk N, due after the reader grace, written with the state
+ *      (conditioned on it as read): until the swap lands nothing refers to N, and should
+ *      the swap never land, the release deletes N;
+ *   2. the fresh batches go to N;
+ *   3. one transaction, conditioned on the partition's state as step 1 left it (its version names
  *      the compaction round's epoch and the merge's cursor, and changes with every other
  *      maintenance write: two rewrites of one partition can never both land), on the topic
- *      being the one read, and on every old entry being exactly as read (retention has not
- *      deleted it, no other rewrite replaced it), puts the fresh entries, deletes the old
- *      ones, counts the bytes saved, and lists the old chunks in a gc item due after the
+ *      being the one read, on every old entry being exactly as read (retention has not
+ *      deleted it, no other rewrite replaced it) and on N's gc item being still there (the
+ *      release has not judged N), puts the fresh entries, deletes the old ones and N's gc
+ *      item, counts the bytes saved, and lists the old chunks in a gc item due after the
  *      reader grace;
- *   3. nothing is deleted here: the release step judges the old chunks once due.
+ *   4. nothing else is deleted here: the release judges the old chunks once due.
  *
- *   rewrite: write chunk N ─ swap ──────────────────────────────── release: C judged
- *   reader:      read old entry (C) ──── read C ✓ (C stays for the reader grace)
+ *   rewrite: list N ─ write N ─ swap ──────────────────────────── release: C judged
+ *   reader:               read old entry (C) ──── read C ✓ (C stays for the reader grace)
  *
- * A crash after 1 leaves N unreferenced, and the orphan sweep deletes it; the swap never
- * starts more than maxCommitDelayMs after N was named, as produce's commits, so the sweep's
- * reasoning holds for N too. Offsets, order, timestamps, keys, values and headers of every
- * kept record are as they were. Answers whether the swap landed.
+ * A crash anywhere leaves N listed or referred to, never neither. N's key is marked as a
+ * rewrite's, so the orphan sweep (which finds references by commit time) leaves it alone;
+ * the fresh entries keep the earliest commit time of the entries they replace, so the
+ * sweep's reading of entries in commit order, and the merge's age rule, hold for them too.
+ * Offsets, order, timestamps, keys, values and headers of every kept record are as they
+ * were. Answers whether the swap landed.
  */
 export async function swap(
   ctx: CoreContext,
@@ -155,7 +190,7 @@ export async function swap(
   }
   const named = ctx.now();
   const written = fresh.filter((f) => f.records.length > 0);
-  const chunk = chunkKey(topic.id, named, ctx.newId());
+  const chunk = rewriteChunkKey(topic.id, named, ctx.newId());
   const encoded = concatBatches(
     written.map((f) =>
       encodeBatch(
@@ -165,11 +200,10 @@ export async function swap(
       ),
     ),
   );
-  if (written.length > 0) await ctx.segments.put(chunk, encoded.body);
-
-  const committedAt = ctx.now();
-  // As produce's commits: no swap starts later than this after its chunk was named.
-  if (committedAt - named > maxCommitDelayMs) return false;
+  const overlapping = (f: FreshBatch) =>
+    old
+      .map(({ entry }) => entry)
+      .filter((e) => e.lastOffset >= f.baseOffset && e.baseOffset <= f.lastOffset);
   // retention.bytes judges a batch by where it ends in the partition's bytes: a rewritten
   // batch ends where the range it covers ended, so a rewrite never makes retention keep less.
   const endOf = (offset: number) => {
@@ -181,16 +215,15 @@ export async function swap(
   const maxTimestampOf = (f: FreshBatch) =>
     f.records.length > 0
       ? Math.max(...f.records.map((r) => r.record.timestamp))
-      : Math.max(
-          ...old
-            .filter(
-              ({ entry }) => entry.lastOffset >= f.baseOffset && entry.baseOffset <= f.lastOffset,
-            )
-            .map(({ entry }) => entry.maxTimestamp),
-        );
+      : Math.max(...overlapping(f).map((e) => e.maxTimestamp));
+  const committedAtOf = (f: FreshBatch) => {
+    const stamps = overlapping(f).map((e) => e.committedAt);
+    return stamps.every((t) => t !== undefined) ? Math.min(...stamps) : undefined;
+  };
   let at = 0;
   const entries: IndexEntry[] = fresh.map((f) => {
     const range = f.records.length > 0 ? encoded.ranges[at++] : undefined;
+    const committedAt = committedAtOf(f);
     return {
       baseOffset: f.baseOffset,
       lastOffset: f.lastOffset,
@@ -200,18 +233,36 @@ export async function swap(
       byteLength: range?.length ?? 0,
       position: endOf(f.lastOffset) - (range?.length ?? 0),
       maxTimestamp: maxTimestampOf(f),
-      committedAt,
+      ...(committedAt !== undefined && { committedAt }),
       ...(f.deleteHorizon !== undefined && { deleteHorizon: f.deleteHorizon }),
     };
   });
 
+  // N's gc item goes in with the state (its gcAt), conditioned on it as read, so a rewrite
+  // that another got ahead of writes nothing at all.
+  const intentDue = named + readerGraceMs;
+  const intent =
+    written.length > 0
+      ? gcOp(ctx, topic.id, partition, intentDue, pendingChunks(partition, entries))
+      : undefined;
+  let read = maint;
+  if (intent) {
+    const gcAt = minOf(maint.gcAt, intentDue);
+    if (!(await saveMaint(ctx, topic, partition, maint, { ...maint, gcAt }, [intent]))) {
+      return false;
+    }
+    read = { ...maint, gcAt, version: (maint.version ?? 0) + 1 };
+    await ctx.segments.put(chunk, encoded.body);
+  }
+
+  const swappedAt = ctx.now();
   const oldBytes = old.reduce((sum, { entry }) => sum + entry.byteLength, 0);
   const newBytes = entries.reduce((sum, e) => sum + e.byteLength, 0);
   const released = pendingChunks(
     partition,
     old.map((o) => o.entry),
   );
-  const due = committedAt + readerGraceMs;
+  const due = swappedAt + readerGraceMs;
   const pk = partitionPk(topic.id, partition);
   const oldBySk = new Map(old.map(({ item }) => [item.sk, item]));
   const freshSks = new Set(entries.map((e) => batchSk(e.baseOffset)));
@@ -236,20 +287,35 @@ export async function swap(
         }),
       ),
   ];
+  if (intent) ops.push({ type: 'delete', key: intent.key, expect: expectVersion(1) });
   if (released.length > 0) ops.push(gcOp(ctx, topic.id, partition, due, released));
-  return saveMaint(
+  const landed = await saveMaint(
     ctx,
     topic,
     partition,
-    maint,
+    read,
     {
       ...next,
       freedBytes: next.freedBytes + oldBytes - newBytes,
-      ...(released.length > 0 && { gcAt: Math.min(next.gcAt ?? due, due) }),
+      gcAt: minOf(next.gcAt, released.length > 0 ? due : undefined),
     },
     ops,
   );
+  if (!landed && intent) {
+    // Another writer got in between: N is no one's. (A crash here leaves it to the release.)
+    await ctx.segments.delete([chunk]);
+    await ctx.metadata.deleteMany([intent.key]);
+  }
+  return landed;
 }
+
+export const minOf = (...values: (number | undefined)[]): number | undefined => {
+  const present = values.filter((v): v is number => v !== undefined);
+  return present.length > 0 ? Math.min(...present) : undefined;
+};
+
+/** The most ops a swap of `old` entries into `fresh` batches writes in its transaction. */
+export const swapOps = (old: number, fresh: number) => old + fresh + 4;
 
 /** Whether the fresh batches tile exactly the offsets of the old entries. */
 export function tiles(old: readonly ReadEntry[], fresh: readonly FreshBatch[]): boolean {
