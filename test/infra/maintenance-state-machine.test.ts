@@ -351,7 +351,7 @@ describe('the synthesized maintenance state machine, run by aws-local-stepfuncti
     const report = reportOf([execution]);
     expect(report.failures).toBe(1);
     expect(report.errors).toEqual([
-      { item: 'flaky-0', error: 'Error: storage hiccup on partition 0' },
+      { item: 'retention of flaky-0', error: 'Error: storage hiccup on partition 0' },
     ]);
     // The first attempt and two retries, then the Catch's `failed` step.
     expect(attempts.get(0)).toBe(3);
