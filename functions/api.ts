@@ -21,6 +21,8 @@ const app = createApp({
   metrics: counters,
   cacheBytes: config.cacheBytes,
   defer: deferBeforeResponse(log),
+  // No browser origin unless the deployment names some (the construct's corsOrigins).
+  corsOrigins: config.corsOrigins ?? [],
   ...(config.auth && { auth: { adminKeyHash: hashApiKey(await bootstrapAdminKey()) } }),
 });
 

@@ -6,6 +6,7 @@ import { BatchReader } from './core/log/batch-reader.ts';
 import { WriterCache } from './core/log/writer-cache.ts';
 import type { MetadataStore } from './core/ports/metadata-store.ts';
 import type { SegmentStore } from './core/ports/segment-store.ts';
+import type { CorsOrigins } from './http/cors.ts';
 import { createHandler, type Handler } from './http/handler.ts';
 import type { Logger } from './http/logger.ts';
 import { type Metrics, noMetrics } from './http/metrics.ts';
@@ -32,6 +33,8 @@ export interface AppOptions {
    */
   readonly maintenance?: (ctx: CoreContext) => MaintenanceService;
   readonly maintenanceSettings?: Partial<MaintenanceSettings>;
+  /** Origins browsers may call the API from (`*`: any); none by default. */
+  readonly corsOrigins?: CorsOrigins;
 }
 
 /** Wires the core and the HTTP handler over a pair of stores. */
@@ -48,6 +51,7 @@ export function createApp(options: AppOptions): Handler {
       auth: new Authorizer(ctx, { adminKeyHash: options.auth.adminKeyHash, cacheMs: 10_000 }),
     }),
     ctx,
+    ...(options.corsOrigins && { corsOrigins: options.corsOrigins }),
     reader: new BatchReader(options.segments, options.cacheBytes),
     // A topic read is trusted for 5 s by writers only: their commit re-checks its version.
     writers: new WriterCache({ topicTtlMs: 5_000, maxItems: 20_000 }),

@@ -1,3 +1,5 @@
+import { type CorsOrigins, parseCorsOrigins } from './http/cors.ts';
+import { type LogLevel, logLevels } from './http/logger.ts';
 import { defaultMaintenanceSettings, minOrphanGraceMs } from './maintenance/settings.ts';
 
 /**
@@ -28,6 +30,13 @@ export interface Config {
   readonly adminKey: string | undefined;
   /** ...the Secrets Manager secret holding it (Lambda), read once at cold start. */
   readonly adminKeySecretArn: string | undefined;
+  /**
+   * Origins browsers may call the API from (TRIBUTARY_CORS_ORIGINS, comma-separated, `*`
+   * for any); undefined when unset, for the entry point's own default.
+   */
+  readonly corsOrigins: CorsOrigins | undefined;
+  /** The least severe log line written (TRIBUTARY_LOG_LEVEL). */
+  readonly logLevel: LogLevel;
 }
 
 type Env = Record<string, string | undefined>;
@@ -52,6 +61,11 @@ export function readConfig(env: Env = process.env): Config {
       minOrphanGraceMs,
       30 * 86_400_000,
     ),
+    corsOrigins:
+      env.TRIBUTARY_CORS_ORIGINS === undefined
+        ? undefined
+        : parseCorsOrigins(env.TRIBUTARY_CORS_ORIGINS),
+    logLevel: oneOf(env, 'TRIBUTARY_LOG_LEVEL', logLevels, 'INFO', (raw) => raw.toUpperCase()),
     ...authConfig(env),
   };
 }
@@ -62,7 +76,7 @@ function authConfig(env: Env) {
   const adminKeySecretArn = env.TRIBUTARY_ADMIN_KEY_SECRET_ARN || undefined;
   if (auth && !adminKey && !adminKeySecretArn) {
     throw new Error(
-      'TRIBUTARY_AUTH=on needs a bootstrap admin key: TRIBUTARY_ADMIN_KEY or TRIBUTARY_ADMIN_KEY_SECRET_ARN',
+      'TRIBUTARY_AUTH=on needs the bootstrap admin key: set TRIBUTARY_ADMIN_KEY to a secret of 16 or more characters (or, in Lambda, TRIBUTARY_ADMIN_KEY_SECRET_ARN to the secret holding it)',
     );
   }
   if (adminKey && adminKeySecretArn) {
@@ -80,10 +94,16 @@ function required(env: Env, name: string): string {
   return value;
 }
 
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+function oneOf<T extends string>(
+  env: Env,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+  normalize: (raw: string) => string = (raw) => raw,
+): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  const value = allowed.find((a) => a === raw);
+  const value = allowed.find((a) => a === normalize(raw));
   if (!value) throw new Error(`${name} must be one of ${allowed.join(', ')}; got '${raw}'`);
   return value;
 }

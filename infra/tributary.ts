@@ -18,6 +18,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { parseCorsOrigins } from '../functions/http/cors.ts';
 import { metricsService, TributaryMonitoring } from './monitoring.ts';
 
 /** The repository root: the Lambda code is bundled from here, whoever instantiates us. */
@@ -128,6 +129,13 @@ export interface TributaryProps {
    * @default a quarter of memorySize
    */
   readonly cacheMb?: number;
+  /**
+   * Origins whose web pages may call the API from a browser (CORS), e.g.
+   * `['https://app.example.com']`, or `['*']` for any page. Keys travel in the
+   * Authorization header, never in cookies, so a page can only use a key it holds.
+   * @default none: browsers refuse pages on other origins the API's answers
+   */
+  readonly corsOrigins?: readonly string[];
 }
 
 /**
@@ -166,6 +174,8 @@ export class Tributary extends Construct {
     const metricsNamespace = props.metricsNamespace ?? 'Tributary';
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     validate(memorySize, timeout, cacheMb, metricsNamespace);
+    // Checked at synth as the function checks TRIBUTARY_CORS_ORIGINS at its cold start.
+    const corsOrigins = parseCorsOrigins((props.corsOrigins ?? []).join(','));
 
     // Keys and TTL as createTableInput in functions/adapters/aws/dynamodb-metadata-store.ts.
     this.table = new Table(this, 'Table', {
@@ -263,7 +273,17 @@ export class Tributary extends Construct {
       timeout,
       logGroup,
       role,
-      bundling: apiBundling,
+      bundling: {
+        ...apiBundling,
+        // GET /v1/openapi.json serves docs/openapi.yaml, which the function reads beside itself.
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir, outputDir) => [
+            `cp "${inputDir}/docs/openapi.yaml" "${outputDir}/openapi.yaml"`,
+          ],
+        },
+      },
       environment: {
         TRIBUTARY_STORE: 'aws',
         TRIBUTARY_TABLE: this.table.tableName,
@@ -272,6 +292,7 @@ export class Tributary extends Construct {
         TRIBUTARY_AUTH: this.adminKey ? 'on' : 'off',
         ...(this.adminKey && { TRIBUTARY_ADMIN_KEY_SECRET_ARN: this.adminKey.secretArn }),
         TRIBUTARY_LOG_LEVEL: props.logLevel ?? 'INFO',
+        TRIBUTARY_CORS_ORIGINS: corsOrigins.join(','),
         POWERTOOLS_SERVICE_NAME: metricsService,
         POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,
         NODE_OPTIONS: '--enable-source-maps',

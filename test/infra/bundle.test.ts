@@ -131,7 +131,7 @@ describe('the deployed bundle', () => {
     // The asset directory is named for the asset hash, which is also its S3 key.
     const assetDir = join(synthesized.outdir, `asset.${key.replace(/\.zip$/, '')}`);
     workDir = mkdtempSync(join(tmpdir(), 'tributary-bundle-'));
-    for (const file of ['index.mjs', 'index.mjs.map']) {
+    for (const file of ['index.mjs', 'index.mjs.map', 'openapi.yaml']) {
       copyFileSync(join(assetDir, file), join(workDir, file));
     }
     writeFileSync(join(workDir, 'invoke.mjs'), invoker);
@@ -193,6 +193,13 @@ describe('the deployed bundle', () => {
         admin,
       ),
       event('GET', '/v1/topics/orders/partitions/0/records?offset=0', undefined, admin),
+      // Public, and read from the file bundled beside the code.
+      event('GET', '/v1/openapi.json'),
+      // No origin is allowed unless the deployment names some: no CORS headers.
+      event('OPTIONS', '/v1/topics', undefined, {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'POST',
+      }),
     ];
     writeFileSync(join(workDir, 'events.json'), JSON.stringify(events));
     await run(process.execPath, ['invoke.mjs'], { cwd: workDir, env, timeout: 60_000 });
@@ -202,7 +209,7 @@ describe('the deployed bundle', () => {
 
     // Read once, at cold start, from the secret the template names.
     expect(secrets.asked).toEqual([secretArn]);
-    const [refused, created, produced, fetched] = results;
+    const [refused, created, produced, fetched, openapi, preflight] = results;
     expect(refused?.statusCode, refused?.body).toBe(401);
     expect(created?.statusCode, created?.body).toBe(201);
     expect(produced?.statusCode, produced?.body).toBe(200);
@@ -212,5 +219,10 @@ describe('the deployed bundle', () => {
       nextOffset: 1,
       highWatermark: 1,
     });
+    expect(openapi?.statusCode).toBe(200);
+    expect(bodyOf(openapi)).toMatchObject({ openapi: expect.stringMatching(/^3\.1\./) });
+    expect(preflight?.statusCode).toBe(204);
+    expect(preflight?.headers).toMatchObject({ allow: 'GET, POST, OPTIONS' });
+    expect(preflight?.headers).not.toHaveProperty('access-control-allow-origin');
   });
 });
