@@ -142,7 +142,7 @@ function fetchOption(input: unknown): FetchLike {
   if (input === undefined) {
     if (typeof globalThis.fetch !== 'function') {
       throw invalidArgument(
-        "This runtime has no global fetch (Node.js 22+, browsers, Deno and Bun do): pass option 'fetch'.",
+        "This runtime has no global fetch (Node.js, browsers, Deno and Bun have one): pass option 'fetch'.",
         'fetch',
       );
     }
