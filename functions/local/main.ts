@@ -16,6 +16,10 @@ import { createLocalServer } from './server.ts';
  * `npm start`: the REST API on a laptop, with embedded storage unless TRIBUTARY_STORE=aws.
  * What stops it from starting is said in one line, with what to do, and exit code 1.
  */
+// A reader of the log that goes away (`npm start | head`, a test that stopped reading)
+// fails the next write with EPIPE: the server goes on serving, its log unread.
+process.stdout.on('error', () => undefined);
+
 let config: Config | undefined;
 try {
   config = readConfig();
