@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { printedBy } from '../support/printed.ts';
 
 const root = join(import.meta.dirname, '../..');
 const started: ChildProcess[] = [];
@@ -21,14 +22,7 @@ function start(script: string, env: Record<string, string>) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.push(child);
-  const printed = { stdout: '', stderr: '' };
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    printed.stdout += chunk;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    printed.stderr += chunk;
-  });
-  return { child, printed };
+  return { child, printed: printedBy(child) };
 }
 
 it('npm run emulators prints the settings that run npm start on the AWS adapters, which then work', async () => {

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { printedBy } from '../support/printed.ts';
 
 const main = join(import.meta.dirname, '../../functions/local/main.ts');
 
@@ -18,13 +19,7 @@ function start(env: Record<string, string>, dataDir: string): ChildProcess {
 
 /** What the process printed so far, and what it printed and its exit code once it exits. */
 function outcome(child: ChildProcess) {
-  const printed = { stdout: '', stderr: '' };
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    printed.stdout += chunk;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    printed.stderr += chunk;
-  });
+  const printed = printedBy(child);
   const exited = once(child, 'exit').then(([code]) => ({ code, ...printed }));
   return Object.assign(exited, { printed });
 }

@@ -7,7 +7,7 @@
  * (embedded) serves.
  */
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embedded } from '../support/backends.ts';
+import { printedBy } from '../support/printed.ts';
 import { type RunningServer, startServer } from '../support/server.ts';
 
 const run = promisify(execFile);
@@ -78,7 +79,7 @@ describe('the packed SDK', () => {
     expect(produced.stdout).toMatch(/^partition [0-2], offset 0\n$/);
 
     const worker = spawn(process.execPath, ['consumer.ts'], { cwd: app });
-    const printed = output(worker);
+    const printed = printedBy(worker);
     await expect
       .poll(() => printed.stdout, { timeout: 20_000 })
       .toMatch(/\d 0 alice \{ clicked: 'buy' \}/);
@@ -226,16 +227,4 @@ function servePages(sdkDir: string): Server {
     response.writeHead(200, { 'content-type': 'text/javascript' });
     response.end(await readFile(file));
   });
-}
-
-/** What a child prints, as it prints it. */
-function output(child: ChildProcess) {
-  const printed = { stdout: '', stderr: '' };
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    printed.stdout += chunk;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    printed.stderr += chunk;
-  });
-  return printed;
 }
