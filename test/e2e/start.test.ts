@@ -75,6 +75,18 @@ describe('npm start', () => {
     }
   });
 
+  it('prints a first request to paste, the admin key in double quotes for the shell to expand', async () => {
+    const child = start(
+      { PORT: '0', TRIBUTARY_AUTH: 'on', TRIBUTARY_ADMIN_KEY: 'local-admin-key-change-me' },
+      dataDir,
+    );
+    const done = outcome(child);
+    await expect.poll(() => done.printed.stdout, { timeout: 10_000 }).toContain('Try:');
+    child.kill('SIGTERM');
+    await done;
+    expect(done.printed.stdout).toContain(' -H "authorization: Bearer $TRIBUTARY_ADMIN_KEY" ');
+  });
+
   it('logs one line per request at INFO, and none at WARN', async () => {
     for (const [level, lines] of [
       ['INFO', 1],
