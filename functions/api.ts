@@ -26,6 +26,8 @@ const app = createApp({
   metrics: counters,
   cacheBytes: config.cacheBytes,
   defer: deferBeforeResponse(log),
+  // No browser origin unless the deployment names some (the construct's corsOrigins).
+  corsOrigins: config.corsOrigins ?? [],
   // In AWS a webhook never reaches loopback, private or link-local addresses.
   targets: targetPolicy(readDispatchConfig(), { allowLoopback: false }),
   // Deployed, maintenance is the state machine's; a pass never runs inside an API request.

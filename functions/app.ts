@@ -8,6 +8,7 @@ import { WriterCache } from './core/log/writer-cache.ts';
 import type { MetadataStore } from './core/ports/metadata-store.ts';
 import type { SegmentStore } from './core/ports/segment-store.ts';
 import type { TargetPolicy } from './core/subscriptions/subscription.ts';
+import type { CorsOrigins } from './http/cors.ts';
 import { createHandler, type Handler } from './http/handler.ts';
 import type { Logger } from './http/logger.ts';
 import { type Metrics, noMetrics } from './http/metrics.ts';
@@ -36,6 +37,8 @@ export interface AppOptions {
   readonly maintenanceSettings?: Partial<MaintenanceSettings>;
   /** Which targets subscriptions may call; by default any function, and public webhooks only. */
   readonly targets?: TargetPolicy;
+  /** Origins browsers may call the API from (`*`: any); none by default. */
+  readonly corsOrigins?: CorsOrigins;
 }
 
 /** Wires the core and the HTTP handler over a pair of stores. */
@@ -52,6 +55,7 @@ export function createApp(options: AppOptions): Handler {
       auth: new Authorizer(ctx, { adminKeyHash: options.auth.adminKeyHash, cacheMs: 10_000 }),
     }),
     ctx,
+    ...(options.corsOrigins && { corsOrigins: options.corsOrigins }),
     reader: new BatchReader(options.segments, options.cacheBytes),
     // A topic read is trusted for 5 s by writers only: their commit re-checks its version.
     writers: new WriterCache({ topicTtlMs: 5_000, maxItems: 20_000 }),

@@ -1,3 +1,5 @@
+import { type CorsOrigins, parseCorsOrigins } from './http/cors.ts';
+import { type LogLevel, logLevels } from './http/logger.ts';
 import { defaultMaintenanceSettings, minOrphanGraceMs } from './maintenance/settings.ts';
 
 /**
@@ -33,6 +35,13 @@ export interface Config {
    * a pass runs in this process.
    */
   readonly stateMachineArn: string | undefined;
+  /**
+   * Origins browsers may call the API from (TRIBUTARY_CORS_ORIGINS, comma-separated, `*`
+   * for any); undefined when unset, for the entry point's own default.
+   */
+  readonly corsOrigins: CorsOrigins | undefined;
+  /** The least severe log line written (TRIBUTARY_LOG_LEVEL). */
+  readonly logLevel: LogLevel;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -57,6 +66,11 @@ export function readConfig(env: Env = process.env): Config {
       minOrphanGraceMs,
       30 * 86_400_000,
     ),
+    corsOrigins:
+      env.TRIBUTARY_CORS_ORIGINS === undefined
+        ? undefined
+        : parseCorsOrigins(env.TRIBUTARY_CORS_ORIGINS),
+    logLevel: oneOf(env, 'TRIBUTARY_LOG_LEVEL', logLevels, 'INFO', (raw) => raw.toUpperCase()),
     ...authConfig(env),
     stateMachineArn: stateMachineArn(env),
   };
@@ -82,7 +96,7 @@ function authConfig(env: Env) {
   const adminKeySecretArn = env.TRIBUTARY_ADMIN_KEY_SECRET_ARN || undefined;
   if (auth && !adminKey && !adminKeySecretArn) {
     throw new Error(
-      'TRIBUTARY_AUTH=on needs a bootstrap admin key: TRIBUTARY_ADMIN_KEY or TRIBUTARY_ADMIN_KEY_SECRET_ARN',
+      'TRIBUTARY_AUTH=on needs the bootstrap admin key: set TRIBUTARY_ADMIN_KEY to a secret of 16 or more characters (or, in Lambda, TRIBUTARY_ADMIN_KEY_SECRET_ARN to the secret holding it)',
     );
   }
   if (adminKey && adminKeySecretArn) {
@@ -100,10 +114,16 @@ function required(env: Env, name: string): string {
   return value;
 }
 
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+function oneOf<T extends string>(
+  env: Env,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+  normalize: (raw: string) => string = (raw) => raw,
+): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  const value = allowed.find((a) => a === raw);
+  const value = allowed.find((a) => a === normalize(raw));
   if (!value) throw new Error(`${name} must be one of ${allowed.join(', ')}; got '${raw}'`);
   return value;
 }

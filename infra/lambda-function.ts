@@ -43,6 +43,8 @@ export interface TributaryFunctionProps {
   readonly environment: Record<string, string>;
   readonly logRetention: RetentionDays;
   readonly removalPolicy: RemovalPolicy;
+  /** Shell commands that put files beside the bundle (`outputDir`), from the repository. */
+  readonly afterBundling?: (inputDir: string, outputDir: string) => string[];
 }
 
 /**
@@ -77,7 +79,16 @@ export function tributaryFunction(
     timeout: props.timeout,
     logGroup,
     role,
-    bundling: functionBundling,
+    bundling: props.afterBundling
+      ? {
+          ...functionBundling,
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            afterBundling: props.afterBundling,
+          },
+        }
+      : functionBundling,
     environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
   });
   return { handler, role };

@@ -23,6 +23,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { parseCorsOrigins } from '../functions/http/cors.ts';
 import { TributaryDispatcher } from './dispatcher.ts';
 import { tributaryFunction } from './lambda-function.ts';
 import { logicalIdOf } from './logical-id.ts';
@@ -133,6 +134,13 @@ export interface TributaryProps {
    * @default a pass every hour, 4 items at once, a 10-minute orphan grace
    */
   readonly maintenance?: TributaryMaintenanceProps;
+  /**
+   * Origins whose web pages may call the API from a browser (CORS), e.g.
+   * `['https://app.example.com']`, or `['*']` for any page. Keys travel in the
+   * Authorization header, never in cookies, so a page can only use a key it holds.
+   * @default none: browsers refuse pages on other origins the API's answers
+   */
+  readonly corsOrigins?: readonly string[];
 }
 
 /**
@@ -176,6 +184,8 @@ export class Tributary extends Construct {
     const metricsNamespace = props.metricsNamespace ?? 'Tributary';
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     validate(memorySize, timeout, cacheMb, metricsNamespace);
+    // Checked at synth as the function checks TRIBUTARY_CORS_ORIGINS at its cold start.
+    const corsOrigins = parseCorsOrigins((props.corsOrigins ?? []).join(','));
 
     // Keys and TTL as createTableInput in functions/adapters/aws/dynamodb-metadata-store.ts.
     this.table = new Table(this, 'Table', {
@@ -271,6 +281,10 @@ export class Tributary extends Construct {
       timeout,
       logRetention,
       removalPolicy,
+      // GET /v1/openapi.json serves docs/openapi.yaml, which the function reads beside itself.
+      afterBundling: (inputDir, outputDir) => [
+        `cp "${inputDir}/docs/openapi.yaml" "${outputDir}/openapi.yaml"`,
+      ],
       environment: {
         TRIBUTARY_STORE: 'aws',
         TRIBUTARY_TABLE: this.table.tableName,
@@ -280,6 +294,7 @@ export class Tributary extends Construct {
         ...(this.adminKey && { TRIBUTARY_ADMIN_KEY_SECRET_ARN: this.adminKey.secretArn }),
         TRIBUTARY_LOG_LEVEL: props.logLevel ?? 'INFO',
         TRIBUTARY_SUBSCRIBER_FUNCTIONS: (props.subscriberFunctions ?? []).join(','),
+        TRIBUTARY_CORS_ORIGINS: corsOrigins.join(','),
         POWERTOOLS_SERVICE_NAME: metricsService,
         POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,
         // POST /v1/admin/maintenance starts an execution; GET reads it back.

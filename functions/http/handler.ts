@@ -5,6 +5,7 @@ import { TributaryError } from '../core/errors.ts';
 import { assertValidGroupName } from '../core/groups/group.ts';
 import { assertValidSubscriptionName } from '../core/subscriptions/subscription.ts';
 import { assertValidTopicName } from '../core/topics/topic-name.ts';
+import { corsHeaders, preflightHeaders } from './cors.ts';
 import type { Metrics } from './metrics.ts';
 import { header } from './request.ts';
 import { errorCodeOf, errorResponse, type HttpResponse, json } from './responses.ts';
@@ -13,6 +14,7 @@ import { groupRoutes } from './routes/groups.ts';
 import { producerRoutes } from './routes/producers.ts';
 import { recordRoutes } from './routes/records.ts';
 import type { HttpDeps, Route, RouteRequest } from './routes/route.ts';
+import { serviceRoutes } from './routes/service.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { topicRoutes } from './routes/topics.ts';
 
@@ -24,6 +26,7 @@ export const routes: readonly Route[] = [
     access: 'public',
     handle: async () => json(200, { status: 'ok' }),
   },
+  ...serviceRoutes,
   ...topicRoutes,
   ...subscriptionRoutes,
   ...recordRoutes,
@@ -43,7 +46,9 @@ const compiled: readonly CompiledRoute[] = routes.map((route) => {
     names.push(name);
     return '([^/]+)';
   });
-  return { ...route, pattern: new RegExp(`^${source}/?$`), names };
+  // A trailing slash is forgiven, but `//` is not the root.
+  const slash = route.path.endsWith('/') ? '' : '/?';
+  return { ...route, pattern: new RegExp(`^${source}${slash}$`), names };
 });
 
 export type Handler = (event: APIGatewayProxyEventV2) => Promise<HttpResponse>;
@@ -56,29 +61,52 @@ export type Handler = (event: APIGatewayProxyEventV2) => Promise<HttpResponse>;
 export function createHandler(deps: HttpDeps): Handler {
   return async (event) => {
     const requestId = event.requestContext?.requestId ?? 'unknown';
+    const origin = header(event, 'origin');
+    const cors = corsHeaders(deps.corsOrigins ?? [], origin);
     const done = (response: HttpResponse, code?: ErrorCode) => {
       count(deps.metrics, response, code);
-      return withRequestId(response, requestId);
+      return withHeaders(response, { ...cors, 'x-request-id': requestId });
     };
     try {
       const method = event.requestContext.http.method.toUpperCase();
       const path = event.rawPath;
-      let pathMatched = false;
+      const matches: [CompiledRoute, RegExpExecArray][] = [];
       for (const route of compiled) {
         const match = route.pattern.exec(path);
-        if (!match) continue;
-        pathMatched = true;
-        if (route.method !== method) continue;
-        const params = Object.fromEntries(
-          route.names.map((name, i) => [name, pathParam(name, match[i + 1] ?? '')]),
-        );
-        const request = await authorized(route, { event, params, deps, requestId });
-        const response = await route.handle(request);
-        return done(response);
+        if (match) matches.push([route, match]);
       }
-      throw pathMatched
-        ? new TributaryError('METHOD_NOT_ALLOWED', `${method} is not supported on ${path}.`)
-        : new TributaryError('NOT_FOUND', `No route ${method} ${path}. Routes are under /v1/.`);
+      if (matches.length === 0) {
+        throw new TributaryError(
+          'NOT_FOUND',
+          `No route ${method} ${path}. Routes are under /v1/; GET /v1/openapi.json describes them all.`,
+        );
+      }
+      const allow = [...new Set([...matches.map(([route]) => route.method), 'OPTIONS'])];
+      // OPTIONS, and a browser's CORS preflight, are answered for every path a route serves,
+      // before authentication: a preflight never carries the key.
+      if (method === 'OPTIONS') {
+        const headers = {
+          allow: allow.join(', '),
+          ...preflightHeaders(deps.corsOrigins ?? [], origin, allow),
+        };
+        return done({ statusCode: 204, headers });
+      }
+      const found = matches.find(([route]) => route.method === method);
+      if (!found) {
+        const refused = new TributaryError(
+          'METHOD_NOT_ALLOWED',
+          `${method} is not supported on ${path}; it takes ${allow.join(', ')}.`,
+          { allow },
+        );
+        const response = errorResponse(refused, requestId, deps.log);
+        return done(withHeaders(response, { allow: allow.join(', ') }), refused.code);
+      }
+      const [route, match] = found;
+      const params = Object.fromEntries(
+        route.names.map((name, i) => [name, pathParam(name, match[i + 1] ?? '')]),
+      );
+      const request = await authorized(route, { event, params, deps, requestId });
+      return done(await route.handle(request));
     } catch (error: unknown) {
       return done(errorResponse(error, requestId, deps.log), errorCodeOf(error));
     }
@@ -144,6 +172,6 @@ function pathParam(name: string, segment: string): string {
   return value;
 }
 
-function withRequestId(response: HttpResponse, requestId: string): HttpResponse {
-  return { ...response, headers: { ...response.headers, 'x-request-id': requestId } };
+function withHeaders(response: HttpResponse, headers: Record<string, string>): HttpResponse {
+  return { ...response, headers: { ...response.headers, ...headers } };
 }

@@ -4,10 +4,20 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-export const jsonLogger: Logger = {
-  info: (message, fields) => write('INFO', message, fields),
-  error: (message, fields) => write('ERROR', message, fields),
-};
+/** TRIBUTARY_LOG_LEVEL's values, least severe first: Powertools Logger's levels. */
+export const logLevels = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+/** JSON lines on stdout of `level` and above (`SILENT`: none). */
+export function jsonLoggerAt(level: LogLevel): Logger {
+  const writes = (at: LogLevel) => logLevels.indexOf(at) >= logLevels.indexOf(level);
+  return {
+    info: writes('INFO') ? (message, fields) => write('INFO', message, fields) : () => {},
+    error: writes('ERROR') ? (message, fields) => write('ERROR', message, fields) : () => {},
+  };
+}
+
+export const jsonLogger: Logger = jsonLoggerAt('INFO');
 
 export const silentLogger: Logger = { info: () => {}, error: () => {} };
 

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { type ErrorDetails, TributaryError } from '../core/errors.ts';
 import { type JsonTextProblem, jsonTextProblem, maxJsonDepth, renderPath } from './json-text.ts';
 import { type RecordFormat, recordFormats } from './record-format.ts';
+import { invalidRequest } from './schema-errors.ts';
 
 /** Lambda refuses invocation payloads over 6 MB; the handler refuses bodies over it first. */
 export const maxBodyBytes = 6_000_000;
@@ -94,18 +95,10 @@ export function jsonBody<S extends z.ZodType>(
 ): z.output<S> {
   bodyKind(event, false);
   const text = bodyBytes(event).toString('utf8');
-  const parsed = schema.safeParse(text.trim() === '' ? {} : parseJson(text));
-  if (!parsed.success) throw invalidRequest(parsed.error);
+  const input = text.trim() === '' ? {} : parseJson(text);
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw invalidRequest(parsed.error, schema, input);
   return parsed.data;
-}
-
-export function invalidRequest(error: z.ZodError, prefix = ''): TributaryError {
-  const issue = error.issues[0];
-  const path = [prefix, ...(issue?.path ?? []).map(String)].filter(Boolean).join('.');
-  const message = issue?.message ?? 'invalid';
-  return new TributaryError('INVALID_REQUEST', path ? `${path}: ${message}` : message, {
-    ...(path ? { field: path } : {}),
-  });
 }
 
 type Query = Record<string, string | undefined>;

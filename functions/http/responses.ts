@@ -49,12 +49,13 @@ export function errorResponse(error: unknown, requestId: string, log: Logger): H
   const { status, description } = errorCodes[code];
   if (status >= 500) log.error('request failed', { requestId, code, error });
   if (isTributaryError(error)) {
-    const details = Object.entries(error.details).map(([name, value]) => [
-      name,
-      typeof value === 'string' ? cut(value, maxDetailLength) : value,
-    ]);
-    const message = cut(error.message, maxMessageLength);
-    return json(status, { error: { ...Object.fromEntries(details), code, message } });
+    // The code and message first, as a person reads them; details never replace either.
+    const body: Record<string, unknown> = { code, message: cut(error.message, maxMessageLength) };
+    for (const [name, value] of Object.entries(error.details)) {
+      if (!(name in body))
+        body[name] = typeof value === 'string' ? cut(value, maxDetailLength) : value;
+    }
+    return json(status, { error: body });
   }
   // Storage outages and unexpected errors: internals stay in the log, under the request id.
   const message =

@@ -11,6 +11,7 @@ import { toApiGatewayEvent } from './to-event.ts';
 /** Serves the Lambda handler over node:http, as API Gateway would invoke it. */
 export function createLocalServer(handler: Handler, log: Logger): Server {
   const server = createServer(async (req, res) => {
+    const started = performance.now();
     let response: HttpResponse;
     try {
       const body = await readBody(req);
@@ -25,9 +26,24 @@ export function createLocalServer(handler: Handler, log: Logger): Server {
       res.setHeader(name, String(value));
     const payload = response.body ?? '';
     res.end(response.isBase64Encoded ? Buffer.from(payload, 'base64') : payload);
+    accessLog(log, req, res.statusCode, started, response.headers?.['x-request-id']);
   });
   server.on('clientError', (error: Error, socket: Duplex) => answerUnreadable(error, socket, log));
   return server;
+}
+
+/** One line per request, at INFO: what was asked, the answer's status, how long it took. */
+function accessLog(
+  log: Logger,
+  req: IncomingMessage,
+  status: number,
+  started: number,
+  requestId: unknown,
+): void {
+  const ms = Math.round(performance.now() - started);
+  const method = req.method ?? '?';
+  const target = req.url ?? '/';
+  log.info(`${method} ${target} ${status} ${ms} ms`, { method, target, status, ms, requestId });
 }
 
 /**

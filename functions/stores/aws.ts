@@ -17,8 +17,25 @@ export async function openAwsStores(
   const dynamodb = new DynamoDBClient({});
   // Emulators serve buckets by path, not by virtual host.
   const s3 = new S3Client({ forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3) });
-  if (env.AWS_ENDPOINT_URL_DYNAMODB) await ensureTable(dynamodb, names.tableName);
-  if (env.AWS_ENDPOINT_URL_S3) await ensureBucket(s3, names.bucketName);
+  const endpoints = [
+    ['DynamoDB', 'AWS_ENDPOINT_URL_DYNAMODB', () => ensureTable(dynamodb, names.tableName)],
+    ['S3', 'AWS_ENDPOINT_URL_S3', () => ensureBucket(s3, names.bucketName)],
+  ] as const;
+  for (const [service, variable, ensure] of endpoints) {
+    const endpoint = env[variable];
+    if (!endpoint) continue;
+    try {
+      await ensure();
+    } catch (error: unknown) {
+      dynamodb.destroy();
+      s3.destroy();
+      const reason = error instanceof Error ? error.message || error.name : String(error);
+      throw new Error(
+        `cannot reach ${service} at ${endpoint} (${variable}): ${reason}. Start the local emulators with npm run emulators, or point ${variable} at a running one.`,
+        { cause: error },
+      );
+    }
+  }
   return {
     metadata: new DynamoDbMetadataStore(dynamodb, names.tableName),
     segments: new S3SegmentStore(s3, names.bucketName),

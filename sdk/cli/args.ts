@@ -1,4 +1,5 @@
 import { type ParseArgsOptionDescriptor, parseArgs } from 'node:util';
+import { closest } from '../src/closest.ts';
 
 /** One flag: how `parseArgs` reads it, and how `--help` shows it. */
 export interface OptionSpec {
@@ -109,24 +110,52 @@ export function parseFlags(
       ...(spec.multiple !== undefined && { multiple: spec.multiple }),
     };
   }
-  try {
-    const { values, positionals } = parseArgs({
-      args: [...args],
-      options: config,
-      allowPositionals: true,
-      strict: true,
-    });
-    return { positionals, flags: new Flags(values) };
-  } catch (error: unknown) {
-    // parseArgs' own errors (ERR_PARSE_ARGS_*) say exactly which flag is wrong.
-    if (
-      error instanceof TypeError &&
-      'code' in error &&
-      String(error.code).startsWith('ERR_PARSE_ARGS')
-    ) {
-      throw new UsageError(error.message);
+  checkOptions(args, all, config);
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: config,
+    allowPositionals: true,
+    strict: true,
+  });
+  return { positionals, flags: new Flags(values) };
+}
+
+/**
+ * Refuses, in the CLI's own words, what parseArgs would refuse in its own: an unknown
+ * flag (with the known one it most likely meant), a flag missing its value, a value given
+ * to a flag that takes none.
+ */
+function checkOptions(
+  args: readonly string[],
+  options: OptionSpecs,
+  config: Record<string, ParseArgsOptionDescriptor>,
+): void {
+  const { tokens } = parseArgs({
+    args: [...args],
+    options: config,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    // parseArgs names a known short flag (-K) by its long name, an unknown one by its letter.
+    const { name } = token;
+    const spec = options[name];
+    if (!spec) {
+      const meant = token.rawName.startsWith('--')
+        ? closest(token.name, Object.keys(options))
+        : undefined;
+      throw new UsageError(
+        `Unknown option ${token.rawName}${meant ? ` (did you mean --${meant}?)` : ''}.`,
+      );
     }
-    throw error;
+    if (spec.type === 'string' && token.value === undefined) {
+      throw new UsageError(`Option --${name} needs a value: --${name} ${spec.value ?? '<value>'}.`);
+    }
+    if (spec.type === 'boolean' && token.inlineValue) {
+      throw new UsageError(`Option --${name} takes no value; write --${name} alone.`);
+    }
   }
 }
 

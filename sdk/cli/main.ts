@@ -1,13 +1,13 @@
-#!/usr/bin/env node
 /**
- * The `tributary` command. In this repository: `node sdk/cli/main.ts …` (Node.js 22.18+
- * strips the types) or `npm run cli -- …`.
+ * The `tributary` command, started by sdk/bin/tributary.js (which checks the Node.js
+ * version first). In this repository: `npx tributary …`.
  */
-import { enableCompileCache } from 'node:module';
+import * as nodeModule from 'node:module';
 
 // Reuse compiled (and type-stripped) modules across runs: a third of the start-up time of
 // a short command. Enabled before the CLI's modules load, hence the dynamic import.
-enableCompileCache();
+// (Node.js 22.0 has no compile cache.)
+nodeModule.enableCompileCache?.();
 const { main } = await import('./cli.ts');
 
 // A reader that goes away (`| head`) fails the pending write with EPIPE, which the command

@@ -1,4 +1,5 @@
 import { type Tributary, TributaryError } from '../src/index.ts';
+import { partitionsInWords } from '../src/topics.ts';
 
 /**
  * The topic's partitions, or only `partition` when one is given, checked before any record
@@ -16,7 +17,7 @@ export async function partitionsOf(
   if (partition >= partitions.length) {
     throw new TributaryError({
       code: 'PARTITION_NOT_FOUND',
-      message: `Topic '${topic}' has partitions 0-${partitions.length - 1}; there is no partition ${partition}.`,
+      message: `Topic '${topic}' has ${partitionsInWords(partitions.length)}; there is no partition ${partition}.`,
     });
   }
   return [partition];

@@ -1,6 +1,6 @@
 /**
  * The Tributary SDK: a typed client of the Tributary REST API with no dependencies beyond
- * the global `fetch`, for Node.js 22+, browsers, Deno and Bun.
+ * the global `fetch`, for Node.js, browsers, Deno and Bun.
  *
  * @example
  * import { Tributary } from '@tributary/sdk';

@@ -1,3 +1,4 @@
+import { closest } from './closest.ts';
 import { invalidArgument, TributaryError } from './errors.ts';
 import { type FetchLike, isObject } from './http.ts';
 import { defaultRetryPolicy, type RetryOptions, type RetryPolicy } from './retry.ts';
@@ -141,7 +142,7 @@ function fetchOption(input: unknown): FetchLike {
   if (input === undefined) {
     if (typeof globalThis.fetch !== 'function') {
       throw invalidArgument(
-        "This runtime has no global fetch (Node.js 22+, browsers, Deno and Bun do): pass option 'fetch'.",
+        "This runtime has no global fetch (Node.js, browsers, Deno and Bun have one): pass option 'fetch'.",
         'fetch',
       );
     }
@@ -166,11 +167,11 @@ export function positiveInteger(value: unknown, name: string, min: number, max: 
   return value;
 }
 
-/** Refuses keys outside `known`, suggesting the one meant when only its case differs. */
+/** Refuses keys outside `known`, suggesting the one meant when it looks like a typo. */
 export function refuseUnknown(input: object, known: readonly string[], what: string): void {
   for (const key of Object.keys(input)) {
     if (known.includes(key)) continue;
-    const meant = known.find((k) => k.toLowerCase() === key.toLowerCase());
+    const meant = closest(key, known);
     throw new TributaryError({
       code: 'INVALID_ARGUMENT',
       message: `Unknown ${what} '${key}'${meant ? ` (did you mean '${meant}'?)` : ''}; known: ${known.join(', ')}.`,

@@ -9,6 +9,7 @@ import {
   type ValueFormat,
   validateRecords,
 } from './records.ts';
+import { partitionsInWords } from './topics.ts';
 
 /**
  * @example
@@ -413,7 +414,7 @@ export class IdempotentProducer implements Producer {
       if (beyond(send)) {
         send.reject(
           invalidArgument(
-            `A record names a partition the topic '${topic}' does not have: it has ${count} (0-${count - 1}).`,
+            `A record names a partition the topic '${topic}' does not have: it has ${partitionsInWords(count)}.`,
             'partition',
           ),
         );

@@ -294,3 +294,13 @@ export class Topics {
     );
   }
 }
+
+/**
+ * A topic's partitions in words, for messages: `1 partition (0)`, `2 partitions (0 and
+ * 1)`, `6 partitions (0 to 5)`.
+ */
+export function partitionsInWords(count: number): string {
+  if (count === 1) return '1 partition (0)';
+  if (count === 2) return '2 partitions (0 and 1)';
+  return `${count} partitions (0 to ${count - 1})`;
+}

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const main = join(import.meta.dirname, '../../sdk/cli/main.ts');
+const main = join(import.meta.dirname, '../../sdk/bin/tributary.js');
 
 /** A home of its own, so no real ~/.config/tributary/config.json is ever read. */
 const home = mkdtempSync(join(tmpdir(), 'tributary-cli-home-'));
@@ -32,7 +32,7 @@ function environment(extra: Readonly<Record<string, string | undefined>>): NodeJ
   return env;
 }
 
-/** Starts `tributary <args>` as a real process: this Node binary running sdk/cli/main.ts. */
+/** Starts `tributary <args>` as a real process: this Node binary running the package's bin. */
 export function startCli(args: readonly string[], options: CliOptions = {}): ChildProcess {
   const child = spawn(process.execPath, [main, ...args], {
     env: environment(options.env ?? {}),

@@ -15,9 +15,15 @@ describe.concurrent.each(backends)('tributary exit codes ($name)', (backend) => 
   it('exits 2 for bad flags and arguments, naming the problem and the help to read', async () => {
     const unknown = await run(['consume', 'orders', '--bogus']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain("Unknown option '--bogus'");
+    expect(unknown.stderr).toContain('Unknown option --bogus.');
     expect(unknown.stderr).toContain("Run 'tributary consume --help' for usage.");
     expect(unknown.stdout).toBe('');
+    // A typo gets the flag it most likely meant; a flag without its value says so.
+    const typo = await run(['consume', 'orders', '--form', 'earliest']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('Unknown option --form (did you mean --from?).');
+    const valueless = await run(['topics', 'create', 'orders', '--partitions']);
+    expect(valueless.stderr).toContain('Option --partitions needs a value: --partitions <n>.');
 
     const badValue = await run(['topics', 'create', 'orders', '--partitions', 'three']);
     expect(badValue.code).toBe(2);

@@ -24,12 +24,11 @@ it("runs the README's command line block as written, printing what its comment s
   const promised = [...block.matchAll(/^# (?:→| ) (.*)$/gm)].map(([, line]) => line);
   expect(promised.length).toBeGreaterThan(0);
 
-  const script = `set -euo pipefail
-tributary() { "${process.execPath}" "${join(root, 'sdk/cli/main.ts')}" "$@"; }
-${block}`;
-  const { stdout } = await run('bash', ['-c', script], {
+  // As written, in the repository: npx finds the bin npm install linked.
+  const { stdout } = await run('bash', ['-c', `set -euo pipefail\n${block}`], {
+    cwd: root,
     env: { PATH: process.env.PATH, TRIBUTARY_URL: server.url, TRIBUTARY_CONFIG: '/nonexistent' },
-    timeout: 30_000,
+    timeout: 60_000,
   });
   // `topics create` says what it made; the rest is the consumer's output.
   expect(stdout.split('\n').slice(1, -1)).toEqual(promised);

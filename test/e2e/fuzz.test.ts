@@ -139,6 +139,9 @@ function acl(r: Random): Record<string, unknown> {
 /** A well-formed request for every route, to mutate one field at a time. */
 const examples: Record<string, Example> = {
   'GET /v1/health': {},
+  'GET /': {},
+  'GET /v1': {},
+  'GET /v1/openapi.json': {},
   'GET /v1/topics': {},
   'POST /v1/topics': {
     body: (r) => ({

@@ -55,6 +55,16 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
     expect((await beat('share', c.memberId)).body.error.code).toBe('UNKNOWN_MEMBER_ID');
   });
 
+  it('subscribes to a topic before it exists, as Kafka does, naming it until it does, then assigns it', async () => {
+    const early = await join(server.url, 'early', { topics: ['not-yet'] });
+    expect(early).toMatchObject({ assignment: [], unknownTopics: ['not-yet'] });
+    expect((await beat('early', early.memberId)).body.unknownTopics).toEqual(['not-yet']);
+    await createTopic(server.url, 'not-yet', 2);
+    const later = (await beat('early', early.memberId)).body;
+    expect(owned(later, 'not-yet')).toEqual([0, 1]);
+    expect(later).not.toHaveProperty('unknownTopics');
+  });
+
   it('expires a member whose session lapsed on the next operation, and reassigns its partitions', async () => {
     await createTopic(server.url, 'lapse', 4);
     const a = await join(server.url, 'lapsing', { topics: ['lapse'], sessionTimeoutMs: 10_000 });

@@ -33,20 +33,32 @@ describe('the README walkthrough', () => {
 
   /**
    * Runs a README section's sh block as written against the test server. Every curl call
-   * fails the script on an HTTP error (the block's own `|| true` excepted) and prints a
-   * newline after its body. Returns each JSON answer, parsed.
+   * prints a newline after its body and its status on stderr (so `$(curl …)` captures the
+   * body alone); every status must be a success but those in `refused`, in order. Returns
+   * each JSON answer, parsed.
    */
-  // biome-ignore lint/suspicious/noExplicitAny: tests assert on the answers field by field.
-  async function runSection(heading: string, block = 0, url = server.url): Promise<any[]> {
+  async function runSection(
+    heading: string,
+    block = 0,
+    url = server.url,
+    refused: number[] = [],
+    // biome-ignore lint/suspicious/noExplicitAny: tests assert on the answers field by field.
+  ): Promise<any[]> {
     const walkthrough = (await shBlock(heading, block)).replaceAll('http://127.0.0.1:8080', url);
     const script = `set -euo pipefail
-curl() { command curl -sS --fail-with-body "$@"; echo; }
+curl() { command curl -sS -w '\\n%{stderr}%{http_code}\\n' "$@"; }
 ${walkthrough}`;
-    const { stdout } = await run('bash', ['-c', script], { cwd, timeout: 60_000 });
-    return stdout
+    const { stdout, stderr } = await run('bash', ['-c', script], { cwd, timeout: 60_000 });
+    const lines = stdout.split('\n');
+    const statuses = stderr
       .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line));
+      .filter((line) => /^\d{3}$/.test(line))
+      .map(Number);
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.filter((status) => status >= 300)).toEqual(refused);
+    return lines
+      .filter((line) => line.includes('{'))
+      .map((line) => JSON.parse(line.slice(line.indexOf('{'))));
   }
 
   it('runs as written, every curl call succeeding', async () => {
@@ -66,9 +78,12 @@ ${walkthrough}`;
   });
 
   it('runs the idempotence walkthrough as written, with the answers it promises', async () => {
-    // `|| true` in the walkthrough lets the refused request through.
+    // The one request the walkthrough shows refused: a gap in the sequence.
     const [, producer, first, replay, gap, conditional, leader, led] = await runSection(
       'Writes that never duplicate',
+      0,
+      server.url,
+      [409],
     );
     expect(producer).toEqual({ producerId: 1, producerEpoch: 0 });
     expect(replay.offsets).toEqual(first.offsets);
@@ -99,6 +114,36 @@ ${walkthrough}`;
       generation: 3,
       assignment: [{ topic: 'clicks', partitions: [0, 1, 2, 3] }],
     });
+  });
+
+  it('shows an error exactly as the server answers it, field for field and in order', async () => {
+    const readmeText = await readFile(readme, 'utf8');
+    const section = readmeText.slice(readmeText.indexOf('## Errors'));
+    const shown = /```json\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    const other = await startServer(embedded);
+    try {
+      const json = { 'content-type': 'application/json' };
+      await fetch(`${other.url}/v1/topics`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ name: 'orders', partitions: 2 }),
+      });
+      await fetch(`${other.url}/v1/topics/orders/records`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({
+          records: [
+            { value: 1, partition: 1 },
+            { value: 2, partition: 1 },
+          ],
+        }),
+      });
+      const answer = await fetch(`${other.url}/v1/topics/orders/partitions/1/records?offset=9`);
+      expect(answer.status).toBe(416);
+      expect(await answer.text()).toBe(JSON.stringify(JSON.parse(shown)));
+    } finally {
+      await other.close();
+    }
   });
 
   it('runs the maintenance walkthrough as written: expired data is freed on demand', async () => {

@@ -19,6 +19,7 @@ import {
   copyFileSync,
   existsSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -88,9 +89,8 @@ const assetOf = (synthesized: Synthesized, fn: NodejsFunction, invoke: string): 
   // The asset directory is named for the asset hash, which is also its S3 key.
   const assetDir = join(synthesized.outdir, `asset.${key.replace(/\.zip$/, '')}`);
   const dir = mkdtempSync(join(tmpdir(), 'tributary-bundle-'));
-  for (const file of ['index.mjs', 'index.mjs.map']) {
-    copyFileSync(join(assetDir, file), join(dir, file));
-  }
+  // Everything bundled beside the code (the API's openapi.yaml among it).
+  for (const file of readdirSync(assetDir)) copyFileSync(join(assetDir, file), join(dir, file));
   writeFileSync(join(dir, 'invoke.mjs'), invoke);
   return { dir, env: isRecord(variables) ? variables : {} };
 };
@@ -251,6 +251,13 @@ describe('the deployed API bundle', () => {
       ),
       event('GET', '/v1/topics/orders/partitions/0/records?offset=0', undefined, admin),
       event('POST', '/v1/admin/maintenance', {}, admin),
+      // Public, and read from the file bundled beside the code.
+      event('GET', '/v1/openapi.json'),
+      // No origin is allowed unless the deployment names some: no CORS headers.
+      event('OPTIONS', '/v1/topics', undefined, {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'POST',
+      }),
     ];
     writeFileSync(join(asset.dir, 'events.json'), JSON.stringify(events));
     await run(process.execPath, ['invoke.mjs'], { cwd: asset.dir, env, timeout: 60_000 });
@@ -260,7 +267,7 @@ describe('the deployed API bundle', () => {
 
     // Read once, at cold start, from the secret the template names.
     expect(secrets.asked).toEqual([secretArn]);
-    const [refused, created, produced, fetched, maintenance] = results;
+    const [refused, created, produced, fetched, maintenance, openapi, preflight] = results;
     expect(refused?.statusCode, refused?.body).toBe(401);
     expect(created?.statusCode, created?.body).toBe(201);
     expect(produced?.statusCode, produced?.body).toBe(200);
@@ -270,6 +277,11 @@ describe('the deployed API bundle', () => {
       nextOffset: 1,
       highWatermark: 1,
     });
+    expect(openapi?.statusCode).toBe(200);
+    expect(bodyOf(openapi)).toMatchObject({ openapi: expect.stringMatching(/^3\.1\./) });
+    expect(preflight?.statusCode).toBe(204);
+    expect(preflight?.headers).toMatchObject({ allow: 'GET, POST, OPTIONS' });
+    expect(preflight?.headers).not.toHaveProperty('access-control-allow-origin');
     // Deployed, a maintenance run is an execution of the state machine the template names.
     expect(maintenance?.statusCode, maintenance?.body).toBe(202);
     expect(bodyOf(maintenance)).toMatchObject({ status: 'RUNNING' });

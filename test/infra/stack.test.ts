@@ -200,6 +200,8 @@ describe('TributaryStack', () => {
             TRIBUTARY_AUTH: 'on',
             TRIBUTARY_ADMIN_KEY_SECRET_ARN: stack.resolve(tributary.adminKey?.secretArn),
             TRIBUTARY_LOG_LEVEL: 'INFO',
+            // No browser origin unless the deployment names one.
+            TRIBUTARY_CORS_ORIGINS: '',
             POWERTOOLS_SERVICE_NAME: 'tributary',
             POWERTOOLS_METRICS_NAMESPACE: 'Tributary',
             NODE_OPTIONS: '--enable-source-maps',
@@ -662,7 +664,14 @@ describe('Tributary props', () => {
 
   it("with authMode 'none': no secret, no secret access, auth off", () => {
     const synthesized = synthesize(
-      { tributary: { authMode: 'none', logLevel: 'DEBUG', metricsNamespace: 'Tributary/dev' } },
+      {
+        tributary: {
+          authMode: 'none',
+          logLevel: 'DEBUG',
+          metricsNamespace: 'Tributary/dev',
+          corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
+        },
+      },
       { bundle: false },
     );
     try {
@@ -677,6 +686,7 @@ describe('Tributary props', () => {
         TRIBUTARY_AUTH: 'off',
         TRIBUTARY_LOG_LEVEL: 'DEBUG',
         POWERTOOLS_METRICS_NAMESPACE: 'Tributary/dev',
+        TRIBUTARY_CORS_ORIGINS: 'https://app.example.com,http://localhost:5173',
       });
       expect(variables).not.toHaveProperty('TRIBUTARY_ADMIN_KEY_SECRET_ARN');
       expect(Object.keys(template.findOutputs('*'))).not.toContain('AdminKeySecretName');
@@ -698,5 +708,6 @@ describe('Tributary props', () => {
     expect(tributary({ metricsNamespace: 'AWS/Lambda' })).toThrow(/metricsNamespace/);
     expect(tributary({ metricsNamespace: '' })).toThrow(/metricsNamespace/);
     expect(tributary({ metricsNamespace: 'tributary,prod' })).toThrow(/metricsNamespace/);
+    expect(tributary({ corsOrigins: ['https://app.example.com/'] })).toThrow(/origins such as/);
   });
 });

@@ -115,10 +115,7 @@ describe.each(backends)('log compaction ($name)', (backend) => {
       const name = `keyed-${policy.replace(',', '-')}`;
       await createTopic(server.url, name, 2, { 'cleanup.policy': policy });
       const response = await call(server.url, 'POST', `/v1/topics/${name}/records`, {
-        records: [
-          { key: 'k', value: 'kept?' },
-          { value: 'no key' },
-        ],
+        records: [{ key: 'k', value: 'kept?' }, { value: 'no key' }],
       });
       expect(response.status).toBe(400);
       expect(response.body.error.code).toBe('INVALID_RECORD');
@@ -201,9 +198,9 @@ describe.each(backends)('log compaction ($name)', (backend) => {
       'GET',
       `/v1/groups/readers-of-emptied/members/${member.memberId}/records?cursor=${polled.body.cursor}`,
     );
-    expect(next.body.records.map((r: { offset: number; value: string }) => [r.offset, r.value])).toEqual(
-      [[3, 'back']],
-    );
+    expect(
+      next.body.records.map((r: { offset: number; value: string }) => [r.offset, r.value]),
+    ).toEqual([[3, 'back']]);
   });
 
   it('waits min.compaction.lag.ms before compacting a record, and applies retention too under compact,delete', async () => {

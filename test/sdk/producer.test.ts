@@ -257,7 +257,7 @@ describe.each(backends)('the SDK producer ($name)', (backend) => {
       producer.send({ topic: 'checked', records: [{ value: 1, partition: 2 }] }),
     );
     expect(beyond.message).toBe(
-      "A record names a partition the topic 'checked' does not have: it has 2 (0-1).",
+      "A record names a partition the topic 'checked' does not have: it has 2 partitions (0 and 1).",
     );
     expect(lossy.produced.length).toBe(before);
     // A refusal by the server leaves the producer usable, its sequences where they were.

@@ -36,9 +36,14 @@ export const dynamoDbClient = (endpoint: string): DynamoDBClient =>
 export const s3Client = (endpoint: string): S3Client =>
   new S3Client({ endpoint, region, credentials, forcePathStyle: true });
 
-/** Starts DynamoDB Local (in memory, one shared database) and fauxqs; resolves once both answer. */
-export const startEmulators = async (): Promise<RunningEmulators> => {
-  const port = await freeLoopbackPort();
+/**
+ * Starts DynamoDB Local (in memory, one shared database) and fauxqs on the given loopback
+ * ports (free ones when absent or 0); resolves once both answer.
+ */
+export const startEmulators = async (
+  ports: { readonly dynamodb?: number; readonly s3?: number } = {},
+): Promise<RunningEmulators> => {
+  const port = ports.dynamodb || (await freeLoopbackPort());
   const dynamo = spawn({ port, sharedDb: true, stdio: 'pipe' });
   const output = captureOutput(dynamo);
   const exited = once(dynamo, 'exit');
@@ -50,7 +55,7 @@ export const startEmulators = async (): Promise<RunningEmulators> => {
 
   let fauxqs: Awaited<ReturnType<typeof startFauxqs>> | undefined;
   try {
-    fauxqs = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+    fauxqs = await startFauxqs({ port: ports.s3 ?? 0, logger: false, host: '127.0.0.1' });
     const endpoints = {
       dynamodb: `http://127.0.0.1:${port}`,
       s3: `http://127.0.0.1:${fauxqs.port}`,

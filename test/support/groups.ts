@@ -5,6 +5,7 @@ export interface MemberView {
   memberId: string;
   generation: number;
   assignment: { topic: string; partitions: number[]; ownedSince: number[] }[];
+  unknownTopics?: string[];
 }
 
 export async function join(

@@ -24,6 +24,8 @@ export interface ServerOptions {
   readonly adminKey?: string;
   /** How POST /v1/admin/maintenance runs (default: a pass in this process, as npm start). */
   readonly maintenance?: AppOptions['maintenance'];
+  /** Origins browsers may call from (default none, as deployed). */
+  readonly corsOrigins?: AppOptions['corsOrigins'];
 }
 
 /** The local server (node:http → API Gateway event → handler) on a free loopback port. */
@@ -41,6 +43,7 @@ export async function startServer(
     ...(options.now && { now: options.now }),
     ...(options.adminKey && { auth: { adminKeyHash: hashApiKey(options.adminKey) } }),
     ...(options.maintenance && { maintenance: options.maintenance }),
+    ...(options.corsOrigins && { corsOrigins: options.corsOrigins }),
   });
   const server = createLocalServer(handler, silentLogger);
   server.listen(0, '127.0.0.1');

@@ -44,7 +44,24 @@ describe('configuration from the environment', () => {
       TRIBUTARY_ADMIN_KEY: 'k'.repeat(20),
       TRIBUTARY_ADMIN_KEY_SECRET_ARN: 'arn:aws:secretsmanager:x',
     },
+    { TRIBUTARY_CORS_ORIGINS: 'https://app.example.com/' },
+    { TRIBUTARY_CORS_ORIGINS: 'app.example.com' },
+    { TRIBUTARY_LOG_LEVEL: 'LOUD' },
   ])('fails loudly at start on %j', (env) => {
-    expect(() => readConfig(env)).toThrow(/must|needs|not both/);
+    expect(() => readConfig(env)).toThrow(/must|needs|not both|takes/);
+  });
+
+  it('reads CORS origins and the log level, leaving the CORS default to the entry point', () => {
+    expect(readConfig({})).toMatchObject({ corsOrigins: undefined, logLevel: 'INFO' });
+    expect(
+      readConfig({
+        TRIBUTARY_CORS_ORIGINS: 'https://app.example.com, http://localhost:5173',
+        TRIBUTARY_LOG_LEVEL: 'warn',
+      }),
+    ).toMatchObject({
+      corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
+      logLevel: 'WARN',
+    });
+    expect(readConfig({ TRIBUTARY_CORS_ORIGINS: '' }).corsOrigins).toEqual([]);
   });
 });

@@ -44,6 +44,12 @@ export interface MemberView {
   readonly memberId: string;
   readonly generation: number;
   readonly assignment: AssignedPartitions[];
+  /**
+   * Subscribed topics that do not exist (yet), when there are any. As in Kafka, a
+   * subscription may name a topic before it is created: its partitions are assigned at the
+   * first heartbeat after it is. Said in the answer so a misspelt name does not go unseen.
+   */
+  readonly unknownTopics?: string[];
 }
 
 /**
@@ -125,11 +131,15 @@ function sameSnapshot(a: TopicSnapshot, b: TopicSnapshot): boolean {
   return names.every((n) => a[n]?.id === b[n]?.id && a[n]?.partitions === b[n]?.partitions);
 }
 
-const view = (group: Group, member: Member): MemberView => ({
-  memberId: member.memberId,
-  generation: group.generation,
-  assignment: assignmentView(member),
-});
+function view(group: Group, member: Member): MemberView {
+  const unknownTopics = member.topics.filter((topic) => group.topics[topic] === undefined);
+  return {
+    memberId: member.memberId,
+    generation: group.generation,
+    assignment: assignmentView(member),
+    ...(unknownTopics.length > 0 && { unknownTopics }),
+  };
+}
 
 const unknownMember = (group: string, memberId: string) =>
   new TributaryError(

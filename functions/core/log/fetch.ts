@@ -154,6 +154,17 @@ const bounds = (state: PartitionState) => ({
   logStartOffset: state.logStartOffset,
 });
 
+/** Which offsets a partition holds, in words: `it holds offsets 0 to 1`. */
+function heldOffsets({ logStartOffset, highWatermark }: PartitionState): string {
+  if (highWatermark === logStartOffset) {
+    return `it holds no records; the next one written gets offset ${highWatermark}`;
+  }
+  const last = highWatermark - 1;
+  return logStartOffset === last
+    ? `it holds offset ${last} only; the next one written gets ${highWatermark}`
+    : `it holds offsets ${logStartOffset} to ${last}; the next one written gets ${highWatermark}`;
+}
+
 export function assertInRange(
   topic: Topic,
   partition: number,
@@ -163,7 +174,7 @@ export function assertInRange(
   if (offset < state.logStartOffset || offset > state.highWatermark) {
     throw new TributaryError(
       'OFFSET_OUT_OF_RANGE',
-      `Offset ${offset} is out of range for ${topic.name}-${partition}: records are at [${state.logStartOffset}, ${state.highWatermark}).`,
+      `Offset ${offset} is out of range for ${topic.name}-${partition}: ${heldOffsets(state)}.`,
       {
         topic: topic.name,
         partition,

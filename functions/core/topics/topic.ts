@@ -1,3 +1,4 @@
+import { partitionsInWords } from '../../../sdk/src/topics.ts';
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
 import { topicKey } from '../keys.ts';
@@ -75,7 +76,7 @@ export function assertPartition(topic: Topic, partition: number): void {
   if (!Number.isInteger(partition) || partition < 0 || partition >= topic.partitions) {
     throw new TributaryError(
       'PARTITION_NOT_FOUND',
-      `Topic '${topic.name}' has partitions 0-${topic.partitions - 1}; there is no partition ${partition}.`,
+      `Topic '${topic.name}' has ${partitionsInWords(topic.partitions)}; there is no partition ${partition}.`,
       { topic: topic.name, partition, partitions: topic.partitions },
     );
   }

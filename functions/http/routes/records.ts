@@ -16,13 +16,13 @@ import {
   bodyKind,
   formatParam,
   intParam,
-  invalidRequest,
   jsonTextRefusal,
   onlyParams,
   parseJson,
   queryOf,
 } from '../request.ts';
 import { json, rawJson } from '../responses.ts';
+import { invalidRequest } from '../schema-errors.ts';
 import type { Route } from './route.ts';
 
 const count = z.number().int().min(0);
@@ -205,15 +205,20 @@ function parseProduceBody(
     }
     return { records };
   }
-  const parsed = produceBody.safeParse(
-    parseJson(text, undefined, (problem) => {
-      const [field, index] = problem.path;
-      return field === 'records' && typeof index === 'number'
-        ? invalidRecordText(problem, index)
-        : undefined;
-    }),
-  );
-  if (!parsed.success) throw invalidRequest(parsed.error);
+  const input = parseJson(text, undefined, (problem) => {
+    const [field, index] = problem.path;
+    return field === 'records' && typeof index === 'number'
+      ? invalidRecordText(problem, index)
+      : undefined;
+  });
+  if (Array.isArray(input)) {
+    throw new TributaryError(
+      'INVALID_REQUEST',
+      'The body is an array; a produce request is an object: wrap the records as {"records": [...]}, or send one record per line as application/x-ndjson.',
+    );
+  }
+  const parsed = produceBody.safeParse(input);
+  if (!parsed.success) throw invalidRequest(parsed.error, produceBody, input);
   if (parsed.data.records.length > maxRecordsPerRequest) throw tooManyRecords();
   const { producer, leaderEpoch } = parsed.data;
   return {
@@ -299,7 +304,7 @@ function toProduceRecord(
 ): ProduceRecord {
   const parsed = recordInput.safeParse(input);
   if (!parsed.success) {
-    const error = invalidRequest(parsed.error, where);
+    const error = invalidRequest(parsed.error, recordInput, input, where);
     throw new TributaryError('INVALID_RECORD', error.message, { ...error.details, index });
   }
   const r = parsed.data;

@@ -7,6 +7,7 @@ import type { BatchReader } from '../../core/log/batch-reader.ts';
 import type { WriterCache } from '../../core/log/writer-cache.ts';
 import type { TargetPolicy } from '../../core/subscriptions/subscription.ts';
 import type { MaintenanceService } from '../../maintenance/service.ts';
+import type { CorsOrigins } from '../cors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { HttpResponse } from '../responses.ts';
@@ -30,6 +31,8 @@ export interface HttpDeps {
   readonly auth?: Authorizer;
   /** Maintenance on demand: a pass in this process, or a state machine execution. */
   readonly maintenance: MaintenanceService;
+  /** Origins browsers may call the API from (`*` for any); none when absent. */
+  readonly corsOrigins?: CorsOrigins;
 }
 
 /** One permission a request needs: an operation on a resource. */

@@ -36,11 +36,16 @@ function describeText(topic: TopicDescription): string {
       String(p.leaderEpoch),
     ]),
   ]);
+  return `Topic: ${topic.name}  id: ${topic.topicId}  partitions: ${topic.partitions.length}\n${partitions}${configText(topic)}`;
+}
+
+/** Every config's effective value, one `name=value` a line. */
+function configText(topic: TopicDescription): string {
   const config = Object.entries(topic.config)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, value]) => `  ${name}=${value}\n`)
     .join('');
-  return `Topic: ${topic.name}  id: ${topic.topicId}  partitions: ${topic.partitions.length}\n${partitions}Config:\n${config}`;
+  return `Config:\n${config}`;
 }
 
 const create: Command = {
@@ -121,7 +126,7 @@ const alter: Command = {
   args: ['<name>'],
   summary: "change a topic's configs or add partitions",
   description:
-    'Sets configs (--config), returns configs to their defaults (--delete-config), and raises the partition count to a new total (--partitions, as kafka-topics --alter takes it). Configs change first, all together or not at all.',
+    'Sets configs (--config), returns configs to their defaults (--delete-config), and raises the partition count to a new total (--partitions, as kafka-topics --alter takes it). Configs change first, all together or not at all. Prints the partition count and every config as it now is.',
   options: {
     ...configOption,
     'delete-config': {
@@ -153,7 +158,11 @@ const alter: Command = {
     if (partitions !== undefined) topic = await tributary.topics.addPartitions(name, partitions);
     if (!topic) return exitCodes.ok;
     if (json) await printJson(topic);
-    else await print(`Topic ${topic.name} altered: ${topic.partitions.length} partition(s).\n`);
+    else {
+      await print(
+        `Topic ${topic.name} altered: ${topic.partitions.length} partition(s).\n${configText(topic)}`,
+      );
+    }
     return exitCodes.ok;
   },
 };

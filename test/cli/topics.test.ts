@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends } from '../support/backends.ts';
+import { type RunningServer, startServer } from '../support/server.ts';
+import { cliAt } from './cli-process.ts';
+
+describe.concurrent.each(backends)('tributary topics ($name)', (backend) => {
+  let server: RunningServer;
+  const run = cliAt(() => server.url);
+  beforeAll(async () => {
+    server = await startServer(backend);
+  });
+  afterAll(() => server.close());
+
+  it('alter prints the partition count and every config as the change left them', async () => {
+    expect((await run(['topics', 'create', 'altered'])).stdout).toBe(
+      'Topic altered has 1 partition(s).\n',
+    );
+    const altered = await run([
+      'topics',
+      'alter',
+      'altered',
+      '--config',
+      'retention.ms=86400000',
+      '--partitions',
+      '2',
+    ]);
+    expect(altered).toMatchObject({ code: 0, stderr: '' });
+    expect(altered.stdout).toBe(
+      [
+        'Topic altered altered: 2 partition(s).',
+        'Config:',
+        '  cleanup.policy=delete',
+        '  max.message.bytes=1048576',
+        '  message.timestamp.type=CreateTime',
+        '  retention.bytes=-1',
+        '  retention.ms=86400000',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('names the partitions a topic has when asked for one it lacks', async () => {
+    await run(['topics', 'create', 'single']);
+    const missing = await run(['consume', 'single', '--partition', '3', '--exit']);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain(
+      "Topic 'single' has 1 partition (0); there is no partition 3.",
+    );
+  });
+});
