@@ -25,17 +25,28 @@ import type { Topic } from '../core/topics/topic.ts';
 import { readMaint, saveMaint } from './maint.ts';
 import type { StepOutcome } from './retention.ts';
 
-/** The chunks of these entries, each once, with every batch of the chunk. */
+/**
+ * The chunks of these entries, each once, with every batch of the chunk: a produce chunk
+ * holds a batch of each partition a request wrote, a rewrite's chunk several batches of one
+ * partition, and each entry names the others (its siblings).
+ */
 export function pendingChunks(partition: number, entries: readonly IndexEntry[]): PendingChunk[] {
-  const byChunk = new Map<string, PendingChunk>();
+  const byChunk = new Map<string, { released: ChunkSibling[]; others: ChunkSibling[] }>();
+  const same = (a: ChunkSibling) => (b: ChunkSibling) => a[0] === b[0] && a[1] === b[1];
   for (const entry of entries) {
     if (entry.chunk === '') continue;
-    const own: ChunkSibling = [partition, entry.baseOffset, entry.byteLength];
-    const known = byChunk.get(entry.chunk);
-    const refs = [...(known?.refs ?? []), own, ...(known ? [] : (entry.siblings ?? []))];
-    byChunk.set(entry.chunk, { chunk: entry.chunk, refs });
+    const known = byChunk.get(entry.chunk) ?? { released: [], others: [] };
+    known.released.push([partition, entry.baseOffset, entry.byteLength]);
+    for (const sibling of entry.siblings ?? []) {
+      if (!known.others.some(same(sibling))) known.others.push(sibling);
+    }
+    byChunk.set(entry.chunk, known);
   }
-  return [...byChunk.values()];
+  return [...byChunk].map(([chunk, { released, others }]) => ({
+    chunk,
+    refs: [...released, ...others.filter((o) => !released.some(same(o)))],
+    released: released.length,
+  }));
 }
 
 /**
@@ -73,9 +84,9 @@ const chunkBytes = (pending: PendingChunk) =>
  * with the last of them. Whatever lets go of an entry (retention's delete, a rewrite's swap)
  * lists its chunk in a gc item *in the same transaction* that records it — before a delete,
  * with a swap — and the item is judged only here, one step per topic:
- * - when the listing partition's own entry still refers to a chunk, retention listed it
- *   and its delete has not happened yet: if the entry is below that partition's
- *   `cleanedTo`, its delete is done here (a crash stopped it); otherwise the item waits;
+ * - when an entry the item let go of still refers to its chunk, retention listed it and its
+ *   delete has not happened yet: if the entry is below that partition's `cleanedTo`, its
+ *   delete is done here (a crash stopped it); otherwise the item waits;
  * - otherwise each chunk is deleted when no entry anywhere refers to it, and left to the
  *   partitions that still do — which list it when they let go in turn — when one does;
  * - the item is then deleted.
@@ -128,11 +139,11 @@ export async function releaseChunks(ctx: CoreContext, topic: Topic): Promise<Ste
   for (const { partition, chunks: listed } of items) {
     const cleanedTo = maints[partition]?.cleanedTo ?? 0;
     for (const pending of listed) {
-      for (const [q] of pending.refs) {
+      pending.refs.forEach((_, i) => {
         const entry = before[at++];
-        if (q !== partition || entry?.data.chunk !== pending.chunk) continue;
+        if (i >= pending.released || entry?.data.chunk !== pending.chunk) return;
         if (entryEnd(entryFromItem(entry)) <= cleanedTo) leftBehind.push(entry);
-      }
+      });
     }
   }
   if (leftBehind.length > 0) await ctx.metadata.deleteMany(leftBehind);
@@ -144,18 +155,19 @@ export async function releaseChunks(ctx: CoreContext, topic: Topic): Promise<Ste
   const dead = new Map<string, PendingChunk>();
   const judged: StoredItem[] = [];
   at = 0;
-  for (const { partition, item, chunks: listed } of items) {
-    let ownStill = false;
+  for (const { item, chunks: listed } of items) {
+    let releasedStill = false;
     const itemDead: PendingChunk[] = [];
     for (const pending of listed) {
-      const referring = new Set<number>();
-      for (const [q] of pending.refs) {
-        if (found[at++]?.data.chunk === pending.chunk) referring.add(q);
-      }
-      if (referring.has(partition)) ownStill = true;
-      else if (referring.size === 0) itemDead.push(pending);
+      let referring = 0;
+      pending.refs.forEach((_, i) => {
+        if (found[at++]?.data.chunk !== pending.chunk) return;
+        referring++;
+        if (i < pending.released) releasedStill = true;
+      });
+      if (referring === 0) itemDead.push(pending);
     }
-    if (ownStill) continue;
+    if (releasedStill) continue;
     for (const pending of itemDead) dead.set(pending.chunk, pending);
     judged.push(item);
   }

@@ -9,6 +9,7 @@ import {
 } from '../core/log/batch-codec.ts';
 import type { BatchReader } from '../core/log/batch-reader.ts';
 import {
+  type ChunkSibling,
   entryData,
   entryEnd,
   entryFromItem,
@@ -220,9 +221,14 @@ export async function swap(
     const stamps = overlapping(f).map((e) => e.committedAt);
     return stamps.every((t) => t !== undefined) ? Math.min(...stamps) : undefined;
   };
+  // Every batch N holds, so that N is judged by all of them when some are replaced later.
+  const inChunk = written.map(
+    (f, i): ChunkSibling => [partition, f.baseOffset, encoded.ranges[i]?.length ?? 0],
+  );
   let at = 0;
   const entries: IndexEntry[] = fresh.map((f) => {
     const range = f.records.length > 0 ? encoded.ranges[at++] : undefined;
+    const siblings = range ? inChunk.filter(([, base]) => base !== f.baseOffset) : [];
     const committedAt = committedAtOf(f);
     return {
       baseOffset: f.baseOffset,
@@ -234,6 +240,7 @@ export async function swap(
       position: endOf(f.lastOffset) - (range?.length ?? 0),
       maxTimestamp: maxTimestampOf(f),
       ...(committedAt !== undefined && { committedAt }),
+      ...(siblings.length > 0 && { siblings }),
       ...(f.deleteHorizon !== undefined && { deleteHorizon: f.deleteHorizon }),
     };
   });

@@ -120,12 +120,13 @@ export const storedBytes = (nextPosition: number, maint: PartitionMaint): number
   Math.max(0, nextPosition - maint.freedBytes);
 
 /**
- * A chunk that lost a reference on a partition: its key and every batch it holds,
- * [partition, baseOffset, byteLength] — that partition's among them.
+ * A chunk that lost references: its key and every batch it holds, [partition, baseOffset,
+ * byteLength], the first `released` of them the ones the change let go of.
  */
 export interface PendingChunk {
   readonly chunk: string;
   readonly refs: readonly ChunkSibling[];
+  readonly released: number;
 }
 
 /**
@@ -144,7 +145,7 @@ export const gcKey = (topicId: string, partition: number, due: number, id: strin
 export const gcDueEnd = (time: number) => `${gcSkPrefix}${chunkTimeKey(time)}.`;
 
 export const pendingToJson = (pending: readonly PendingChunk[]): JsonValue =>
-  pending.map((p) => ({ chunk: p.chunk, refs: p.refs.map((r) => [...r]) }));
+  pending.map((p) => ({ chunk: p.chunk, refs: p.refs.map((r) => [...r]), released: p.released }));
 
 export function pendingFromJson(value: unknown): PendingChunk[] {
   if (!Array.isArray(value)) return [];
@@ -156,6 +157,7 @@ export function pendingFromJson(value: unknown): PendingChunk[] {
       const [partition, baseOffset, byteLength] = Array.isArray(r) ? r : [];
       return [Number(partition), Number(baseOffset), Number(byteLength)];
     });
-    return [{ chunk: p.chunk, refs }];
+    const released = Number.isInteger(p.released) ? p.released : refs.length;
+    return [{ chunk: p.chunk, refs, released }];
   });
 }
