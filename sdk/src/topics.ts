@@ -23,7 +23,10 @@ export interface PartitionDescription {
    * Expired batches count until a maintenance pass deletes them.
    */
   readonly sizeBytes: number;
-  /** Compacted topics: the log below this offset is compacted (Kafka's first dirty offset). */
+  /**
+   * Compacted topics: compaction has cleaned (or is cleaning) the log below this offset,
+   * Kafka's first dirty offset; from it on, every record written is there.
+   */
   readonly cleanedUpTo?: number;
   /** Compacted topics: the share of the stored bytes not yet compacted, 0 to 1. */
   readonly dirtyRatio?: number;

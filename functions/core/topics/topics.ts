@@ -92,7 +92,11 @@ export async function describeTopic(ctx: CoreContext, name: string): Promise<Top
     partitions: states.map((s, p) => {
       const maint = maintFromItem(maints[p]);
       const size = storedBytes(s.head.nextPosition, maint);
-      const cleanedUpTo = Math.min(Math.max(maint.compactedTo, s.logStartOffset), s.highWatermark);
+      // A round under way may already have removed records up to its end.
+      const cleanedUpTo = Math.min(
+        Math.max(maint.compactedTo, maint.round?.end ?? 0, s.logStartOffset),
+        s.highWatermark,
+      );
       const dirtyBytes =
         cleanedUpTo >= s.highWatermark ? 0 : s.head.nextPosition - maint.dirtyPosition;
       return {

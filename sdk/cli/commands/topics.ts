@@ -26,13 +26,23 @@ function configs(pairs: readonly string[]): Record<string, string> {
 }
 
 function describeText(topic: TopicDescription): string {
+  // A compacted topic also shows how far compaction has cleaned, and the share left dirty.
+  const compacted = topic.partitions.some((p) => p.cleanedUpTo !== undefined);
   const partitions = table([
-    ['PARTITION', 'LOG START', 'HIGH WATERMARK', 'SIZE BYTES', 'LEADER EPOCH'],
+    [
+      'PARTITION',
+      'LOG START',
+      'HIGH WATERMARK',
+      'SIZE BYTES',
+      ...(compacted ? ['CLEANED UP TO', 'DIRTY RATIO'] : []),
+      'LEADER EPOCH',
+    ],
     ...topic.partitions.map((p) => [
       String(p.partition),
       String(p.logStartOffset),
       String(p.highWatermark),
       String(p.sizeBytes),
+      ...(compacted ? [String(p.cleanedUpTo ?? ''), (p.dirtyRatio ?? 0).toFixed(2)] : []),
       String(p.leaderEpoch),
     ]),
   ]);
