@@ -10,12 +10,12 @@ import {
   type FuzzRequest,
   type FuzzResponse,
   mutate,
-  Random,
   randomJson,
   randomString,
   send,
   toJsonText,
 } from '../support/fuzz.ts';
+import { Random } from '../support/random.ts';
 import { call, type RunningServer, startServer } from '../support/server.ts';
 
 /**

@@ -4,10 +4,13 @@
  * a response can hide what is still stored.
  */
 
+import { expect } from 'vitest';
 import { batchSkEnd, batchSkPrefix, chunkPrefix, partitionPk } from '../../functions/core/keys.ts';
+import { gcSkPrefix } from '../../functions/core/log/partition-maint.ts';
 import type { StoredItem } from '../../functions/core/ports/metadata-store.ts';
 import type { SegmentObject } from '../../functions/core/ports/segment-store.ts';
 import type { OpenBackend } from './backends.ts';
+import { call, type RunningServer } from './server.ts';
 
 /** The index entries of a partition, in offset order. */
 export const indexItems = (stores: OpenBackend, topicId: string, partition: number) =>
@@ -35,3 +38,27 @@ export async function objectsUnder(stores: OpenBackend, prefix: string): Promise
 /** A topic's chunks. */
 export const chunksOf = (stores: OpenBackend, topicId: string) =>
   objectsUnder(stores, chunkPrefix(topicId));
+
+/**
+ * Storage exactly as a topic's log needs it: no index entry below a log start, no chunk
+ * that no entry refers to, none missing that one does, no chunk still waiting to be judged.
+ */
+export async function expectStoredExactly(server: RunningServer, topic: string): Promise<void> {
+  const described = (await call(server.url, 'GET', `/v1/topics/${topic}`)).body;
+  const referenced = new Set<string>();
+  for (const p of described.partitions) {
+    for (const item of await indexItems(server.stores, described.topicId, p.partition)) {
+      expect(Number(item.data.lastOffset) + 1, `${topic}-${p.partition}`).toBeGreaterThan(
+        p.logStartOffset,
+      );
+      if (item.data.chunk !== '') referenced.add(String(item.data.chunk));
+    }
+    const waiting = await server.stores.metadata.query(
+      partitionPk(described.topicId, p.partition),
+      { from: gcSkPrefix, to: `${gcSkPrefix}~` },
+    );
+    expect(waiting, `${topic}-${p.partition} has chunks waiting to be judged`).toEqual([]);
+  }
+  const stored = (await chunksOf(server.stores, described.topicId)).map((o) => o.key);
+  expect(new Set(stored), `${topic}'s chunks`).toEqual(referenced);
+}
