@@ -157,6 +157,10 @@ describe.each(backends)('real answers match docs/openapi.yaml ($name)', (backend
     await check('POST', '/v1/topics', { body: { name: 'oa', partitions: 2 } });
     await check('POST', '/v1/topics', { body: { name: 'oa' } });
     await check('POST', '/v1/topics', { body: { name: 'oa.bin' } });
+    // A compacted topic's partitions also say how far compaction got.
+    await check('POST', '/v1/topics', {
+      body: { name: 'oa.log', config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': 0 } },
+    });
     await check('POST', '/v1/topics', { body: { nmae: 'x' } });
     await check('POST', '/v1/topics', { body: { name: 'x' }, headers: { authorization: '' } });
     await check('POST', '/v1/topics', { raw: 'name=x', headers: { 'content-type': 'text/plain' } });
