@@ -255,6 +255,7 @@ describe.each(backends)('real answers match docs/openapi.yaml ($name)', (backend
       },
     });
     await check('GET', '/v1/groups/oa-g/offsets');
+    await check('GET', '/v1/groups/no-such-group/offsets');
     await check('GET', '/v1/groups');
     await check('GET', '/v1/groups/oa-g');
     await check('GET', '/v1/groups/no-such-group');
