@@ -11,6 +11,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { OpenAPIBackend, type Operation } from 'openapi-backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { DeploymentTargetPolicy } from '../../functions/adapters/target-policy.ts';
 import { routes } from '../../functions/http/handler.ts';
 import { errorCodes } from '../../sdk/src/error-codes.ts';
 import { backends } from '../support/backends.ts';
@@ -84,7 +85,14 @@ describe.each(backends)('real answers match docs/openapi.yaml ($name)', (backend
   const seen = new Map<string, Set<number>>();
 
   beforeAll(async () => {
-    server = await startServer(backend, { adminKey });
+    server = await startServer(backend, {
+      adminKey,
+      // As npm start allows: webhooks to this machine. No dispatcher runs, so none is called.
+      targets: new DeploymentTargetPolicy({
+        allowedFunctions: undefined,
+        rules: { allowLoopback: true },
+      }),
+    });
     // quick: the document is checked as OpenAPI 3.1 above; openapi-backend's own check
     // knows OpenAPI 3.0 only.
     api = new OpenAPIBackend({ definition: specPath, quick: true });
@@ -157,6 +165,10 @@ describe.each(backends)('real answers match docs/openapi.yaml ($name)', (backend
     await check('POST', '/v1/topics', { body: { name: 'oa', partitions: 2 } });
     await check('POST', '/v1/topics', { body: { name: 'oa' } });
     await check('POST', '/v1/topics', { body: { name: 'oa.bin' } });
+    // A compacted topic's partitions also say how far compaction got.
+    await check('POST', '/v1/topics', {
+      body: { name: 'oa.log', config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': 0 } },
+    });
     await check('POST', '/v1/topics', { body: { nmae: 'x' } });
     await check('POST', '/v1/topics', { body: { name: 'x' }, headers: { authorization: '' } });
     await check('POST', '/v1/topics', { raw: 'name=x', headers: { 'content-type': 'text/plain' } });
@@ -167,6 +179,51 @@ describe.each(backends)('real answers match docs/openapi.yaml ($name)', (backend
     await check('PATCH', '/v1/topics/oa/config', { body: { 'retention.ms': 'soon' } });
     await check('POST', '/v1/topics/oa/partitions', { body: { count: 3 } });
     await check('POST', '/v1/topics/oa/partitions', { body: { count: 1 } });
+
+    // Subscriptions
+    const hook = await bodyOf(
+      check('POST', '/v1/topics/oa/subscriptions', {
+        body: {
+          name: 'oa-hook',
+          target: {
+            type: 'http',
+            url: 'http://127.0.0.1:9/oa',
+            headers: { authorization: 'Bearer oa' },
+          },
+          startingPosition: 'TRIM_HORIZON',
+          maxRecordAgeMs: 60_000,
+          onFailure: { topic: 'oa.log' },
+          filter: { value: { n: [{ numeric: ['>', 0] }] } },
+        },
+      }),
+    );
+    expect(hook.secret).toMatch(/^whsec_/);
+    const lambda = { type: 'lambda', function: 'oa-fn' };
+    await check('POST', '/v1/topics/oa/subscriptions', {
+      body: {
+        name: 'oa-fn',
+        target: lambda,
+        startingPosition: 'AT_TIMESTAMP',
+        startingPositionTimestamp: 1,
+      },
+    });
+    await check('POST', '/v1/topics/oa/subscriptions', { body: { name: 'oa-fn', target: lambda } });
+    await check('POST', '/v1/topics/oa/subscriptions', {
+      body: { name: 'oa-private', target: { type: 'http', url: 'https://10.0.0.7/' } },
+    });
+    await check('GET', '/v1/topics/oa/subscriptions');
+    await check('GET', '/v1/topics/missing/subscriptions');
+    await check('GET', '/v1/topics/oa/subscriptions/oa-hook');
+    await check('GET', '/v1/topics/oa/subscriptions/oa-none');
+    const rotated = await bodyOf(
+      check('PATCH', '/v1/topics/oa/subscriptions/oa-hook', {
+        body: { enabled: false, filter: null, rotateSecret: true },
+      }),
+    );
+    expect(rotated.secret).not.toBe(hook.secret);
+    await check('PATCH', '/v1/topics/oa/subscriptions/oa-fn', { body: { rotateSecret: true } });
+    await check('DELETE', '/v1/topics/oa/subscriptions/oa-hook');
+    await check('DELETE', '/v1/topics/oa/subscriptions/oa-hook');
 
     // Records
     const produced = await bodyOf(
@@ -251,6 +308,7 @@ describe.each(backends)('real answers match docs/openapi.yaml ($name)', (backend
       },
     });
     await check('GET', '/v1/groups/oa-g/offsets');
+    await check('GET', '/v1/groups/no-such-group/offsets');
     await check('GET', '/v1/groups');
     await check('GET', '/v1/groups/oa-g');
     await check('GET', '/v1/groups/no-such-group');

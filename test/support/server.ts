@@ -26,6 +26,8 @@ export interface ServerOptions {
   readonly maintenance?: AppOptions['maintenance'];
   /** Origins browsers may call from (default none, as deployed). */
   readonly corsOrigins?: AppOptions['corsOrigins'];
+  /** Which targets subscriptions may call (default: any function, public webhooks only). */
+  readonly targets?: AppOptions['targets'];
 }
 
 /** The local server (node:http → API Gateway event → handler) on a free loopback port. */
@@ -44,6 +46,7 @@ export async function startServer(
     ...(options.adminKey && { auth: { adminKeyHash: hashApiKey(options.adminKey) } }),
     ...(options.maintenance && { maintenance: options.maintenance }),
     ...(options.corsOrigins && { corsOrigins: options.corsOrigins }),
+    ...(options.targets && { targets: options.targets }),
   });
   const server = createLocalServer(handler, silentLogger);
   server.listen(0, '127.0.0.1');
