@@ -125,6 +125,18 @@ export function scaleCounts(counts: StorageCounts, factor: number): StorageCount
   return result;
 }
 
+/** DynamoDB reads: calls (GetItem, BatchGetItem, Query) and the items they asked for or read. */
+export const metadataReads = (c: StorageCounts): { calls: number; items: number } => ({
+  calls: c.metadataGets + c.metadataGetManys + c.metadataQueries,
+  items: c.metadataGets + c.metadataGetManyKeys + c.metadataQueryItems,
+});
+
+/** DynamoDB writes: calls (TransactWriteItems, BatchWriteItem) and the items they wrote. */
+export const metadataWrites = (c: StorageCounts): { calls: number; items: number } => ({
+  calls: c.metadataTransacts + c.metadataDeleteManys,
+  items: c.metadataTransactOps + c.metadataDeleteManyKeys,
+});
+
 /** The field-by-field sum of several sets of counts. */
 export function sumCounts(all: readonly StorageCounts[]): StorageCounts {
   const result = zeroCounts();

@@ -6,8 +6,15 @@
  * rest of the deployment's topics are not counted in.
  */
 
-import { type StorageCounts, scaleCounts, subtractCounts } from './counting-stores.ts';
+import {
+  metadataReads,
+  metadataWrites,
+  type StorageCounts,
+  scaleCounts,
+  subtractCounts,
+} from './counting-stores.ts';
 import { apiRequest, type PassBench, runPass } from './maintenance-pass.ts';
+import { callsAndItems } from './report.ts';
 import { createTopic } from './setup-requests.ts';
 
 const gb = 1e9;
@@ -98,6 +105,8 @@ export async function maintenanceCells(bench: PassBench): Promise<MaintenanceFig
 
 const fixed = (n: number, digits = 1) =>
   n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const whole = (n: number) => fixed(n, 0);
+const hundredths = (n: number) => fixed(n, 2);
 
 /** Expiry per GB and idle per partition, one row each, for every backend. */
 export function maintenanceTable(figures: readonly MaintenanceFigures[]): string {
@@ -122,8 +131,8 @@ export function maintenanceTable(figures: readonly MaintenanceFigures[]): string
         fixed((e.seconds * gb) / Math.max(1, e.bytes), 0),
         `${fixed(perGb.segmentDeletes, 0)} (${fixed(perGb.segmentDeletedKeys, 0)})`,
         fixed(perGb.segmentLists, 0),
-        `${fixed(perGb.metadataGets + perGb.metadataGetManys + perGb.metadataQueries, 0)} (${fixed(perGb.metadataGetManyKeys + perGb.metadataQueryItems + perGb.metadataGets, 0)})`,
-        `${fixed(perGb.metadataTransacts + perGb.metadataDeleteManys, 0)} (${fixed(perGb.metadataTransactOps + perGb.metadataDeleteManyKeys, 0)})`,
+        callsAndItems(metadataReads(perGb), whole),
+        callsAndItems(metadataWrites(perGb), whole),
         fixed(perGb.readUnits, 0),
         fixed(perGb.writeUnits, 0),
       ]);
@@ -135,8 +144,8 @@ export function maintenanceTable(figures: readonly MaintenanceFigures[]): string
       '-',
       `${fixed(idle.segmentDeletes, 2)} (${fixed(idle.segmentDeletedKeys, 2)})`,
       fixed(idle.segmentLists, 2),
-      `${fixed(idle.metadataGets + idle.metadataGetManys + idle.metadataQueries, 2)} (${fixed(idle.metadataGetManyKeys + idle.metadataQueryItems + idle.metadataGets, 2)})`,
-      `${fixed(idle.metadataTransacts + idle.metadataDeleteManys, 2)} (${fixed(idle.metadataTransactOps + idle.metadataDeleteManyKeys, 2)})`,
+      callsAndItems(metadataReads(idle), hundredths),
+      callsAndItems(metadataWrites(idle), hundredths),
       fixed(idle.readUnits, 2),
       fixed(idle.writeUnits, 2),
     ]);

@@ -97,6 +97,12 @@ export const figure = (value: number): string => {
   return value.toFixed(2);
 };
 
+/** `calls (items)`, as the storage tables show DynamoDB's reads and writes. */
+export const callsAndItems = (
+  { calls, items }: { readonly calls: number; readonly items: number },
+  format: (value: number) => string = figure,
+): string => `${format(calls)} (${format(items)})`;
+
 export function throughputTable(cells: readonly CellFigures[]): string {
   return table(
     ['backend', 'op', 'value', 'batch', 'requests', 'records/s', 'MB/s', 'p50 ms', 'p99 ms'],
