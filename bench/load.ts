@@ -31,7 +31,10 @@ export interface ProduceJob {
   readonly batch: number;
   /** Bytes of each record's value as stored (a JSON string of valueBytes - 2 characters). */
   readonly valueBytes: number;
-  /** Keep going until this much time has passed and `minRequests` were made... */
+  /**
+   * Keep going until this much time has passed and `minRequests` were made, shared evenly
+   * among the connections (with `durationMs` 0, exactly that many per partition)...
+   */
   readonly durationMs: number;
   readonly minRequests: number;
   /** ...but never past this. */
