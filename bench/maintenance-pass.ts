@@ -3,9 +3,12 @@
  * each with the storage calls it made.
  */
 
+import { mergePolicy } from '../functions/maintenance/merge.ts';
+import { readerGraceMs } from '../functions/maintenance/rewrite.ts';
 import type { MaintenanceReport } from '../sdk/src/maintenance.ts';
 import type { CountedStores } from './backends.ts';
-import type { StorageCounts } from './counting-stores.ts';
+import type { BenchClock } from './clock.ts';
+import { type StorageCounts, subtractCounts, sumCounts, zeroCounts } from './counting-stores.ts';
 import type { LoadGenerator } from './load.ts';
 
 /** What a cell that runs passes is given. */
@@ -50,4 +53,85 @@ export async function runPass(bench: PassBench): Promise<MeasuredPass> {
   const seconds = (performance.now() - started) / 1000;
   if (report.failures > 0) throw new Error(`a maintenance pass failed: ${JSON.stringify(report)}`);
   return { report, counts: bench.stores.takeCounts(), seconds };
+}
+
+/** A cell whose server runs on a clock it may move forward. */
+export interface ClockedBench extends PassBench {
+  readonly clock: BenchClock;
+}
+
+/**
+ * How far the clock moves before each pass of {@link passesUntilDone}: past the age a small
+ * batch must reach to be merged, and past the grace a replaced chunk is kept for readers.
+ */
+export const clockStepMs = Math.max(mergePolicy.minAgeMs, readerGraceMs) + 60_000;
+
+/** What a run of passes did: the reports' counts summed. */
+export type DoneCounts = Pick<
+  MaintenanceReport,
+  | 'compactionRounds'
+  | 'recordsRemoved'
+  | 'batchesMerged'
+  | 'indexEntriesDeleted'
+  | 'chunksDeleted'
+  | 'bytesFreed'
+  | 'orphansDeleted'
+>;
+
+const doneFields: readonly (keyof DoneCounts)[] = [
+  'compactionRounds',
+  'recordsRemoved',
+  'batchesMerged',
+  'indexEntriesDeleted',
+  'chunksDeleted',
+  'bytesFreed',
+  'orphansDeleted',
+];
+
+export interface PassesFigures {
+  readonly passes: number;
+  /** False when the passes stopped at the limit with work still being done. */
+  readonly finished: boolean;
+  readonly seconds: number;
+  readonly done: DoneCounts;
+  /** The passes' calls beyond as many idle passes'. */
+  readonly counts: StorageCounts;
+}
+
+/**
+ * Passes until one finds nothing to do, the clock moved {@link clockStepMs} before each:
+ * every merge level, compaction round and release of replaced chunks that waits on an age
+ * gets its turn, as hourly passes would give it. `idle` is an idle pass's calls, taken off
+ * each pass's.
+ */
+export async function passesUntilDone(
+  bench: ClockedBench,
+  idle: StorageCounts,
+  maxPasses = 12,
+): Promise<PassesFigures> {
+  const done = Object.fromEntries(doneFields.map((field) => [field, 0])) as Record<
+    keyof DoneCounts,
+    number
+  >;
+  const all: StorageCounts[] = [];
+  let seconds = 0;
+  let finished = false;
+  while (!finished && all.length < maxPasses) {
+    bench.clock.advance(clockStepMs);
+    const pass = await runPass(bench);
+    all.push(subtractCounts(pass.counts, idle));
+    seconds += pass.seconds;
+    for (const field of doneFields) done[field] += pass.report[field];
+    finished = doneFields.every((field) => pass.report[field] === 0);
+  }
+  return { passes: all.length, finished, seconds, done, counts: sumCounts(all) };
+}
+
+/** Passes until there is nothing left to do, then an idle pass: its calls. */
+export async function settle(bench: ClockedBench): Promise<StorageCounts> {
+  const settled = await passesUntilDone(bench, zeroCounts());
+  if (!settled.finished) {
+    bench.progress(`  ${bench.backend}: maintenance still busy after ${settled.passes} passes`);
+  }
+  return (await runPass(bench)).counts;
 }

@@ -97,6 +97,9 @@ export const figure = (value: number): string => {
   return value.toFixed(2);
 };
 
+/** a ÷ b as `1.25×`; `-` when b is 0. */
+export const ratio = (a: number, b: number): string => (b === 0 ? '-' : `${figure(a / b)}×`);
+
 /** `calls (items)`, as the storage tables show DynamoDB's reads and writes. */
 export const callsAndItems = (
   { calls, items }: { readonly calls: number; readonly items: number },
