@@ -74,12 +74,19 @@ parentPort?.on('message', (job: unknown) => {
 
 const elapsedMs = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e6;
 
-/** A record value of exactly valueBytes once stored: a JSON string is stored with its quotes. */
-function recordsJson(partition: number, valueBytes: number, batch: number): string {
+/**
+ * A record value of exactly valueBytes once stored: a JSON string is stored with its quotes.
+ * With `keys`, record i has the key `key-<i % keys>`.
+ */
+function recordsJson(partition: number, valueBytes: number, batch: number, keys?: number): string {
   const value = randomBytes(valueBytes)
     .toString('base64url')
     .slice(0, valueBytes - 2);
-  return JSON.stringify(Array.from({ length: batch }, () => ({ partition, value })));
+  return JSON.stringify(
+    Array.from({ length: batch }, (_, i) =>
+      keys === undefined ? { partition, value } : { partition, key: `key-${i % keys}`, value },
+    ),
+  );
 }
 
 /** A produce body around records already rendered as JSON, idempotent when `producer` is given. */
@@ -123,7 +130,7 @@ async function produce(job: ProduceJob): Promise<LoadResult> {
   try {
     await Promise.all(
       job.partitions.map(async (partition, connection) => {
-        const records = recordsJson(partition, job.valueBytes, job.batch);
+        const records = recordsJson(partition, job.valueBytes, job.batch, job.keys);
         const plainBody = produceBody(records);
         while (more(connection)) {
           const producer = producers?.[connection];

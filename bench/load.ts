@@ -41,6 +41,11 @@ export interface ProduceJob {
   readonly maxDurationMs: number;
   /** One per connection: makes every request idempotent (a `producer` in its body). */
   readonly producers?: readonly ProducerSession[];
+  /**
+   * Records carry keys: record i of every request the key `key-<i % keys>`, so each request
+   * writes the same keys again (what a compacted topic keeps the latest of). Absent: none.
+   */
+  readonly keys?: number;
 }
 
 /**

@@ -6,8 +6,8 @@
  * every request) is measured beside plain produce, with the replay of a committed batch.
  * Then consumer groups (bench/group-cells.ts): join, heartbeat, poll, commit and leave, and a
  * group draining a topic; maintenance passes (bench/maintenance-cells.ts); and segment merge
- * (bench/merge-cells.ts), on stores of its own and a server whose clock it moves forward.
- * Prints tables and writes the figures to .bench/.
+ * and compaction (bench/merge-cells.ts, bench/compaction-cells.ts), on stores of their own
+ * and a server whose clock they move forward. Prints tables and writes the figures to .bench/.
  *
  * Processes: the server and its stores run on this thread; the HTTP clients run in a worker
  * thread (bench/load-worker.ts); the emulators in a child process (bench/emulator-process.ts).
@@ -36,6 +36,12 @@ import {
   emulatedAwsBackend,
 } from './backends.ts';
 import { BenchClock } from './clock.ts';
+import {
+  type CompactionFigures,
+  compactionCells,
+  compactionConfig,
+  compactionTable,
+} from './compaction-cells.ts';
 import { groupCells, groupConfig } from './group-cells.ts';
 import { drainTable, type GroupFigures, groupOpsTable, groupSizeTable } from './group-report.ts';
 import { LoadGenerator, type LoadResult, type ProducerSession, type ReplayJob } from './load.ts';
@@ -149,11 +155,13 @@ async function main(): Promise<void> {
   const groups: GroupFigures[] = [];
   const maintenance: MaintenanceFigures[] = [];
   const merge: MergeFigures[] = [];
+  const compaction: CompactionFigures[] = [];
   const embedded = await benchBackend(embeddedBackend, load);
   cells.push(...embedded.cells);
   groups.push(embedded.groups);
   maintenance.push(embedded.maintenance);
   merge.push(...embedded.merge);
+  compaction.push(embedded.compaction);
   const rewriteSeconds = [{ backend: embeddedBackend.name, seconds: embedded.rewriteSeconds }];
 
   progress('starting DynamoDB Local and fauxqs');
@@ -165,6 +173,7 @@ async function main(): Promise<void> {
   groups.push(emulated.groups);
   maintenance.push(emulated.maintenance);
   merge.push(...emulated.merge);
+  compaction.push(emulated.compaction);
   rewriteSeconds.push({ backend: emulatedBackend.name, seconds: emulated.rewriteSeconds });
   await stopEmulators();
 
@@ -236,7 +245,11 @@ async function main(): Promise<void> {
   );
   out.write(`${mergeCostTable(merge)}\n\n`);
   out.write(
-    `Total bench time ${totalSeconds.toFixed(0)} s, of which consumer groups ${groups.map((g) => `${g.seconds.toFixed(0)} s on ${g.backend}`).join(', ')}; merge ${rewriteSeconds.map((r) => `${r.seconds.toFixed(0)} s on ${r.backend}`).join(', ')}\n`,
+    `Compaction (cleanup.policy=compact, configs at their defaults): ${compactionConfig.partitions} partitions of ${compactionConfig.valueBytes} B records, ${compactionConfig.batch} per request, each request the same ${compactionConfig.keys} keys; every pass until compacted, merged and the replaced chunks deleted, beyond an idle pass each; per GB of dirty data compacted, beside writing a GB and expiring one\n`,
+  );
+  out.write(`${compactionTable(compaction, maintenance)}\n\n`);
+  out.write(
+    `Total bench time ${totalSeconds.toFixed(0)} s, of which consumer groups ${groups.map((g) => `${g.seconds.toFixed(0)} s on ${g.backend}`).join(', ')}; merge and compaction ${rewriteSeconds.map((r) => `${r.seconds.toFixed(0)} s on ${r.backend}`).join(', ')}\n`,
   );
 
   const file = await writeResults({
@@ -247,6 +260,7 @@ async function main(): Promise<void> {
     groups,
     maintenance,
     merge,
+    compaction,
     rewriteSeconds,
   });
   out.write(`Figures written to ${file}\n`);
@@ -261,6 +275,7 @@ async function benchBackend(
   groups: GroupFigures;
   maintenance: MaintenanceFigures;
   merge: MergeFigures[];
+  compaction: CompactionFigures;
   rewriteSeconds: number;
 }> {
   progress(`${backend.name}: opening stores`);
@@ -506,15 +521,15 @@ async function benchBackend(
 const noOrphanSweep = { orphanGraceMs: 365 * 24 * 3_600_000 };
 
 /**
- * Segment merge waits on ages (a small batch 5 minutes old, a replaced chunk
- * kept 5 minutes for readers): its cells run on stores of their own, on a server whose
+ * Segment merge and compaction wait on ages (a small batch 5 minutes old, a replaced chunk
+ * kept 5 minutes for readers): their cells run on stores of their own, on a server whose
  * clock they move forward, so no other cell's topics are rewritten under them. The orphan
  * sweep is kept out of their passes: it costs per chunk written, whoever rewrites it.
  */
 async function rewriteCells(
   backend: BenchBackend,
   load: LoadGenerator,
-): Promise<{ merge: MergeFigures[]; rewriteSeconds: number }> {
+): Promise<{ merge: MergeFigures[]; compaction: CompactionFigures; rewriteSeconds: number }> {
   const started = performance.now();
   const stores = await backend.open();
   const closeStores = onExit(() => stores.close());
@@ -526,10 +541,11 @@ async function rewriteCells(
   const closeFreshApps = onExit(() => stopServer(freshApps.server));
   const bench = { backend: backend.name, url: server.url, load, stores, clock, progress };
   const merge = await mergeCells({ ...bench, freshAppUrl: freshApps.url });
+  const compaction = await compactionCells(bench);
   await closeFreshApps();
   await closeServer();
   await closeStores();
-  return { merge, rewriteSeconds: (performance.now() - started) / 1000 };
+  return { merge, compaction, rewriteSeconds: (performance.now() - started) / 1000 };
 }
 
 function warnIfShort(produced: LoadResult, fetched: LoadResult): void {
@@ -714,7 +730,8 @@ async function writeResults(results: {
   groups: readonly GroupFigures[];
   maintenance: readonly MaintenanceFigures[];
   merge: readonly MergeFigures[];
-  /** How long the merge cells took, by backend. */
+  compaction: readonly CompactionFigures[];
+  /** How long the merge and compaction cells took, by backend. */
   rewriteSeconds: readonly { backend: string; seconds: number }[];
 }): Promise<string> {
   const dir = fileURLToPath(new URL('../.bench/', import.meta.url));
@@ -734,6 +751,7 @@ async function writeResults(results: {
     cacheBytes,
     groups: groupConfig,
     merge: mergeConfig,
+    compaction: compactionConfig,
   };
   await writeFile(file, `${JSON.stringify({ ...results, config }, null, 2)}\n`);
   return file;
