@@ -9,12 +9,7 @@
  */
 
 import type { TopicDescription } from '../sdk/src/topics.ts';
-import {
-  metadataReads,
-  metadataWrites,
-  type StorageCounts,
-  scaleCounts,
-} from './counting-stores.ts';
+import { type StorageCounts, scaleCounts } from './counting-stores.ts';
 import type { MaintenanceFigures } from './maintenance-cells.ts';
 import {
   apiRequest,
@@ -23,8 +18,7 @@ import {
   passesUntilDone,
   settle,
 } from './maintenance-pass.ts';
-import { storageDollars } from './prices.ts';
-import { callsAndItems, figure, ratio, table } from './report.ts';
+import { costColumns, costHeader, costRatios, figure, table } from './report.ts';
 import { createTopic } from './setup-requests.ts';
 
 const gb = 1e9;
@@ -120,20 +114,7 @@ export function compactionTable(
   cells: readonly CompactionFigures[],
   maintenance: readonly MaintenanceFigures[],
 ): string {
-  const header = [
-    'backend',
-    'per GB',
-    'passes',
-    'pass s',
-    'S3 GET',
-    'S3 PUT',
-    'S3 DELETE calls (keys)',
-    'DDB reads (items)',
-    'DDB writes (items)',
-    'RCU',
-    'WCU',
-    'storage $',
-  ];
+  const header = ['backend', 'per GB', 'passes', 'pass s', ...costHeader];
   const rows: string[][] = [];
   for (const cell of cells) {
     const perGb = gb / Math.max(1, cell.dirtyBytes);
@@ -148,14 +129,7 @@ export function compactionTable(
       what,
       passes,
       seconds,
-      figure(counts.segmentGets),
-      figure(counts.segmentPuts),
-      `${figure(counts.segmentDeletes)} (${figure(counts.segmentDeletedKeys)})`,
-      callsAndItems(metadataReads(counts)),
-      callsAndItems(metadataWrites(counts)),
-      figure(counts.readUnits),
-      figure(counts.writeUnits),
-      `$${storageDollars(counts).toPrecision(3)}`,
+      ...costColumns(counts),
     ];
     const { done } = cell.passes;
     rows.push(
@@ -170,14 +144,12 @@ export function compactionTable(
     if (expired) {
       rows.push(row(`expired, written ${batch} per request (reference)`, '1', '-', expired));
     }
-    // Writing reads next to nothing (a topic item now and then): no read ratio to it.
     const ratios = (what: string, reference: StorageCounts, reads: boolean) => [
       cell.backend,
       what,
-      ...Array.from({ length: 7 }, () => ''),
-      reads ? ratio(compaction.readUnits, reference.readUnits) : '',
-      ratio(compaction.writeUnits, reference.writeUnits),
-      ratio(storageDollars(compaction), storageDollars(reference)),
+      '',
+      '',
+      ...costRatios(compaction, reference, reads),
     ];
     rows.push(ratios('compaction ÷ writing', write, false));
     if (expired) rows.push(ratios('compaction ÷ expiry', expired, true));

@@ -14,12 +14,7 @@
  * readers: the cells run on a server whose clock they move forward (bench/clock.ts).
  */
 
-import {
-  metadataReads,
-  metadataWrites,
-  type StorageCounts,
-  scaleCounts,
-} from './counting-stores.ts';
+import { type StorageCounts, scaleCounts } from './counting-stores.ts';
 import type { LoadResult } from './load.ts';
 import {
   type ClockedBench,
@@ -27,8 +22,7 @@ import {
   passesUntilDone,
   settle,
 } from './maintenance-pass.ts';
-import { storageDollars } from './prices.ts';
-import { callsAndItems, figure, ratio, sizeLabel, table } from './report.ts';
+import { costColumns, costHeader, costRatios, figure, ratio, sizeLabel, table } from './report.ts';
 import { createTopic } from './setup-requests.ts';
 
 /** One partition, written by this many requests of one record. */
@@ -194,57 +188,23 @@ export function mergeReadTable(cells: readonly MergeFigures[]): string {
 
 /** The merge's one-time cost per 1,000 records merged, beside writing them. */
 export function mergeCostTable(cells: readonly MergeFigures[]): string {
-  const header = [
-    'backend',
-    'value',
-    'what',
-    'passes',
-    'S3 PUT',
-    'S3 GET',
-    'S3 DELETE calls (keys)',
-    'DDB reads (items)',
-    'DDB writes (items)',
-    'RCU',
-    'WCU',
-    'storage $',
-  ];
+  const header = ['backend', 'value', 'what', 'passes', ...costHeader];
   const rows: string[][] = [];
   for (const cell of cells) {
     const merge = perThousand(cell.merge.counts, cell.records);
     const write = perThousand(cell.write, cell.records);
-    for (const [what, counts, passes] of [
-      [`merge (${cell.merge.done.batchesMerged} batches merged)`, merge, String(cell.merge.passes)],
-      ['writing them, 1 per request (reference)', write, '-'],
-    ] as const) {
-      rows.push([
+    const value = sizeLabel(cell.valueBytes);
+    rows.push(
+      [
         cell.backend,
-        sizeLabel(cell.valueBytes),
-        what,
-        passes,
-        figure(counts.segmentPuts),
-        figure(counts.segmentGets),
-        `${figure(counts.segmentDeletes)} (${figure(counts.segmentDeletedKeys)})`,
-        callsAndItems(metadataReads(counts)),
-        callsAndItems(metadataWrites(counts)),
-        figure(counts.readUnits),
-        figure(counts.writeUnits),
-        `$${storageDollars(counts).toPrecision(3)}`,
-      ]);
-    }
-    rows.push([
-      cell.backend,
-      sizeLabel(cell.valueBytes),
-      'merge ÷ writing',
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-      ratio(merge.writeUnits, write.writeUnits),
-      ratio(storageDollars(merge), storageDollars(write)),
-    ]);
+        value,
+        `merge (${cell.merge.done.batchesMerged} batches merged)`,
+        String(cell.merge.passes),
+        ...costColumns(merge),
+      ],
+      [cell.backend, value, 'writing them, 1 per request (reference)', '-', ...costColumns(write)],
+      [cell.backend, value, 'merge ÷ writing', '', ...costRatios(merge, write, false)],
+    );
   }
   return table(header, rows, 3);
 }
