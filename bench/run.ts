@@ -245,7 +245,7 @@ async function main(): Promise<void> {
   );
   out.write(`${mergeCostTable(merge)}\n\n`);
   out.write(
-    `Compaction (cleanup.policy=compact, configs at their defaults): ${compactionConfig.partitions} partitions of ${compactionConfig.valueBytes} B records, ${compactionConfig.batch} per request, each request the same ${compactionConfig.keys} keys; every pass until compacted, merged and the replaced chunks deleted, beyond an idle pass each; per GB of dirty data compacted, beside writing a GB and expiring one\n`,
+    `Compaction (cleanup.policy=compact, configs at their defaults): ${compactionConfig.requestsPerPartition * compactionConfig.batch} records of ${compactionConfig.valueBytes} B in each of ${compactionConfig.partitions} partition(s), ${compactionConfig.batch} per request, each request the same ${compactionConfig.keys} keys; every pass until compacted, merged and the replaced chunks deleted, beyond an idle pass each; per GB of dirty data compacted, beside writing a GB and expiring one\n`,
   );
   out.write(`${compactionTable(compaction, maintenance)}\n\n`);
   out.write(
