@@ -46,7 +46,7 @@ export const compactionConfig = {
 export interface CompactionFigures {
   readonly backend: string;
   readonly records: number;
-  /** Distinct keys per partition. */
+  /** Distinct keys over all partitions: the records compaction keeps. */
   readonly keys: number;
   /** What the topic stored before the passes (describe's sizeBytes), all of it dirty. */
   readonly dirtyBytes: number;
