@@ -111,6 +111,32 @@ export function perRequest(counts: StorageCounts, n: number): StorageCounts {
   return result;
 }
 
+/** a - b, field by field: what one run did beyond another. */
+export function subtractCounts(a: StorageCounts, b: StorageCounts): StorageCounts {
+  const result = { ...a };
+  for (const name of Object.keys(result) as (keyof StorageCounts)[]) result[name] -= b[name];
+  return result;
+}
+
+/** Every count multiplied by `factor` (per GB, per 1,000 records). */
+export function scaleCounts(counts: StorageCounts, factor: number): StorageCounts {
+  const result = { ...counts };
+  for (const name of Object.keys(result) as (keyof StorageCounts)[]) result[name] *= factor;
+  return result;
+}
+
+/** DynamoDB reads: calls (GetItem, BatchGetItem, Query) and the items they asked for or read. */
+export const metadataReads = (c: StorageCounts): { calls: number; items: number } => ({
+  calls: c.metadataGets + c.metadataGetManys + c.metadataQueries,
+  items: c.metadataGets + c.metadataGetManyKeys + c.metadataQueryItems,
+});
+
+/** DynamoDB writes: calls (TransactWriteItems, BatchWriteItem) and the items they wrote. */
+export const metadataWrites = (c: StorageCounts): { calls: number; items: number } => ({
+  calls: c.metadataTransacts + c.metadataDeleteManys,
+  items: c.metadataTransactOps + c.metadataDeleteManyKeys,
+});
+
 /** The field-by-field sum of several sets of counts. */
 export function sumCounts(all: readonly StorageCounts[]): StorageCounts {
   const result = zeroCounts();

@@ -74,12 +74,19 @@ parentPort?.on('message', (job: unknown) => {
 
 const elapsedMs = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e6;
 
-/** A record value of exactly valueBytes once stored: a JSON string is stored with its quotes. */
-function recordsJson(partition: number, valueBytes: number, batch: number): string {
+/**
+ * A record value of exactly valueBytes once stored: a JSON string is stored with its quotes.
+ * With `keys`, record i has the key `key-<i % keys>`.
+ */
+function recordsJson(partition: number, valueBytes: number, batch: number, keys?: number): string {
   const value = randomBytes(valueBytes)
     .toString('base64url')
     .slice(0, valueBytes - 2);
-  return JSON.stringify(Array.from({ length: batch }, () => ({ partition, value })));
+  return JSON.stringify(
+    Array.from({ length: batch }, (_, i) =>
+      keys === undefined ? { partition, value } : { partition, key: `key-${i % keys}`, value },
+    ),
+  );
 }
 
 /** A produce body around records already rendered as JSON, idempotent when `producer` is given. */
@@ -108,18 +115,24 @@ async function produce(job: ProduceJob): Promise<LoadResult> {
   const ends = job.partitions.map((partition) => ({ partition, end: 0 }));
   const producers = job.producers ? [...job.producers] : undefined;
   let requests = 0;
+  // Each connection's share of minRequests: the first few one more when it does not divide.
+  const connections = job.partitions.length;
+  const share = (connection: number) =>
+    Math.floor(job.minRequests / connections) +
+    (connection < job.minRequests % connections ? 1 : 0);
+  const made = job.partitions.map(() => 0);
   const start = process.hrtime.bigint();
-  const more = (): boolean => {
+  const more = (connection: number): boolean => {
     const elapsed = elapsedMs(start);
     if (elapsed >= job.maxDurationMs) return false;
-    return elapsed < job.durationMs || requests < job.minRequests;
+    return elapsed < job.durationMs || (made[connection] ?? 0) < share(connection);
   };
   try {
     await Promise.all(
       job.partitions.map(async (partition, connection) => {
-        const records = recordsJson(partition, job.valueBytes, job.batch);
+        const records = recordsJson(partition, job.valueBytes, job.batch, job.keys);
         const plainBody = produceBody(records);
-        while (more()) {
+        while (more(connection)) {
           const producer = producers?.[connection];
           // An idempotent request's body carries its first sequence, so it changes each time.
           const body = producer ? produceBody(records, producer) : plainBody;
@@ -127,6 +140,7 @@ async function produce(job: ProduceJob): Promise<LoadResult> {
           const response = await send(agent, job.url, 'POST', path, body);
           latencies.push(elapsedMs(sent));
           requests++;
+          made[connection] = (made[connection] ?? 0) + 1;
           const last = ackedOffsets(response, 'produce', job.batch).at(-1);
           const end = ends[connection];
           if (end && last !== undefined) end.end = last + 1;

@@ -31,13 +31,21 @@ export interface ProduceJob {
   readonly batch: number;
   /** Bytes of each record's value as stored (a JSON string of valueBytes - 2 characters). */
   readonly valueBytes: number;
-  /** Keep going until this much time has passed and `minRequests` were made... */
+  /**
+   * Keep going until this much time has passed and `minRequests` were made, shared evenly
+   * among the connections (with `durationMs` 0, exactly that many per partition)...
+   */
   readonly durationMs: number;
   readonly minRequests: number;
   /** ...but never past this. */
   readonly maxDurationMs: number;
   /** One per connection: makes every request idempotent (a `producer` in its body). */
   readonly producers?: readonly ProducerSession[];
+  /**
+   * Records carry keys: record i of every request the key `key-<i % keys>`, so each request
+   * writes the same keys again (what a compacted topic keeps the latest of). Absent: none.
+   */
+  readonly keys?: number;
 }
 
 /**

@@ -6,9 +6,15 @@
  * rest of the deployment's topics are not counted in.
  */
 
-import type { CountedStores } from './backends.ts';
-import type { StorageCounts } from './counting-stores.ts';
-import type { LoadGenerator } from './load.ts';
+import {
+  metadataReads,
+  metadataWrites,
+  type StorageCounts,
+  scaleCounts,
+  subtractCounts,
+} from './counting-stores.ts';
+import { apiRequest, type PassBench, runPass } from './maintenance-pass.ts';
+import { callsAndItems } from './report.ts';
 import { createTopic } from './setup-requests.ts';
 
 const gb = 1e9;
@@ -39,62 +45,9 @@ export interface MaintenanceFigures {
   readonly idleSeconds: number;
 }
 
-interface Bench {
-  readonly backend: string;
-  readonly url: string;
-  readonly load: LoadGenerator;
-  readonly stores: CountedStores;
-  readonly progress: (line: string) => void;
-}
-
-interface Report {
-  readonly bytesFreed: number;
-  readonly indexEntriesDeleted: number;
-  readonly chunksDeleted: number;
-  readonly failures: number;
-}
-
-async function request(url: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return JSON.parse(text) as unknown;
-}
-
-/** One pass through the API, with the calls it made and how long it took. */
-async function pass(
-  bench: Bench,
-): Promise<{ report: Report; counts: StorageCounts; seconds: number }> {
-  bench.stores.takeCounts();
-  const started = performance.now();
-  const { report } = (await request(bench.url, 'POST', '/v1/admin/maintenance', {})) as {
-    report: Report;
-  };
-  const seconds = (performance.now() - started) / 1000;
-  if (report.failures > 0) throw new Error(`a maintenance pass failed: ${JSON.stringify(report)}`);
-  return { report, counts: bench.stores.takeCounts(), seconds };
-}
-
-/** a - b, field by field. */
-function minus(a: StorageCounts, b: StorageCounts): StorageCounts {
-  const result = { ...a };
-  for (const key of Object.keys(result) as (keyof StorageCounts)[]) result[key] -= b[key];
-  return result;
-}
-
-function scaled(a: StorageCounts, factor: number): StorageCounts {
-  const result = { ...a };
-  for (const key of Object.keys(result) as (keyof StorageCounts)[]) result[key] *= factor;
-  return result;
-}
-
-export async function maintenanceCells(bench: Bench): Promise<MaintenanceFigures> {
+export async function maintenanceCells(bench: PassBench): Promise<MaintenanceFigures> {
   // Settle what earlier cells left (their retention facts).
-  await pass(bench);
+  await runPass(bench);
 
   const expiry: ExpiryFigures[] = [];
   for (const batch of [100, 1] as const) {
@@ -114,11 +67,11 @@ export async function maintenanceCells(bench: Bench): Promise<MaintenanceFigures
       maxDurationMs: 600_000,
     });
     // Settle the new topic's retention facts, as a pass in the steady state would have.
-    await pass(bench);
-    const idle = await pass(bench);
-    await request(bench.url, 'PATCH', `/v1/topics/${topic}/config`, { 'retention.ms': '1' });
+    await runPass(bench);
+    const idle = await runPass(bench);
+    await apiRequest(bench.url, 'PATCH', `/v1/topics/${topic}/config`, { 'retention.ms': '1' });
     await new Promise((resolve) => setTimeout(resolve, 10));
-    const expired = await pass(bench);
+    const expired = await runPass(bench);
     expiry.push({
       batch,
       records: requests * batch,
@@ -126,7 +79,7 @@ export async function maintenanceCells(bench: Bench): Promise<MaintenanceFigures
       indexEntriesDeleted: expired.report.indexEntriesDeleted,
       chunksDeleted: expired.report.chunksDeleted,
       seconds: expired.seconds,
-      counts: minus(expired.counts, idle.counts),
+      counts: subtractCounts(expired.counts, idle.counts),
     });
     bench.progress(
       `${bench.backend} maintenance: ${(expired.report.bytesFreed / 1e6).toFixed(1)} MB expired at batch ${batch} freed in ${expired.seconds.toFixed(2)} s`,
@@ -134,21 +87,26 @@ export async function maintenanceCells(bench: Bench): Promise<MaintenanceFigures
   }
 
   // An idle pass without, then with, a topic of idle partitions.
-  await pass(bench);
-  const without = await pass(bench);
+  await runPass(bench);
+  const without = await runPass(bench);
   await createTopic(bench.url, 'bench-idle', idlePartitions);
-  await pass(bench);
-  const withIdle = await pass(bench);
+  await runPass(bench);
+  const withIdle = await runPass(bench);
   return {
     backend: bench.backend,
     expiry,
-    idlePerPartition: scaled(minus(withIdle.counts, without.counts), 1 / idlePartitions),
+    idlePerPartition: scaleCounts(
+      subtractCounts(withIdle.counts, without.counts),
+      1 / idlePartitions,
+    ),
     idleSeconds: withIdle.seconds,
   };
 }
 
 const fixed = (n: number, digits = 1) =>
   n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const whole = (n: number) => fixed(n, 0);
+const hundredths = (n: number) => fixed(n, 2);
 
 /** Expiry per GB and idle per partition, one row each, for every backend. */
 export function maintenanceTable(figures: readonly MaintenanceFigures[]): string {
@@ -166,15 +124,15 @@ export function maintenanceTable(figures: readonly MaintenanceFigures[]): string
   const rows: string[][] = [header];
   for (const f of figures) {
     for (const e of f.expiry) {
-      const perGb = scaled(e.counts, gb / Math.max(1, e.bytes));
+      const perGb = scaleCounts(e.counts, gb / Math.max(1, e.bytes));
       rows.push([
         f.backend,
         `1 GB expired, batch ${e.batch} (${fixed(e.bytes / 1e6)} MB measured: ${e.indexEntriesDeleted} entries, ${e.chunksDeleted} chunks)`,
         fixed((e.seconds * gb) / Math.max(1, e.bytes), 0),
         `${fixed(perGb.segmentDeletes, 0)} (${fixed(perGb.segmentDeletedKeys, 0)})`,
         fixed(perGb.segmentLists, 0),
-        `${fixed(perGb.metadataGets + perGb.metadataGetManys + perGb.metadataQueries, 0)} (${fixed(perGb.metadataGetManyKeys + perGb.metadataQueryItems + perGb.metadataGets, 0)})`,
-        `${fixed(perGb.metadataTransacts + perGb.metadataDeleteManys, 0)} (${fixed(perGb.metadataTransactOps + perGb.metadataDeleteManyKeys, 0)})`,
+        callsAndItems(metadataReads(perGb), whole),
+        callsAndItems(metadataWrites(perGb), whole),
         fixed(perGb.readUnits, 0),
         fixed(perGb.writeUnits, 0),
       ]);
@@ -186,8 +144,8 @@ export function maintenanceTable(figures: readonly MaintenanceFigures[]): string
       '-',
       `${fixed(idle.segmentDeletes, 2)} (${fixed(idle.segmentDeletedKeys, 2)})`,
       fixed(idle.segmentLists, 2),
-      `${fixed(idle.metadataGets + idle.metadataGetManys + idle.metadataQueries, 2)} (${fixed(idle.metadataGetManyKeys + idle.metadataQueryItems + idle.metadataGets, 2)})`,
-      `${fixed(idle.metadataTransacts + idle.metadataDeleteManys, 2)} (${fixed(idle.metadataTransactOps + idle.metadataDeleteManyKeys, 2)})`,
+      callsAndItems(metadataReads(idle), hundredths),
+      callsAndItems(metadataWrites(idle), hundredths),
       fixed(idle.readUnits, 2),
       fixed(idle.writeUnits, 2),
     ]);

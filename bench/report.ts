@@ -1,7 +1,13 @@
 /** Figures from load results, and the plain-text tables the bench prints. */
 
-import { perRequest, type StorageCounts } from './counting-stores.ts';
+import {
+  metadataReads,
+  metadataWrites,
+  perRequest,
+  type StorageCounts,
+} from './counting-stores.ts';
 import type { LoadResult } from './load.ts';
+import { storageDollars } from './prices.ts';
 
 /**
  * What a cell measured: plain produce, idempotent produce (a producer id, epoch and sequence
@@ -96,6 +102,54 @@ export const figure = (value: number): string => {
   if (value >= 10) return value.toFixed(1);
   return value.toFixed(2);
 };
+
+/** a ÷ b as `1.25×`; `-` when b is 0. */
+export const ratio = (a: number, b: number): string => (b === 0 ? '-' : `${figure(a / b)}×`);
+
+/** `calls (items)`, as the storage tables show DynamoDB's reads and writes. */
+export const callsAndItems = (
+  { calls, items }: { readonly calls: number; readonly items: number },
+  format: (value: number) => string = figure,
+): string => `${format(calls)} (${format(items)})`;
+
+/** The columns of {@link costColumns}. */
+export const costHeader = [
+  'S3 GET',
+  'S3 PUT',
+  'S3 DELETE calls (keys)',
+  'DDB reads (items)',
+  'DDB writes (items)',
+  'RCU',
+  'WCU',
+  'storage $',
+] as const;
+
+/** What a piece of maintenance called, and its price: the columns of {@link costHeader}. */
+export const costColumns = (counts: StorageCounts): string[] => [
+  figure(counts.segmentGets),
+  figure(counts.segmentPuts),
+  `${figure(counts.segmentDeletes)} (${figure(counts.segmentDeletedKeys)})`,
+  callsAndItems(metadataReads(counts)),
+  callsAndItems(metadataWrites(counts)),
+  figure(counts.readUnits),
+  figure(counts.writeUnits),
+  `$${storageDollars(counts).toPrecision(3)}`,
+];
+
+/**
+ * {@link costColumns} as ratios to a reference's: write units and price, and read units
+ * when `reads` (against writing, which reads next to nothing, the ratio says nothing).
+ */
+export const costRatios = (
+  counts: StorageCounts,
+  reference: StorageCounts,
+  reads: boolean,
+): string[] => [
+  ...Array.from({ length: costHeader.length - 3 }, () => ''),
+  reads ? ratio(counts.readUnits, reference.readUnits) : '',
+  ratio(counts.writeUnits, reference.writeUnits),
+  ratio(storageDollars(counts), storageDollars(reference)),
+];
 
 export function throughputTable(cells: readonly CellFigures[]): string {
   return table(

@@ -5,7 +5,9 @@
  * priced in DynamoDB capacity units. Idempotent produce (a producer id, epoch and sequence on
  * every request) is measured beside plain produce, with the replay of a committed batch.
  * Then consumer groups (bench/group-cells.ts): join, heartbeat, poll, commit and leave, and a
- * group draining a topic. Prints tables and writes the figures to .bench/.
+ * group draining a topic; maintenance passes (bench/maintenance-cells.ts); and segment merge
+ * and compaction (bench/merge-cells.ts, bench/compaction-cells.ts), on stores of their own
+ * and a server whose clock they move forward. Prints tables and writes the figures to .bench/.
  *
  * Processes: the server and its stores run on this thread; the HTTP clients run in a worker
  * thread (bench/load-worker.ts); the emulators in a child process (bench/emulator-process.ts).
@@ -22,7 +24,7 @@ import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os'
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createApp, deferInBackground } from '../functions/app.ts';
+import { type AppOptions, createApp, deferInBackground } from '../functions/app.ts';
 import type { Handler } from '../functions/http/handler.ts';
 import type { Logger } from '../functions/http/logger.ts';
 import { createLocalServer } from '../functions/local/server.ts';
@@ -33,6 +35,13 @@ import {
   embeddedBackend,
   emulatedAwsBackend,
 } from './backends.ts';
+import { BenchClock } from './clock.ts';
+import {
+  type CompactionFigures,
+  compactionCells,
+  compactionConfig,
+  compactionTable,
+} from './compaction-cells.ts';
 import { groupCells, groupConfig } from './group-cells.ts';
 import { drainTable, type GroupFigures, groupOpsTable, groupSizeTable } from './group-report.ts';
 import { LoadGenerator, type LoadResult, type ProducerSession, type ReplayJob } from './load.ts';
@@ -41,6 +50,13 @@ import {
   maintenanceCells,
   maintenanceTable,
 } from './maintenance-cells.ts';
+import {
+  type MergeFigures,
+  mergeCells,
+  mergeConfig,
+  mergeCostTable,
+  mergeReadTable,
+} from './merge-cells.ts';
 import {
   type CellFigures,
   figures,
@@ -138,18 +154,27 @@ async function main(): Promise<void> {
   const cells: CellFigures[] = [];
   const groups: GroupFigures[] = [];
   const maintenance: MaintenanceFigures[] = [];
+  const merge: MergeFigures[] = [];
+  const compaction: CompactionFigures[] = [];
   const embedded = await benchBackend(embeddedBackend, load);
   cells.push(...embedded.cells);
   groups.push(embedded.groups);
   maintenance.push(embedded.maintenance);
+  merge.push(...embedded.merge);
+  compaction.push(embedded.compaction);
+  const rewriteSeconds = [{ backend: embeddedBackend.name, seconds: embedded.rewriteSeconds }];
 
   progress('starting DynamoDB Local and fauxqs');
   const emulators = await startEmulatorProcess();
   const stopEmulators = onExit(emulators.stop);
-  const emulated = await benchBackend(emulatedAwsBackend(emulators.endpoints), load);
+  const emulatedBackend = emulatedAwsBackend(emulators.endpoints);
+  const emulated = await benchBackend(emulatedBackend, load);
   cells.push(...emulated.cells);
   groups.push(emulated.groups);
   maintenance.push(emulated.maintenance);
+  merge.push(...emulated.merge);
+  compaction.push(emulated.compaction);
+  rewriteSeconds.push({ backend: emulatedBackend.name, seconds: emulated.rewriteSeconds });
   await stopEmulators();
 
   const totalSeconds = Number(process.hrtime.bigint() - runStarted) / 1e9;
@@ -212,7 +237,19 @@ async function main(): Promise<void> {
   );
   out.write(`${maintenanceTable(maintenance)}\n\n`);
   out.write(
-    `Total bench time ${totalSeconds.toFixed(0)} s, of which consumer groups ${groups.map((g) => `${g.seconds.toFixed(0)} s on ${g.backend}`).join(', ')}\n`,
+    `Segment merge: one partition of ${mergeConfig.records} records written one per request, read from offset 0 with the default fetch (maxRecords ${mergeConfig.defaultMaxRecords}, maxBytes 1 MiB; each fetch by a new app, its cache empty) before and after the maintenance passes merged it, against the same records written ${mergeConfig.referenceBatch} per request; per 1,000 records\n`,
+  );
+  out.write(`${mergeReadTable(merge)}\n\n`);
+  out.write(
+    'What merging cost, once: every pass until merged and the replaced chunks deleted (the clock moved past each age merge waits on), beyond an idle pass each; per 1,000 records merged, beside writing them one per request; storage $ = DynamoDB units and S3 requests at list prices\n',
+  );
+  out.write(`${mergeCostTable(merge)}\n\n`);
+  out.write(
+    `Compaction (cleanup.policy=compact, configs at their defaults): ${compactionConfig.requestsPerPartition * compactionConfig.batch} records of ${compactionConfig.valueBytes} B in each of ${compactionConfig.partitions} partition(s), ${compactionConfig.batch} per request, each request the same ${compactionConfig.keys} keys; every pass until compacted, merged and the replaced chunks deleted, beyond an idle pass each; per GB of dirty data compacted, beside writing a GB and expiring one\n`,
+  );
+  out.write(`${compactionTable(compaction, maintenance)}\n\n`);
+  out.write(
+    `Total bench time ${totalSeconds.toFixed(0)} s, of which consumer groups ${groups.map((g) => `${g.seconds.toFixed(0)} s on ${g.backend}`).join(', ')}; merge and compaction ${rewriteSeconds.map((r) => `${r.seconds.toFixed(0)} s on ${r.backend}`).join(', ')}\n`,
   );
 
   const file = await writeResults({
@@ -222,6 +259,9 @@ async function main(): Promise<void> {
     cells,
     groups,
     maintenance,
+    merge,
+    compaction,
+    rewriteSeconds,
   });
   out.write(`Figures written to ${file}\n`);
   out.write(`\n${subscriptionReport(await benchSubscriptions(progress))}`);
@@ -230,7 +270,14 @@ async function main(): Promise<void> {
 async function benchBackend(
   backend: BenchBackend,
   load: LoadGenerator,
-): Promise<{ cells: CellFigures[]; groups: GroupFigures; maintenance: MaintenanceFigures }> {
+): Promise<{
+  cells: CellFigures[];
+  groups: GroupFigures;
+  maintenance: MaintenanceFigures;
+  merge: MergeFigures[];
+  compaction: CompactionFigures;
+  rewriteSeconds: number;
+}> {
   progress(`${backend.name}: opening stores`);
   const stores = await backend.open();
   const closeStores = onExit(() => stores.close());
@@ -466,7 +513,39 @@ async function benchBackend(
   await closeNewWriterServer();
   await closeServer();
   await closeStores();
-  return { cells, groups, maintenance };
+  const rewrites = await rewriteCells(backend, load);
+  return { cells, groups, maintenance, ...rewrites };
+}
+
+/** Far beyond where the rewrite cells move the clock: the orphan sweep never judges a chunk. */
+const noOrphanSweep = { orphanGraceMs: 365 * 24 * 3_600_000 };
+
+/**
+ * Segment merge and compaction wait on ages (a small batch 5 minutes old, a replaced chunk
+ * kept 5 minutes for readers): their cells run on stores of their own, on a server whose
+ * clock they move forward, so no other cell's topics are rewritten under them. The orphan
+ * sweep is kept out of their passes: it costs per chunk written, whoever rewrites it.
+ */
+async function rewriteCells(
+  backend: BenchBackend,
+  load: LoadGenerator,
+): Promise<{ merge: MergeFigures[]; compaction: CompactionFigures; rewriteSeconds: number }> {
+  const started = performance.now();
+  const stores = await backend.open();
+  const closeStores = onExit(() => stores.close());
+  const clock = new BenchClock();
+  const options = { now: clock.now, maintenanceSettings: noOrphanSweep };
+  const server = await startServer(stores, 'one app', options);
+  const closeServer = onExit(() => stopServer(server.server));
+  const freshApps = await startServer(stores, 'an app per request', options);
+  const closeFreshApps = onExit(() => stopServer(freshApps.server));
+  const bench = { backend: backend.name, url: server.url, load, stores, clock, progress };
+  const merge = await mergeCells({ ...bench, freshAppUrl: freshApps.url });
+  const compaction = await compactionCells(bench);
+  await closeFreshApps();
+  await closeServer();
+  await closeStores();
+  return { merge, compaction, rewriteSeconds: (performance.now() - started) / 1000 };
 }
 
 function warnIfShort(produced: LoadResult, fetched: LoadResult): void {
@@ -479,11 +558,13 @@ function warnIfShort(produced: LoadResult, fetched: LoadResult): void {
 
 /**
  * Serves the API over the stores with one app, as `npm start` does — or with a new app per
- * request, whose writer and batch caches start empty every time.
+ * request, whose writer and batch caches start empty every time. `options` sets the app's
+ * clock and maintenance settings (the wall clock and the defaults otherwise).
  */
 async function startServer(
   stores: CountedStores,
   apps: 'one app' | 'an app per request',
+  options: Pick<AppOptions, 'now' | 'maintenanceSettings'> = {},
 ): Promise<{ url: string; server: Server }> {
   const newApp = (): Handler =>
     createApp({
@@ -492,6 +573,7 @@ async function startServer(
       log,
       cacheBytes,
       defer: deferInBackground(log),
+      ...options,
     });
   const handler: Handler = apps === 'one app' ? newApp() : (event) => newApp()(event);
   const server = createLocalServer(handler, log);
@@ -647,6 +729,10 @@ async function writeResults(results: {
   cells: readonly CellFigures[];
   groups: readonly GroupFigures[];
   maintenance: readonly MaintenanceFigures[];
+  merge: readonly MergeFigures[];
+  compaction: readonly CompactionFigures[];
+  /** How long the merge and compaction cells took, by backend. */
+  rewriteSeconds: readonly { backend: string; seconds: number }[];
 }): Promise<string> {
   const dir = fileURLToPath(new URL('../.bench/', import.meta.url));
   await mkdir(dir, { recursive: true });
@@ -664,6 +750,8 @@ async function writeResults(results: {
     replayRequests,
     cacheBytes,
     groups: groupConfig,
+    merge: mergeConfig,
+    compaction: compactionConfig,
   };
   await writeFile(file, `${JSON.stringify({ ...results, config }, null, 2)}\n`);
   return file;

@@ -20,17 +20,9 @@ import { readDispatchConfig } from '../functions/dispatch/config.ts';
 import { lambdaClientFor, startDispatchServer } from '../test/support/dispatch.ts';
 import { startLambdaServer } from '../test/support/lambda-server.ts';
 import { type CountedStores, embeddedBackend } from './backends.ts';
+import { prices } from './prices.ts';
 import { percentile } from './report.ts';
 
-/** us-east-1 list prices, as docs/deploy.md gives them. */
-const prices = {
-  lambdaRequest: 0.2 / 1e6,
-  lambdaGbSecond: 0.0000133334,
-  readUnit: 0.125 / 1e6,
-  writeUnit: 0.625 / 1e6,
-  s3Get: 0.0004 / 1000,
-  s3Put: 0.005 / 1000,
-};
 /** The dispatcher's memory as the construct sets it. */
 const dispatcherGb = 0.5;
 const latencySamples = 200;
