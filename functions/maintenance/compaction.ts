@@ -65,9 +65,9 @@ const entriesScanned = 10_000;
  * record (written before the topic was compacted) is never superseded, so it stays.
  *
  * The latest offset of each key (the "offset map") is learnt from the round's dirty range
- * when the round starts, and again after a restart: each step needs it, and it is kept in
- * memory while the process lives, so a round run by one process reads the dirty range
- * once. A crash anywhere leaves the round in the partition's state; the next step goes on
+ * when the round starts (where it also tells how far the round can go), and again after a
+ * restart: each step needs it, and it is kept in memory while the process lives, so a round
+ * run by one process reads the dirty range once, and each batch it rewrites once more. A crash anywhere leaves the round in the partition's state; the next step goes on
  * from the cursor.
  */
 export async function compactStep(
@@ -82,13 +82,15 @@ export async function compactStep(
   const reader = new BatchReader(ctx.segments, 0);
   if (!maint.round) {
     if (topic.config.cleanupPolicy === 'delete') return { more: false, counts: {} };
-    const round = await planRound(ctx, reader, topic, partition, maint, state, now);
-    if (!round) return { more: false, counts: {} };
+    const planned = await planRound(ctx, reader, topic, partition, maint, state, now);
+    if (!planned) return { more: false, counts: {} };
+    const { round, map } = planned;
     const started = await saveMaint(ctx, topic, partition, maint, {
       ...maint,
       epoch: round.epoch,
       round,
     });
+    if (started) remember(mapKey(topic.id, partition, round.epoch), map);
     return { more: started, counts: {} };
   }
 
@@ -145,7 +147,7 @@ async function planRound(
   maint: PartitionMaint,
   state: { logStartOffset: number; highWatermark: number; head: { nextPosition: number } },
   now: number,
-): Promise<CompactionRound | undefined> {
+): Promise<{ round: CompactionRound; map: KeyMap } | undefined> {
   const config = topic.config;
   const from = Math.max(maint.compactedTo, state.logStartOffset);
   const horizonPassed = maint.nextHorizon !== undefined && maint.nextHorizon <= now;
@@ -172,22 +174,23 @@ async function planRound(
     taken.push(item);
     end = entryEnd(entry);
   }
-  // Only as far as the offset map can hold.
-  const keys = new Set<string>();
+  // The offset map, only as far as it can hold: the round's first step uses it as it is.
+  const map = new Map<string, number>();
   let mapped = from;
   for await (const read of readInSlices(reader, taken)) {
-    for (const r of read.batch?.records ?? []) if (r.key) keys.add(keyString(r.key));
-    if (keys.size > compactionLimits.maxKeys && mapped > from) break;
+    const keyed = (read.batch?.records ?? []).flatMap((r) =>
+      r.key ? [[keyString(r.key), read.entry.baseOffset + r.offsetDelta] as const] : [],
+    );
+    const added = new Set(keyed.map(([key]) => key).filter((key) => !map.has(key))).size;
+    if (map.size + added > compactionLimits.maxKeys && mapped > from) break;
+    for (const [key, offset] of keyed) map.set(key, offset);
     mapped = entryEnd(read.entry);
   }
   end = Math.min(end, mapped);
   if (end === from && !horizonPassed) return undefined;
   return {
-    epoch: maint.epoch + 1,
-    from,
-    end,
-    cursor: state.logStartOffset,
-    startedAt: now,
+    round: { epoch: maint.epoch + 1, from, end, cursor: state.logStartOffset, startedAt: now },
+    map,
   };
 }
 
@@ -257,10 +260,14 @@ async function keyMap(
       offset = entryEnd(read.entry);
     }
   }
-  // Keep a few rounds' maps at most: steps of a round run back to back.
+  remember(id, map);
+  return map;
+}
+
+/** Keeps a few rounds' maps at most: steps of a round run back to back. */
+function remember(id: string, map: KeyMap) {
   if (maps.size >= 8) maps.delete(maps.keys().next().value ?? '');
   maps.set(id, map);
-  return map;
 }
 
 /**

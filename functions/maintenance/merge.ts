@@ -27,7 +27,7 @@ import {
  * A fetch of the default 1 MiB then reads one or two batches where it read hundreds.
  */
 export const mergePolicy = {
-  smallBatchBytes: 64 * 1024,
+  smallBatchBytes: 256 * 1024,
   targetBatchBytes: 1024 * 1024,
   minAgeMs: 5 * 60_000,
 } as const;

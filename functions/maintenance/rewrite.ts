@@ -99,13 +99,22 @@ export async function readEntries(
   reader: BatchReader,
   items: readonly StoredItem[],
 ): Promise<ReadEntry[]> {
-  return Promise.all(
-    items.map(async (item) => {
-      const entry = entryFromItem(item);
-      return { item, entry, batch: entry.count === 0 ? undefined : await reader.read(entry) };
-    }),
-  );
+  const read: ReadEntry[] = [];
+  // A few segment reads at a time, as a fetch does.
+  for (let at = 0; at < items.length; at += readsAtOnce) {
+    read.push(
+      ...(await Promise.all(
+        items.slice(at, at + readsAtOnce).map(async (item) => {
+          const entry = entryFromItem(item);
+          return { item, entry, batch: entry.count === 0 ? undefined : await reader.read(entry) };
+        }),
+      )),
+    );
+  }
+  return read;
 }
+
+const readsAtOnce = 16;
 
 /** Bytes of batches a rewrite holds in memory at once (the maintenance function has 512 MB). */
 export const maxBytesInMemory = 16 * 1024 * 1024;

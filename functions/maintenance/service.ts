@@ -10,6 +10,9 @@ const didSomething = (report: MaintenanceReport) =>
     report.topicsPurged +
     report.purgedItems +
     report.purgedChunks +
+    report.compactionRounds +
+    report.recordsRemoved +
+    report.batchesMerged +
     report.failures >
   0;
 
