@@ -175,6 +175,20 @@ describe.each(backends)('subscriptions API on $name', (backend) => {
       code: 'TOPIC_NOT_FOUND',
       field: 'onFailure.topic',
     });
+    // A dead-letter topic's name is held to the rules of topic names, on create and change.
+    for (const dlq of ['', 'bad name!', 'x'.repeat(1_025), '..']) {
+      for (const [method, path, body] of [
+        ['POST', '/v1/topics/orders/subscriptions', { name: 'x', target: lambdaTarget }],
+        ['PATCH', '/v1/topics/orders/subscriptions/kept', {}],
+      ] as const) {
+        const response = await request(method, path, { ...body, onFailure: { topic: dlq } });
+        expect(response.status, `${method} ${dlq.slice(0, 20)}`).toBe(400);
+        expect(response.body.error).toMatchObject({
+          code: 'INVALID_TOPIC',
+          field: 'onFailure.topic',
+        });
+      }
+    }
     const duplicate = await request('POST', '/v1/topics/orders/subscriptions', {
       name: 'kept',
       target: lambdaTarget,

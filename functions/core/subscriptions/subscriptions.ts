@@ -20,6 +20,7 @@ import {
   type StoredItem,
 } from '../ports/metadata-store.ts';
 import { loadTopic, type Topic, topicNotFound } from '../topics/topic.ts';
+import { assertValidTopicName } from '../topics/topic-name.ts';
 import { type Cursor, cursorFromItem, newCursor } from './cursor.ts';
 import { assertValidFilter } from './filter.ts';
 import {
@@ -359,6 +360,7 @@ async function assertValidSettings(
   if (settings.filter !== null) assertValidFilter(settings.filter);
   if (settings.onFailure) {
     const dlq = settings.onFailure.topic;
+    assertValidTopicName(dlq);
     if (dlq === topic.name) {
       throw invalid('onFailure.topic', 'the dead-letter topic must not be the topic itself');
     }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TributaryError } from '../../core/errors.ts';
 import { defaultSettings } from '../../core/subscriptions/subscription.ts';
 import {
   createSubscription,
@@ -7,6 +8,7 @@ import {
   listSubscriptions,
   updateSubscription,
 } from '../../core/subscriptions/subscriptions.ts';
+import { assertValidTopicName } from '../../core/topics/topic-name.ts';
 import { jsonBody, onlyParams, queryOf } from '../request.ts';
 import { json, noContent } from '../responses.ts';
 import type { Access, Route, RouteRequest } from './route.ts';
@@ -84,10 +86,21 @@ const noParams = ({ event }: RouteRequest) => onlyParams(queryOf(event), []);
  * and changes what happens to it: READ and ALTER on the topic; writing dead letters needs
  * WRITE on the onFailure topic.
  */
+/** A dead-letter topic's name, refused (INVALID_TOPIC) before anyone's rights are looked up. */
+function validTopicName(name: string): string {
+  try {
+    assertValidTopicName(name);
+  } catch (error: unknown) {
+    if (error instanceof TributaryError) error.details.field = 'onFailure.topic';
+    throw error;
+  }
+  return name;
+}
+
 const changing = (req: RouteRequest, onFailure: { topic: string } | null | undefined): Access[] => [
   ['READ', 'TOPIC', topic(req)],
   ['ALTER', 'TOPIC', topic(req)],
-  ...(onFailure ? [['WRITE', 'TOPIC', onFailure.topic] as const] : []),
+  ...(onFailure ? [['WRITE', 'TOPIC', validTopicName(onFailure.topic)] as const] : []),
 ];
 
 export const subscriptionRoutes: Route[] = [
