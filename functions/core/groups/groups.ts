@@ -15,7 +15,7 @@ import {
   type StoredItem,
   type WriteOp,
 } from '../ports/metadata-store.ts';
-import { assertPartition, loadTopic, type Topic, topicFromItem } from '../topics/topic.ts';
+import { assertPartition, findTopic, loadTopic, type Topic, topicFromItem } from '../topics/topic.ts';
 import { assertValidTopicName } from '../topics/topic-name.ts';
 import {
   type AssignedPartitions,
@@ -439,12 +439,8 @@ export async function groupOffsets(ctx: CoreContext, name: string): Promise<Part
   ]);
   const result: PartitionLag[] = [];
   for (const topicName of [...names].sort()) {
-    let topic: Topic;
-    try {
-      topic = await loadTopic(ctx, topicName);
-    } catch {
-      continue; // deleted: its offsets no longer mean anything
-    }
+    const topic = await findTopic(ctx, topicName);
+    if (!topic) continue; // deleted: its offsets no longer mean anything
     const states = await readPartitionStates(
       ctx,
       topic,

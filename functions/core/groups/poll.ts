@@ -7,7 +7,7 @@ import {
 } from '../log/fetch.ts';
 import { readPartitionState } from '../log/partition-state.ts';
 import { expectAny, type JsonObject, type StoredItem } from '../ports/metadata-store.ts';
-import { loadTopic, type Topic } from '../topics/topic.ts';
+import { findTopic, loadTopic, type Topic } from '../topics/topic.ts';
 import {
   assignmentView,
   type Member,
@@ -151,7 +151,7 @@ async function startingPoints(
   for (const owned of member.owned) {
     if (!topics.has(owned.topic)) {
       // Deleted since the assignment: the next group operation rebalances.
-      topics.set(owned.topic, await loadTopic(ctx, owned.topic).catch(() => undefined));
+      topics.set(owned.topic, await findTopic(ctx, owned.topic));
     }
     const topicItem = topics.get(owned.topic);
     if (!topicItem) continue;
