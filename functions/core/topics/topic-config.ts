@@ -96,7 +96,8 @@ const specs: Record<ConfigName, ConfigSpec> = {
     parse: (raw) => {
       if (!/^(0|1|0?\.\d+|1\.0*)$/.test(raw)) return undefined;
       const n = Number(raw);
-      return n >= 0 && n <= 1 ? String(n) : undefined;
+      // As written (JavaScript would show 0.0000001 as 1e-7), with its leading 0.
+      return n >= 0 && n <= 1 ? raw.replace(/^\./, '0.') : undefined;
     },
     rule: 'a number from 0 to 1',
   },

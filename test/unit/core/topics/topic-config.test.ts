@@ -105,6 +105,13 @@ describe('topic config', () => {
       'max.compaction.lag.ms': '3600000',
       'delete.retention.ms': '0',
     });
+    // Shown as written, never in exponent form.
+    expect(parseConfigOverrides({ 'min.cleanable.dirty.ratio': '0.0000001' })).toEqual({
+      'min.cleanable.dirty.ratio': '0.0000001',
+    });
+    expect(parseConfigOverrides({ 'min.cleanable.dirty.ratio': '.5' })).toEqual({
+      'min.cleanable.dirty.ratio': '0.5',
+    });
     for (const [name, value] of [
       ['min.cleanable.dirty.ratio', '1.5'],
       ['min.cleanable.dirty.ratio', '-0.1'],
