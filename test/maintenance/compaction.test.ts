@@ -236,6 +236,50 @@ describe.each(backends)('log compaction ($name)', (backend) => {
     expect(await read('lagged', 0, 2)).toEqual([[2, 'k', 'new']]);
   });
 
+  it("answers an idempotent producer's retry of a batch compaction removed with its offsets, and its sequence goes on", async () => {
+    await createTopic(server.url, 'idempotent-table', 1, { 'cleanup.policy': 'compact' });
+    const producer = (await call(server.url, 'POST', '/v1/producers')).body;
+    const send = (sequence: number, records: { key: string; value: string }[]) =>
+      call(server.url, 'POST', '/v1/topics/idempotent-table/records', {
+        records,
+        producer: { id: producer.producerId, epoch: producer.producerEpoch, sequence },
+      });
+    const firstBatch = [
+      { key: 'a', value: 'a1' },
+      { key: 'b', value: 'b1' },
+    ];
+    const first = await send(0, firstBatch);
+    expect(first.status).toBe(200);
+    const second = await send(2, [
+      { key: 'a', value: 'a2' },
+      { key: 'b', value: 'b2' },
+    ]);
+    expect(second.status).toBe(200);
+    now += minute;
+    // The retry races the pass that removes the records it wrote: either way it is a replay.
+    const [, racing] = await Promise.all([pass(), send(0, firstBatch)]);
+    expect(racing.status).toBe(200);
+    expect(racing.body.offsets).toEqual(first.body.offsets);
+    expect(await read('idempotent-table')).toEqual([
+      [2, 'a', 'a2'],
+      [3, 'b', 'b2'],
+    ]);
+    const replay = await send(0, firstBatch);
+    expect(replay.body.offsets).toEqual(first.body.offsets);
+    const third = await send(4, [{ key: 'a', value: 'a3' }]);
+    expect(third.status).toBe(200);
+    expect(third.body.offsets.map((o: { offset: number }) => o.offset)).toEqual([4]);
+    // A sequence that skips one is still refused: compaction did not move the producer on.
+    const gap = await send(6, [{ key: 'a', value: 'a4' }]);
+    expect(gap.status).toBe(409);
+    expect(gap.body.error.code).toBe('OUT_OF_ORDER_SEQUENCE');
+    expect(await read('idempotent-table')).toEqual([
+      [2, 'a', 'a2'],
+      [3, 'b', 'b2'],
+      [4, 'a', 'a3'],
+    ]);
+  });
+
   it('shrinks 100 keys × 1,000 versions to about the size of 100 records, in the log and in storage', async () => {
     const keys = 100;
     const value = (key: number, version: number) =>
