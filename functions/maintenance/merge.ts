@@ -54,7 +54,7 @@ const entriesPerStep = 200;
  * meets into one; a level that merged anything is followed by another over the same range,
  * which merges the merged batches in turn; a level that merged nothing ends merging there,
  * and `mergedTo` moves to where it stopped. Each level writes the data once and divides the
- * number of batches by up to 90: 10,000 single-record batches become one or two in three
+ * number of batches by up to 90: 10,000 single-record batches become a handful in two or three
  * levels.
  *
  * Where a level has got to (`mergeLevel`) is saved with every swap, in the same transaction,

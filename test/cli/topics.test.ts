@@ -51,4 +51,18 @@ describe.concurrent.each(backends)('tributary topics ($name)', (backend) => {
       "Topic 'single' has 1 partition (0); there is no partition 3.",
     );
   });
+
+  it('describe shows how far compaction got on a compacted topic, and its dirty share', async () => {
+    await run(['topics', 'create', 'table', '--config', 'cleanup.policy=compact']);
+    const produced = await run(['produce', 'table', '--key-separator', ':'], {
+      input: 'k:v1\nk:v2\n',
+    });
+    expect(produced.code).toBe(0);
+    const dirty = await run(['topics', 'describe', 'table']);
+    expect(dirty.stdout).toMatch(/CLEANED UP TO\s+DIRTY RATIO/);
+    expect(dirty.stdout).toMatch(/\n0\s+0\s+2\s+\d+\s+0\s+1\.00\s+0\n/);
+    // A delete-policy topic has no such columns.
+    await run(['topics', 'create', 'plain']);
+    expect((await run(['topics', 'describe', 'plain'])).stdout).not.toContain('DIRTY RATIO');
+  });
 });

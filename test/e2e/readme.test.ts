@@ -157,6 +157,27 @@ ${walkthrough}`;
     expect(described.partitions[0]).toMatchObject({ logStartOffset: 1, sizeBytes: 0 });
   });
 
+  it('runs the compaction walkthrough as written: the latest value of each key, the tombstone kept', async () => {
+    const [created, produced, pass, read, described] = await runSection(
+      'Compaction: a topic as a table',
+    );
+    expect(created.config['cleanup.policy']).toBe('compact');
+    expect(produced.offsets).toHaveLength(4);
+    expect(pass.report).toMatchObject({ compactionRounds: 1, recordsRemoved: 2, failures: 0 });
+    expect(
+      read.records.map((r: { offset: number; key: string; value: unknown }) => [
+        r.offset,
+        r.key,
+        r.value,
+      ]),
+    ).toEqual([
+      [2, 'alice', { plan: 'pro' }],
+      [3, 'bob', null],
+    ]);
+    expect(read.nextOffset).toBe(4);
+    expect(described.partitions[0]).toMatchObject({ cleanedUpTo: 4, dirtyRatio: 0 });
+  });
+
   it('runs the authentication walkthrough as written, against a server with auth on', async () => {
     const secured = await startServer(embedded, { adminKey: 'local-admin-key-change-me' });
     try {
