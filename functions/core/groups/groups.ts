@@ -15,7 +15,13 @@ import {
   type StoredItem,
   type WriteOp,
 } from '../ports/metadata-store.ts';
-import { assertPartition, findTopic, loadTopic, type Topic, topicFromItem } from '../topics/topic.ts';
+import {
+  assertPartition,
+  findTopic,
+  loadTopic,
+  type Topic,
+  topicFromItem,
+} from '../topics/topic.ts';
 import { assertValidTopicName } from '../topics/topic-name.ts';
 import {
   type AssignedPartitions,
