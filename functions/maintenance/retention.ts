@@ -64,9 +64,10 @@ export async function cleanPartition(
   }
   // Entries below cleanedTo were counted by the step that listed them (and crashed before
   // the delete, or raced this one): delete them again, count them once.
-  const freed = entries
-    .filter((e) => e.baseOffset >= maint.cleanedTo)
-    .reduce((sum, e) => sum + e.byteLength, 0);
+  const counted = entries.filter((e) => e.baseOffset >= maint.cleanedTo);
+  const freed = counted.reduce((sum, e) => sum + e.byteLength, 0);
+  // Batches held inline go with their entries (chunks' bytes are counted when released).
+  const inlineFreed = counted.reduce((sum, e) => sum + (e.inline ? e.byteLength : 0), 0);
   const chunks = pendingChunks(partition, entries);
   const now = ctx.now();
   const listed = await saveMaint(
@@ -87,6 +88,6 @@ export async function cleanPartition(
   await ctx.metadata.deleteMany(expired);
   return {
     more: page.length === entriesPerStep || advanced,
-    counts: { indexEntriesDeleted: entries.length },
+    counts: { indexEntriesDeleted: entries.length, bytesFreed: inlineFreed },
   };
 }

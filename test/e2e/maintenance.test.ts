@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkKey, deletedTopicKey } from '../../functions/core/keys.ts';
-import { createTopic, fetchAll, produce } from '../support/api.ts';
+import { chunkSized, createTopic, fetchAll, produce } from '../support/api.ts';
 import { backends } from '../support/backends.ts';
 import { call, type RunningServer, startServer } from '../support/server.ts';
 import { chunksOf, indexItems, partitionItems } from '../support/storage.ts';
@@ -39,15 +39,15 @@ describe.each(backends)('the maintenance pass ($name)', (backend) => {
     // Each request writes one chunk holding a batch for each partition.
     for (let i = 0; i < 5; i++) {
       await produce(server.url, 'aging', [
-        { value: { old: i }, partition: 0 },
-        { value: { old: i, big: 'x'.repeat(100) }, partition: 1 },
+        { value: { old: i, pad: chunkSized('') }, partition: 0 },
+        { value: { old: i, big: chunkSized('x') }, partition: 1 },
       ]);
     }
     now += 30_000;
     for (let i = 0; i < 3; i++) {
       await produce(server.url, 'aging', [
-        { value: { kept: i }, partition: 0 },
-        { value: { kept: i }, partition: 1 },
+        { value: { kept: i, pad: chunkSized('') }, partition: 0 },
+        { value: { kept: i, pad: chunkSized('') }, partition: 1 },
       ]);
     }
     now += 31_000; // the first five requests are past retention.ms, the last three not
@@ -80,17 +80,18 @@ describe.each(backends)('the maintenance pass ($name)', (backend) => {
   });
 
   it('keeps a chunk while any partition still refers to it (retention.bytes expires partitions apart)', async () => {
-    await createTopic(server.url, 'shared', 2, { 'retention.bytes': '2000' });
+    // About five batches of partition 0; the four of partition 1 stay under it.
+    await createTopic(server.url, 'shared', 2, { 'retention.bytes': '11500' });
     const { topicId } = await describeTopic('shared');
     // Four chunks shared by both partitions, then partition 0 alone grows past its limit.
     for (let i = 0; i < 4; i++) {
       await produce(server.url, 'shared', [
-        { value: 'a'.repeat(400), partition: 0 },
-        { value: `small ${i}`, partition: 1 },
+        { value: chunkSized('a'), partition: 0 },
+        { value: chunkSized(`small ${i}`), partition: 1 },
       ]);
     }
     for (let i = 0; i < 6; i++) {
-      await produce(server.url, 'shared', [{ value: 'b'.repeat(400), partition: 0 }]);
+      await produce(server.url, 'shared', [{ value: chunkSized('b'), partition: 0 }]);
     }
     const before = await describeTopic('shared');
     expect(before.partitions[0].logStartOffset).toBeGreaterThanOrEqual(4);
@@ -101,16 +102,13 @@ describe.each(backends)('the maintenance pass ($name)', (backend) => {
     // Partition 1 still refers to the four shared chunks.
     expect(report.chunksDeleted).toBe(before.partitions[0].logStartOffset - 4);
     expect(await chunksOf(server.stores, topicId)).toHaveLength(10 - report.chunksDeleted);
-    expect((await fetchAll(server.url, 'shared', 1)).map((r) => r.value)).toEqual([
-      'small 0',
-      'small 1',
-      'small 2',
-      'small 3',
-    ]);
+    expect((await fetchAll(server.url, 'shared', 1)).map((r) => r.value)).toEqual(
+      [0, 1, 2, 3].map((i) => chunkSized(`small ${i}`)),
+    );
 
     // Partition 1 lets go too: now the shared chunks die with their last reference.
     await call(server.url, 'PATCH', '/v1/topics/shared/config', { 'retention.bytes': '1' });
-    await produce(server.url, 'shared', [{ value: 'c', partition: 1 }]);
+    await produce(server.url, 'shared', [{ value: chunkSized('c'), partition: 1 }]);
     const after = await runPass();
     expect(after.chunksDeleted).toBeGreaterThanOrEqual(4);
     expect((await chunksOf(server.stores, topicId)).length).toBe(
@@ -125,21 +123,26 @@ describe.each(backends)('the maintenance pass ($name)', (backend) => {
   it('never deletes what a raise of retention keeps, even when it had expired before the raise', async () => {
     await createTopic(server.url, 'raised', 1, { 'retention.ms': String(minute) });
     const { topicId } = await describeTopic('raised');
-    await produce(server.url, 'raised', [{ value: 'keep me' }]);
+    // One batch in S3, one held inline in its entry.
+    await produce(server.url, 'raised', [{ value: chunkSized('keep me') }]);
+    await produce(server.url, 'raised', [{ value: 'keep me too' }]);
     now += 2 * minute; // expired under the old config, but nothing has read it since
     await call(server.url, 'PATCH', '/v1/topics/raised/config', { 'retention.ms': String(hour) });
     await runPass();
-    expect(await indexItems(server.stores, topicId, 0)).toHaveLength(1);
+    expect(await indexItems(server.stores, topicId, 0)).toHaveLength(2);
     expect(await chunksOf(server.stores, topicId)).toHaveLength(1);
-    expect((await fetchAll(server.url, 'raised', 0)).map((r) => r.value)).toEqual(['keep me']);
+    expect((await fetchAll(server.url, 'raised', 0)).map((r) => r.value)).toEqual([
+      chunkSized('keep me'),
+      'keep me too',
+    ]);
   });
 
   it('purges a deleted topic completely, once no produce in flight can still add a chunk', async () => {
     await createTopic(server.url, 'doomed', 3);
     const { topicId } = await describeTopic('doomed');
     await produce(server.url, 'doomed', [
-      { value: 1, partition: 0 },
-      { value: 2, partition: 1 },
+      { value: chunkSized('1'), partition: 0 },
+      { value: chunkSized('2'), partition: 1 },
       { value: 3, partition: 2 },
     ]);
     await call(server.url, 'POST', '/v1/groups/doomed-readers/offsets', {
@@ -181,7 +184,7 @@ describe.each(backends)('the maintenance pass ($name)', (backend) => {
   it('sweeps chunks no commit refers to once they are older than the grace, and no others', async () => {
     await createTopic(server.url, 'orphaned', 2);
     const { topicId } = await describeTopic('orphaned');
-    await produce(server.url, 'orphaned', [{ value: 'committed', partition: 0 }]);
+    await produce(server.url, 'orphaned', [{ value: chunkSized('committed'), partition: 0 }]);
     // Chunks written but never committed: a crash between the write and the commit.
     const orphan = chunkKey(topicId, now, randomUUID());
     await server.stores.segments.put(orphan, new Uint8Array(100));
@@ -189,16 +192,40 @@ describe.each(backends)('the maintenance pass ($name)', (backend) => {
     now += grace - 1000;
     expect((await runPass()).orphansDeleted).toBe(0);
     now += 2000;
-    await produce(server.url, 'orphaned', [{ value: 'later', partition: 1 }]);
+    await produce(server.url, 'orphaned', [{ value: chunkSized('later'), partition: 1 }]);
     const report = await runPass();
     expect(report).toMatchObject({ orphansDeleted: 1, orphanBytesFreed: 100 });
     const left = (await chunksOf(server.stores, topicId)).map((o) => o.key);
     expect(left).toHaveLength(2);
     expect(left).not.toContain(orphan);
-    expect((await fetchAll(server.url, 'orphaned', 0)).map((r) => r.value)).toEqual(['committed']);
+    expect((await fetchAll(server.url, 'orphaned', 0)).map((r) => r.value)).toEqual([
+      chunkSized('committed'),
+    ]);
     now += grace + 1;
     expect((await runPass()).orphansDeleted).toBe(0);
-    expect((await fetchAll(server.url, 'orphaned', 1)).map((r) => r.value)).toEqual(['later']);
+    expect((await fetchAll(server.url, 'orphaned', 1)).map((r) => r.value)).toEqual([
+      chunkSized('later'),
+    ]);
+  });
+
+  it('frees batches held inline in their entries with the entries, and counts their bytes', async () => {
+    await createTopic(server.url, 'inline', 1, { 'retention.ms': String(minute) });
+    const { topicId } = await describeTopic('inline');
+    for (let i = 0; i < 3; i++) await produce(server.url, 'inline', [{ value: `small ${i}` }]);
+    // Small batches take no segment object: their bytes are in the index entries.
+    expect(await chunksOf(server.stores, topicId)).toEqual([]);
+    const stored = (await describeTopic('inline')).partitions[0].sizeBytes;
+    expect(stored).toBe(await indexedBytes(topicId, 0));
+    now += 2 * minute;
+    const report = await runPass();
+    expect(report).toMatchObject({ chunksDeleted: 0, failures: 0 });
+    expect(report.indexEntriesDeleted).toBeGreaterThanOrEqual(3);
+    expect(report.bytesFreed).toBeGreaterThanOrEqual(stored);
+    expect(await indexItems(server.stores, topicId, 0)).toEqual([]);
+    expect((await describeTopic('inline')).partitions[0]).toMatchObject({
+      logStartOffset: 3,
+      sizeBytes: 0,
+    });
   });
 
   it('reports a pass by its id, and refuses ids it never gave', async () => {

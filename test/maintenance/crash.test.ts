@@ -12,7 +12,7 @@ import { silentLogger } from '../../functions/http/logger.ts';
 import { noMetrics } from '../../functions/http/metrics.ts';
 import { runPass } from '../../functions/maintenance/run-pass.ts';
 import { defaultMaintenanceSettings } from '../../functions/maintenance/settings.ts';
-import { createTopic, fetchAll, produce } from '../support/api.ts';
+import { chunkSized, createTopic, fetchAll, produce } from '../support/api.ts';
 import { backends, type OpenBackend, type StorageBackend } from '../support/backends.ts';
 import { call, type RunningServer, startServer } from '../support/server.ts';
 import { chunksOf, expectStoredExactly, partitionItems } from '../support/storage.ts';
@@ -58,11 +58,12 @@ function killedAt(stores: OpenBackend, n: number, lands: boolean) {
 }
 
 /**
- * Expiring shared chunks, partitions that let go of a chunk apart, a deleted topic, and an
- * orphan: every kind of deletion a pass makes. Two passes run while everything is live —
- * the first merges the small batches into new chunks, the second's orphan sweep judges
- * those chunks live — so by the time the data expires, only the release of chunks can
- * delete them, and a leak there cannot hide behind the sweep.
+ * Expiring shared chunks, partitions that let go of a chunk apart, a deleted topic, an
+ * orphan, and a table to compact: every kind of deletion and rewrite a pass makes ('sized'
+ * and the table write batches small enough to be held in their entries). Two passes run
+ * while everything is live — the first merges the small batches into new chunks, the
+ * second's orphan sweep judges those chunks live — so by the time the data expires, only
+ * the release of chunks can delete them, and a leak there cannot hide behind the sweep.
  */
 async function scenario(server: RunningServer, clock: { now: number }) {
   const pass = () => call(server.url, 'POST', '/v1/admin/maintenance');
@@ -71,10 +72,10 @@ async function scenario(server: RunningServer, clock: { now: number }) {
     await produce(
       server.url,
       'expiring',
-      [0, 1, 2].map((partition) => ({ value: `old ${i}`, partition })),
+      [0, 1, 2].map((partition) => ({ value: chunkSized(`old ${i}`), partition })),
     );
   }
-  await produce(server.url, 'expiring', [{ value: 'old alone', partition: 1 }]);
+  await produce(server.url, 'expiring', [{ value: chunkSized('old alone'), partition: 1 }]);
   await createTopic(server.url, 'sized', 2);
   for (let i = 0; i < 3; i++) {
     await produce(server.url, 'sized', [
@@ -103,7 +104,7 @@ async function scenario(server: RunningServer, clock: { now: number }) {
   await produce(
     server.url,
     'expiring',
-    [0, 1, 2].map((partition) => ({ value: 'kept', partition })),
+    [0, 1, 2].map((partition) => ({ value: chunkSized('kept'), partition })),
   );
   clock.now += 90_000;
   await pass();

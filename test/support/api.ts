@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { inlineBatchBytes } from '../../functions/core/log/produce.ts';
 import type { RunningServer } from './server.ts';
 import { call } from './server.ts';
 
@@ -98,3 +99,9 @@ export async function snapshot(
   const { keys } = await get('/v1/admin/keys');
   return { topics, objects, groups, acls, keys };
 }
+
+/**
+ * `text` made long enough that its batch goes to a segment object in S3 rather than into
+ * its index entry (produce's inlineBatchBytes): for tests of what happens to chunks.
+ */
+export const chunkSized = (text: string): string => text.padEnd(inlineBatchBytes + 64, '.');

@@ -3,8 +3,8 @@ import { type DecodedBatch, decodeBatch } from './batch-codec.ts';
 import type { IndexEntry } from './partition-items.ts';
 
 /**
- * Reads committed batches by their index entry: one byte-range read of the segment store,
- * checked and decoded once, then cached forever because segment objects never change. The
+ * Reads committed batches by their index entry: one byte-range read of the segment store
+ * (none for a batch held inline in its entry), checked and decoded once, then cached forever because segment objects never change. The
  * LRU is bounded by the batches' encoded bytes, so hot tails (many consumers reading the
  * same recent batches) are served from memory.
  */
@@ -21,6 +21,8 @@ export class BatchReader {
   }
 
   async read(entry: IndexEntry): Promise<DecodedBatch> {
+    // A batch held in its entry: decoding a few KB costs less than remembering it.
+    if (entry.inline) return decodeBatch(entry.inline);
     const key = `${entry.chunk}@${entry.byteOffset}+${entry.byteLength}`;
     const cached = this.#cache.get(key);
     if (cached) {

@@ -99,8 +99,13 @@ export interface IndexEntry {
   readonly lastOffset: number;
   /** Records in the batch: 0 for a range compaction emptied. */
   readonly count: number;
-  /** Segment object holding the batch; '' when it holds no records. */
+  /** Segment object holding the batch; '' when it holds no records or is held inline. */
   readonly chunk: string;
+  /**
+   * A small batch's bytes, kept in the entry itself instead of a segment object (produce's
+   * inlineBatchBytes): its commit needs no S3 PUT, and a read no GET.
+   */
+  readonly inline?: Uint8Array;
   readonly byteOffset: number;
   readonly byteLength: number;
   /** Partition byte position of the batch's first byte (for retention.bytes). */
@@ -123,7 +128,7 @@ export const entryEnd = (entry: Pick<IndexEntry, 'lastOffset'>): number => entry
 export function entryFromItem(item: StoredItem): IndexEntry {
   const chunk = item.data.chunk;
   if (typeof chunk !== 'string') throw new Error(`corrupt index entry ${item.pk}/${item.sk}`);
-  const { committedAt, siblings, lastOffset, deleteHorizon } = item.data;
+  const { committedAt, siblings, lastOffset, deleteHorizon, inline } = item.data;
   const baseOffset = numberField(item, 'baseOffset');
   const count = numberField(item, 'count');
   return {
@@ -138,6 +143,7 @@ export function entryFromItem(item: StoredItem): IndexEntry {
     maxTimestamp: numberField(item, 'maxTimestamp'),
     ...(typeof committedAt === 'number' && { committedAt }),
     ...(typeof deleteHorizon === 'number' && { deleteHorizon }),
+    ...(typeof inline === 'string' && { inline: Buffer.from(inline, 'base64') }),
     ...(Array.isArray(siblings) && {
       siblings: siblings.map((s): ChunkSibling => {
         const [partition, baseOffset, byteLength] = Array.isArray(s) ? s : [];
@@ -148,8 +154,12 @@ export function entryFromItem(item: StoredItem): IndexEntry {
 }
 
 export function entryData(entry: IndexEntry): JsonObject {
-  const { siblings, ...fields } = entry;
-  return { ...fields, ...(siblings && { siblings: siblings.map((s) => [...s]) }) };
+  const { siblings, inline, ...fields } = entry;
+  return {
+    ...fields,
+    ...(siblings && { siblings: siblings.map((s) => [...s]) }),
+    ...(inline && { inline: Buffer.from(inline).toString('base64') }),
+  };
 }
 
 export const retentionFacts = (entry: IndexEntry): BatchRetentionFacts => ({
