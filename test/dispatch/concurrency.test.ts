@@ -71,15 +71,19 @@ describe.each(backends)('two dispatchers at once on $name', (backend) => {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
     });
-    const total = 120;
-    for (let i = 0; i < total / 6; i++) {
+    // Records arrive until both dispatchers have delivered some (on a busy machine one can
+    // win every race for a while), 120 at least.
+    let total = 0;
+    const deadline = Date.now() + 30_000;
+    while ((total < 120 || deliveries.some((n) => n === 0)) && Date.now() < deadline) {
       await produce(
         server.url,
         'shared',
-        Array.from({ length: 6 }, (_, j) => ({ value: i * 6 + j, partition: j % partitions })),
+        Array.from({ length: 6 }, (_, j) => ({ value: total + j, partition: j % partitions })),
       );
+      total += 6;
+      if (total >= 120) await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const deadline = Date.now() + 30_000;
     while ([...delivered.values()].flat().length < total && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }

@@ -23,7 +23,7 @@ import type { MaintenanceReport } from '../../functions/maintenance/report.ts';
 import { defaultMaintenanceSettings } from '../../functions/maintenance/settings.ts';
 import { type MaintenanceDeps, runStep, stepNames } from '../../functions/maintenance/steps.ts';
 import { itemsPerExecution } from '../../infra/maintenance.ts';
-import { createTopic, fetchAll, produce } from '../support/api.ts';
+import { chunkSized, createTopic, fetchAll, produce } from '../support/api.ts';
 import { emulatedAws } from '../support/backends.ts';
 import { call, type RunningServer, startServer } from '../support/server.ts';
 import { chunksOf, indexItems, partitionItems } from '../support/storage.ts';
@@ -254,10 +254,10 @@ describe('the synthesized maintenance state machine, run by aws-local-stepfuncti
     const doomed = await topicId('doomed');
     const orphaned = await topicId('orphaned');
     await produce(server.url, 'doomed', [
-      { value: 1, partition: 0 },
-      { value: 2, partition: 1 },
+      { value: chunkSized('1'), partition: 0 },
+      { value: chunkSized('2'), partition: 1 },
     ]);
-    await produce(server.url, 'orphaned', [{ value: 'committed' }]);
+    await produce(server.url, 'orphaned', [{ value: chunkSized('committed') }]);
     // A chunk written but never committed, and a topic deleted: both due once past the grace.
     const orphan = chunkKey(orphaned, now, randomUUID());
     await server.stores.segments.put(orphan, new Uint8Array(100));
@@ -265,15 +265,15 @@ describe('the synthesized maintenance state machine, run by aws-local-stepfuncti
     now += grace + 1;
     for (let i = 0; i < 5; i++) {
       await produce(server.url, 'aging', [
-        { value: { old: i }, partition: 0 },
-        { value: { old: i, pad: 'x'.repeat(100) }, partition: 1 },
+        { value: { old: i, pad: chunkSized('') }, partition: 0 },
+        { value: { old: i, pad: chunkSized('x') }, partition: 1 },
       ]);
     }
     now += 30_000;
     for (let i = 0; i < 3; i++) {
       await produce(server.url, 'aging', [
-        { value: { kept: i }, partition: 0 },
-        { value: { kept: i }, partition: 1 },
+        { value: { kept: i, pad: chunkSized('') }, partition: 0 },
+        { value: { kept: i, pad: chunkSized('') }, partition: 1 },
       ]);
     }
     now += 31_000;
@@ -312,7 +312,9 @@ describe('the synthesized maintenance state machine, run by aws-local-stepfuncti
     const left = (await chunksOf(server.stores, orphaned)).map((o) => o.key);
     expect(left).toHaveLength(1);
     expect(left).not.toContain(orphan);
-    expect((await fetchAll(server.url, 'orphaned', 0)).map((r) => r.value)).toEqual(['committed']);
+    expect((await fetchAll(server.url, 'orphaned', 0)).map((r) => r.value)).toEqual([
+      chunkSized('committed'),
+    ]);
 
     // A second pass finds nothing left to do.
     expect(reportOf(await executions.run())).toMatchObject({
@@ -330,7 +332,7 @@ describe('the synthesized maintenance state machine, run by aws-local-stepfuncti
       await produce(
         server.url,
         'flaky',
-        [0, 1, 2].map((partition) => ({ value: i, partition })),
+        [0, 1, 2].map((partition) => ({ value: chunkSized(String(i)), partition })),
       );
     }
     now += 2 * minute;
@@ -375,12 +377,12 @@ describe('the synthesized maintenance state machine, run by aws-local-stepfuncti
     await createTopic(server.url, 'interrupted', 2, { 'retention.ms': String(minute) });
     const interrupted = await topicId('interrupted');
     await produce(server.url, 'interrupted', [
-      { value: 'a', partition: 0 },
-      { value: 'b', partition: 1 },
+      { value: chunkSized('a'), partition: 0 },
+      { value: chunkSized('b'), partition: 1 },
     ]);
     await createTopic(server.url, 'gone', 1);
     const gone = await topicId('gone');
-    await produce(server.url, 'gone', [{ value: 'c' }]);
+    await produce(server.url, 'gone', [{ value: chunkSized('c') }]);
     expect((await call(server.url, 'DELETE', '/v1/topics/gone')).status).toBe(204);
     now += grace + 1;
     // Planning the second page fails, retries and all: the execution fails there.
@@ -423,7 +425,7 @@ describe('the synthesized maintenance state machine, run by aws-local-stepfuncti
         await produce(
           server.url,
           name,
-          [0, 1, 2].map((partition) => ({ value: i, partition })),
+          [0, 1, 2].map((partition) => ({ value: chunkSized(String(i)), partition })),
         );
       }
     }
@@ -467,7 +469,7 @@ describe('the synthesized maintenance state machine, run by aws-local-stepfuncti
     const names = ['t0', 't1', 't2', 't3'];
     for (const name of names) {
       await createTopic(server.url, name, 1, { 'retention.ms': String(minute) });
-      await produce(server.url, name, [{ value: name }]);
+      await produce(server.url, name, [{ value: chunkSized(name) }]);
     }
     now += 2 * minute;
 
