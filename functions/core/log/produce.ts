@@ -4,6 +4,7 @@ import { TributaryError } from '../errors.ts';
 import { batchSk, chunkKey as chunkKeyAt, headKey, partitionPk, topicKey } from '../keys.ts';
 import {
   ConditionFailedError,
+  type Expectation,
   expectAbsent,
   expectVersion,
   type ItemKey,
@@ -102,7 +103,7 @@ export interface PreparedProduce {
   commit(): Promise<RecordAck[]>;
 }
 
-interface PartitionBatch {
+export interface PartitionBatch {
   readonly partition: number;
   /** Index of each of the batch's records in the request. */
   readonly requestIndexes: number[];
@@ -155,76 +156,16 @@ function prepare(
   conditions: ProduceConditions,
 ): PreparedProduce {
   const now = deps.ctx.now();
-  const sticky = nextStickyPartition++ % topic.partitions;
-  const byPartition = new Map<number, PartitionBatch>();
-
-  const compacted = topic.config.cleanupPolicy !== 'delete';
-  for (const [index, record] of records.entries()) {
-    // Compaction keeps the latest record per key: a record without one has no place there.
-    if (compacted && record.key === null) {
-      throw new TributaryError(
-        'INVALID_RECORD',
-        `Record ${index} has no key; topic '${topic.name}' is compacted (cleanup.policy=${topic.config.cleanupPolicy}) and takes keyed records only.`,
-        { index, field: `records[${index}].key` },
-      );
-    }
-    const partition = choosePartition(topic, record, sticky, index);
-    const timestamp =
-      topic.config.timestampType === 'LogAppendTime' ? now : (record.timestamp ?? now);
-    const batchRecord: BatchRecord = {
-      timestamp,
-      key: record.key,
-      value: record.value,
-      headers: record.headers,
-    };
-    const size = recordSize(batchRecord);
-    if (size > topic.config.maxMessageBytes) {
-      throw new TributaryError(
-        'RECORD_TOO_LARGE',
-        `Record ${index} is ${size} bytes; topic '${topic.name}' accepts at most ${topic.config.maxMessageBytes} (max.message.bytes).`,
-        { index, size, maxMessageBytes: topic.config.maxMessageBytes },
-      );
-    }
-    let batch = byPartition.get(partition);
-    if (!batch) {
-      batch = { partition, requestIndexes: [], records: [], maxTimestamp: timestamp };
-      byPartition.set(partition, batch);
-    }
-    batch.requestIndexes.push(index);
-    batch.records.push(batchRecord);
-    batch.maxTimestamp = Math.max(batch.maxTimestamp, timestamp);
-  }
-
-  if (byPartition.size > maxPartitionsPerRequest) {
+  const plan = planBatches(deps.ctx, topic, records, now, nextStickyPartition++ % topic.partitions);
+  const { batches, placed, chunk } = plan;
+  if (batches.length > maxPartitionsPerRequest) {
     throw new TributaryError(
       'TOO_MANY_PARTITIONS',
-      `The request touches ${byPartition.size} partitions; one atomic produce may touch at most ${maxPartitionsPerRequest}. Split it.`,
-      { partitions: byPartition.size, limit: maxPartitionsPerRequest },
+      `The request touches ${batches.length} partitions; one atomic produce may touch at most ${maxPartitionsPerRequest}. Split it.`,
+      { partitions: batches.length, limit: maxPartitionsPerRequest },
     );
   }
-  const batches = [...byPartition.values()];
   assertConditionsFit(topic, batches, conditions);
-
-  // Small batches go into their index entries; the others into one chunk, if any remain.
-  const encoded = batches.map((b) => encodeBatch(topic.config.timestampType, b.records));
-  const isInline = encoded.map((bytes) => bytes.byteLength <= inlineBatchBytes);
-  const chunk = concatBatches(encoded.filter((_, i) => !isInline[i]));
-  const chunkKey = chunkKeyAt(topic.id, now, deps.ctx.newId());
-  let inChunk = 0;
-  const placed = batches.map((batch, i): PlacedBatch => {
-    const bytes = encoded[i] ?? new Uint8Array();
-    if (isInline[i]) {
-      return { batch, chunk: '', byteOffset: 0, byteLength: bytes.byteLength, inline: bytes };
-    }
-    const range = chunk.ranges[inChunk++];
-    return {
-      batch,
-      chunk: chunkKey,
-      byteOffset: range?.offset ?? 0,
-      byteLength: range?.length ?? 0,
-    };
-  });
-  const writesChunk = placed.some((p) => p.chunk !== '');
   const write: PlannedWrite = { topic, placed, conditions, appendTime: now };
 
   const acksFrom = (bases: readonly number[], times: readonly number[]): RecordAck[] => {
@@ -261,7 +202,7 @@ function prepare(
       if (verdict.kind === 'duplicate') return acksFrom(verdict.bases, verdict.appendTimes);
 
       // 1. The chunk first: nothing refers to it yet, so nothing is visible.
-      if (writesChunk) await deps.ctx.segments.put(chunkKey, chunk.body);
+      if (chunk) await deps.ctx.segments.put(chunk.key, chunk.body);
       let outcome: CommitOutcome;
       try {
         // 2. Then the index, atomically for every partition touched.
@@ -284,6 +225,91 @@ function prepare(
         batches.map(() => now),
       );
     },
+  };
+}
+
+/** A topic's records as one batch per partition, each placed inline or in the one chunk. */
+export interface PlannedBatches {
+  readonly batches: PartitionBatch[];
+  readonly placed: PlacedBatch[];
+  /** The chunk holding the batches too large to keep inline; none when all are inline. */
+  readonly chunk?: { readonly key: string; readonly body: Uint8Array };
+}
+
+/**
+ * Sorts records into one batch per partition (in request order within each) and encodes
+ * them. Refuses, before anything is written, a record without a key on a compacted topic
+ * and a record over the topic's max.message.bytes.
+ */
+export function planBatches(
+  ctx: Pick<CoreContext, 'newId'>,
+  topic: Topic,
+  records: readonly ProduceRecord[],
+  now: number,
+  sticky: number,
+): PlannedBatches {
+  const byPartition = new Map<number, PartitionBatch>();
+  const compacted = topic.config.cleanupPolicy !== 'delete';
+  for (const [index, record] of records.entries()) {
+    // Compaction keeps the latest record per key: a record without one has no place there.
+    if (compacted && record.key === null) {
+      throw new TributaryError(
+        'INVALID_RECORD',
+        `Record ${index} has no key; topic '${topic.name}' is compacted (cleanup.policy=${topic.config.cleanupPolicy}) and takes keyed records only.`,
+        { index, field: `records[${index}].key` },
+      );
+    }
+    const partition = choosePartition(topic, record, sticky, index);
+    const timestamp =
+      topic.config.timestampType === 'LogAppendTime' ? now : (record.timestamp ?? now);
+    const batchRecord: BatchRecord = {
+      timestamp,
+      key: record.key,
+      value: record.value,
+      headers: record.headers,
+    };
+    const size = recordSize(batchRecord);
+    if (size > topic.config.maxMessageBytes) {
+      throw new TributaryError(
+        'RECORD_TOO_LARGE',
+        `Record ${index} is ${size} bytes; topic '${topic.name}' accepts at most ${topic.config.maxMessageBytes} (max.message.bytes).`,
+        { index, size, maxMessageBytes: topic.config.maxMessageBytes },
+      );
+    }
+    let batch = byPartition.get(partition);
+    if (!batch) {
+      batch = { partition, requestIndexes: [], records: [], maxTimestamp: timestamp };
+      byPartition.set(partition, batch);
+    }
+    batch.requestIndexes.push(index);
+    batch.records.push(batchRecord);
+    batch.maxTimestamp = Math.max(batch.maxTimestamp, timestamp);
+  }
+  const batches = [...byPartition.values()];
+
+  // Small batches go into their index entries; the others into one chunk, if any remain.
+  const encoded = batches.map((b) => encodeBatch(topic.config.timestampType, b.records));
+  const isInline = encoded.map((bytes) => bytes.byteLength <= inlineBatchBytes);
+  const chunk = concatBatches(encoded.filter((_, i) => !isInline[i]));
+  const chunkKey = chunkKeyAt(topic.id, now, ctx.newId());
+  let inChunk = 0;
+  const placed = batches.map((batch, i): PlacedBatch => {
+    const bytes = encoded[i] ?? new Uint8Array();
+    if (isInline[i]) {
+      return { batch, chunk: '', byteOffset: 0, byteLength: bytes.byteLength, inline: bytes };
+    }
+    const range = chunk.ranges[inChunk++];
+    return {
+      batch,
+      chunk: chunkKey,
+      byteOffset: range?.offset ?? 0,
+      byteLength: range?.length ?? 0,
+    };
+  });
+  return {
+    batches,
+    placed,
+    ...(inChunk > 0 && { chunk: { key: chunkKey, body: chunk.body } }),
   };
 }
 
@@ -353,7 +379,7 @@ function assertConditionsFit(
   }
 }
 
-interface PlacedBatch {
+export interface PlacedBatch {
   readonly batch: PartitionBatch;
   /** '' for a batch held inline. */
   readonly chunk: string;
@@ -629,48 +655,16 @@ async function commitIndex(
           : { type: 'check', key, expect: expectAsViewed(key) },
       );
     }
-    const bases = placed.map(
-      ({ batch }) =>
-        headFromItem(view.items.get(keyId(headKey(topic.id, batch.partition)))).nextOffset,
+    const heads = placed.map(({ batch }) =>
+      headFromItem(view.items.get(keyId(headKey(topic.id, batch.partition)))),
     );
-    for (const [i, { batch, ...place }] of placed.entries()) {
-      const key = headKey(topic.id, batch.partition);
-      const head = headFromItem(view.items.get(keyId(key)));
+    for (const [i, { batch }] of placed.entries()) {
+      const head = heads[i] ?? headFromItem(undefined);
       // The head is still the one our offsets are based on.
-      add('head', {
-        type: 'put',
-        key,
-        data: headData({
-          nextOffset: head.nextOffset + batch.records.length,
-          nextPosition: head.nextPosition + place.byteLength,
-          leaderEpoch: head.leaderEpoch,
-        }),
-        expect: expectAsViewed(key),
-      });
-      // The chunk's other batches (none for a batch held inline).
-      const siblings =
-        place.chunk === ''
-          ? []
-          : placed.flatMap((other, j): ChunkSibling[] =>
-              j === i || other.chunk === ''
-                ? []
-                : [[other.batch.partition, bases[j] ?? 0, other.byteLength]],
-            );
-      add('entry', {
-        type: 'put',
-        key: { pk: partitionPk(topic.id, batch.partition), sk: batchSk(head.nextOffset) },
-        data: entryData({
-          baseOffset: head.nextOffset,
-          lastOffset: head.nextOffset + batch.records.length - 1,
-          count: batch.records.length,
-          position: head.nextPosition,
-          maxTimestamp: batch.maxTimestamp,
-          ...place,
-          committedAt,
-          ...(siblings.length > 0 && { siblings }),
-        }),
-        expect: expectAbsent,
-      });
+      const headExpect = expectAsViewed(headKey(topic.id, batch.partition));
+      const appended = appendOps(topic, placed, heads, i, committedAt, headExpect);
+      add('head', appended.head);
+      add('entry', appended.entry);
       if (producer) {
         const stateKey = producerStateKey(topic.id, batch.partition, producer.id);
         const state = stateFromItem(view.items.get(keyId(stateKey)), ctx.now());
@@ -693,7 +687,7 @@ async function commitIndex(
     try {
       await ctx.metadata.transact(ops);
       for (const item of remember) writers.rememberItem(item);
-      return { kind: 'append', bases };
+      return { kind: 'append', bases: heads.map((h) => h.nextOffset) };
     } catch (error: unknown) {
       if (Date.now() > deadline) {
         deps.metrics?.count('CommitConflicts');
@@ -736,6 +730,59 @@ async function commitIndex(
       }
     }
   }
+}
+
+/**
+ * The writes that append the `i`th placed batch at its partition's head: the head moved
+ * past it, conditioned on `headExpect` (the head as the offsets were based on), and its
+ * index entry, which must not exist yet.
+ */
+export function appendOps(
+  topic: Topic,
+  placed: readonly PlacedBatch[],
+  heads: readonly PartitionHead[],
+  i: number,
+  committedAt: number,
+  headExpect: Expectation,
+): { head: WriteOp; entry: WriteOp } {
+  const { batch, ...place } = placed[i] as PlacedBatch;
+  const head = heads[i] ?? headFromItem(undefined);
+  // The chunk's other batches (none for a batch held inline).
+  const siblings =
+    place.chunk === ''
+      ? []
+      : placed.flatMap((other, j): ChunkSibling[] =>
+          j === i || other.chunk === ''
+            ? []
+            : [[other.batch.partition, heads[j]?.nextOffset ?? 0, other.byteLength]],
+        );
+  return {
+    head: {
+      type: 'put',
+      key: headKey(topic.id, batch.partition),
+      data: headData({
+        nextOffset: head.nextOffset + batch.records.length,
+        nextPosition: head.nextPosition + place.byteLength,
+        leaderEpoch: head.leaderEpoch,
+      }),
+      expect: headExpect,
+    },
+    entry: {
+      type: 'put',
+      key: { pk: partitionPk(topic.id, batch.partition), sk: batchSk(head.nextOffset) },
+      data: entryData({
+        baseOffset: head.nextOffset,
+        lastOffset: head.nextOffset + batch.records.length - 1,
+        count: batch.records.length,
+        position: head.nextPosition,
+        maxTimestamp: batch.maxTimestamp,
+        ...place,
+        committedAt,
+        ...(siblings.length > 0 && { siblings }),
+      }),
+      expect: expectAbsent,
+    },
+  };
 }
 
 async function rereadView(deps: ProduceDeps, write: PlannedWrite, stale: View): Promise<View> {
