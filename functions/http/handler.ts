@@ -17,6 +17,7 @@ import type { HttpDeps, Route, RouteRequest } from './routes/route.ts';
 import { serviceRoutes } from './routes/service.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { topicRoutes } from './routes/topics.ts';
+import { transactionRoutes } from './routes/transactions.ts';
 
 /** Every route the API serves (tests derive their coverage from it). */
 export const routes: readonly Route[] = [
@@ -31,6 +32,7 @@ export const routes: readonly Route[] = [
   ...subscriptionRoutes,
   ...recordRoutes,
   ...producerRoutes,
+  ...transactionRoutes,
   ...groupRoutes,
   ...adminRoutes,
 ];

@@ -44,7 +44,7 @@ export interface Acl {
   readonly principal: string;
   readonly permission: 'ALLOW' | 'DENY';
   readonly operation: 'READ' | 'WRITE' | 'CREATE' | 'DELETE' | 'ALTER' | 'DESCRIBE';
-  readonly resourceType: 'TOPIC' | 'GROUP' | 'CLUSTER';
+  readonly resourceType: 'TOPIC' | 'GROUP' | 'CLUSTER' | 'TRANSACTIONAL_ID';
   readonly patternType: 'LITERAL' | 'PREFIXED';
   readonly resourceName: string;
 }

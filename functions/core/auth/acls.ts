@@ -2,10 +2,11 @@ import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
 import { isLegalName } from '../names.ts';
 import { expectAny, type ItemKey, type StoredItem } from '../ports/metadata-store.ts';
+import { isTransactionalId } from '../producers/producers.ts';
 import { isPrincipalName } from './api-keys.ts';
 
 export const operations = ['READ', 'WRITE', 'CREATE', 'DELETE', 'ALTER', 'DESCRIBE'] as const;
-export const resourceTypes = ['TOPIC', 'GROUP', 'CLUSTER'] as const;
+export const resourceTypes = ['TOPIC', 'GROUP', 'CLUSTER', 'TRANSACTIONAL_ID'] as const;
 export const patternTypes = ['LITERAL', 'PREFIXED'] as const;
 export const permissions = ['ALLOW', 'DENY'] as const;
 
@@ -60,9 +61,18 @@ function assertAclPrincipal(principal: string): void {
 
 export function assertValidAcl(acl: Acl): void {
   assertAclPrincipal(acl.principal);
-  // Resources are topics, groups and the cluster, all named by Kafka's rule; no other name
-  // could match one (and none holds the '#' that separates the parts of an ACL's key).
-  if (acl.resourceName !== '*' && !isLegalName(acl.resourceName)) {
+  // Topics, groups and the cluster are named by Kafka's rule, transactional ids by their
+  // own (printable ASCII): no other name could match one. The name is the last part of an
+  // ACL's key, so a '#' in a transactional id cannot be mistaken for a separator.
+  if (acl.resourceType === 'TRANSACTIONAL_ID') {
+    if (acl.resourceName !== '*' && !isTransactionalId(acl.resourceName)) {
+      throw new TributaryError(
+        'INVALID_REQUEST',
+        "resourceName must be '*' or a transactional id: 1-249 printable ASCII characters without spaces.",
+        { field: 'resourceName' },
+      );
+    }
+  } else if (acl.resourceName !== '*' && !isLegalName(acl.resourceName)) {
     throw new TributaryError(
       'INVALID_REQUEST',
       "resourceName must be '*' or 1-249 characters of [a-zA-Z0-9._-], as topic and group names are.",

@@ -270,8 +270,39 @@ export const maxOffsetsPerCommit = maxTransactionOps - 2;
 export async function commitOffsets(
   ctx: CoreContext,
   name: string,
-  request: { memberId?: string; generation?: number; offsets: readonly OffsetCommit[] },
+  request: OffsetCommitRequest,
 ): Promise<void> {
+  const plan = await planOffsetCommit(ctx, name, request);
+  for (;;) {
+    try {
+      await ctx.metadata.transact(await offsetCommitOps(ctx, plan));
+      return;
+    } catch (error: unknown) {
+      // The group or an offset changed between the check and the commit: check again.
+      if (!(await lostRace(error))) throw error;
+    }
+  }
+}
+
+export interface OffsetCommitRequest {
+  readonly memberId?: string;
+  readonly generation?: number;
+  readonly offsets: readonly OffsetCommit[];
+}
+
+/** An offset commit whose form and topics were checked: the items it writes. */
+export interface PlannedOffsetCommit {
+  readonly group: string;
+  readonly request: OffsetCommitRequest;
+  readonly keys: readonly ItemKey[];
+}
+
+/** Checks a commit's form against its topics, before anything is read of the group. */
+export async function planOffsetCommit(
+  ctx: CoreContext,
+  name: string,
+  request: OffsetCommitRequest,
+): Promise<PlannedOffsetCommit> {
   assertValidGroupName(name);
   if (request.offsets.length > maxOffsetsPerCommit) {
     throw new TributaryError(
@@ -292,49 +323,51 @@ export async function commitOffsets(
     offsetKey(name, topics.get(o.topic)?.id ?? '', o.partition),
   );
   assertDistinct(keys, request.offsets);
-  for (;;) {
-    const [group, current] = await Promise.all([
-      settledGroup(ctx, name),
-      ctx.metadata.getMany(keys),
-    ]);
-    if (request.memberId !== undefined) {
-      checkMemberCommit(group, { ...request, memberId: request.memberId }, current);
-    } else if (group.members.length > 0) {
-      throw groupNotEmpty(name, group);
-    }
-    const now = ctx.now();
-    const ops: WriteOp[] = [groupUnchanged(name, group)];
-    if (group.version === undefined) {
-      ops.push({
-        type: 'put',
-        key: groupRegistryKey(name),
-        data: { createdAt: now },
-        expect: expectAny,
-      });
-    }
-    request.offsets.forEach((o, i) => {
-      const read = current[i];
-      ops.push({
-        type: 'put',
-        key: keys[i] ?? offsetKey(name, '', o.partition),
-        data: {
-          topic: o.topic,
-          partition: o.partition,
-          offset: o.offset,
-          metadata: o.metadata ?? '',
-          committedAt: now,
-        },
-        expect: read ? expectVersion(read.version) : expectAbsent,
-      });
-    });
-    try {
-      await ctx.metadata.transact(ops);
-      return;
-    } catch (error: unknown) {
-      // The group or an offset changed between the check and the commit: check again.
-      if (!(await lostRace(error))) throw error;
-    }
+  return { group: name, request, keys };
+}
+
+/**
+ * The writes of a commit, judged against the group and the offsets as they are now: a
+ * condition that the group is unchanged, and each offset conditioned on the version read.
+ * Throws when the commit is refused (a zombie member, a lost partition, a step back).
+ */
+export async function offsetCommitOps(
+  ctx: CoreContext,
+  plan: PlannedOffsetCommit,
+): Promise<WriteOp[]> {
+  const { group: name, request, keys } = plan;
+  const [group, current] = await Promise.all([settledGroup(ctx, name), ctx.metadata.getMany(keys)]);
+  if (request.memberId !== undefined) {
+    checkMemberCommit(group, { ...request, memberId: request.memberId }, current);
+  } else if (group.members.length > 0) {
+    throw groupNotEmpty(name, group);
   }
+  const now = ctx.now();
+  const ops: WriteOp[] = [groupUnchanged(name, group)];
+  if (group.version === undefined) {
+    ops.push({
+      type: 'put',
+      key: groupRegistryKey(name),
+      data: { createdAt: now },
+      expect: expectAny,
+    });
+  }
+  request.offsets.forEach((o, i) => {
+    const read = current[i];
+    ops.push({
+      type: 'put',
+      key: keys[i] ?? offsetKey(name, '', o.partition),
+      data: {
+        topic: o.topic,
+        partition: o.partition,
+        offset: o.offset,
+        metadata: o.metadata ?? '',
+        committedAt: now,
+      },
+      expect: read ? expectVersion(read.version) : expectAbsent,
+    });
+  });
+  return ops;
 }
 
 /** The checks of a member's commit against the group and the offsets as read. */

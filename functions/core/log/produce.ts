@@ -247,10 +247,13 @@ export function planBatches(
   records: readonly ProduceRecord[],
   now: number,
   sticky: number,
+  /** Each record's index in the request, for refusals, when not its index in `records`. */
+  requestIndexes?: readonly number[],
 ): PlannedBatches {
   const byPartition = new Map<number, PartitionBatch>();
   const compacted = topic.config.cleanupPolicy !== 'delete';
-  for (const [index, record] of records.entries()) {
+  for (const [i, record] of records.entries()) {
+    const index = requestIndexes?.[i] ?? i;
     // Compaction keeps the latest record per key: a record without one has no place there.
     if (compacted && record.key === null) {
       throw new TributaryError(
@@ -281,7 +284,7 @@ export function planBatches(
       batch = { partition, requestIndexes: [], records: [], maxTimestamp: timestamp };
       byPartition.set(partition, batch);
     }
-    batch.requestIndexes.push(index);
+    batch.requestIndexes.push(i);
     batch.records.push(batchRecord);
     batch.maxTimestamp = Math.max(batch.maxTimestamp, timestamp);
   }
@@ -525,7 +528,7 @@ function judge(write: PlannedWrite, view: View, now: number): Verdict {
   return { kind: 'append' };
 }
 
-function assertLeaderEpoch(
+export function assertLeaderEpoch(
   topic: Topic,
   partition: number,
   head: PartitionHead,
@@ -563,7 +566,7 @@ const oneDayMs = 24 * 60 * 60 * 1000;
  * means another writer won, so the partition is making progress). Well inside API
  * Gateway's 30 s limit.
  */
-const commitBudgetMs = 15_000;
+export const commitBudgetMs = 15_000;
 
 /**
  * No commit attempt starts later than this after its chunk was named (the time in its key,
@@ -801,7 +804,7 @@ class TopicReplaced extends Error {
 }
 
 /** Full jitter, growing to 200 ms, so racing writers spread out. */
-const pause = (attempt: number) =>
+export const pause = (attempt: number) =>
   new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 4 * 2 ** attempt)));
 
 function commitConflict(topic: Topic, attempts: number, cause: unknown): TributaryError {

@@ -27,6 +27,9 @@ export interface ProducerMeta {
 
 const transactionalIdPattern = /^[\x21-\x7e]{1,249}$/;
 
+/** 1-249 printable ASCII characters without spaces. */
+export const isTransactionalId = (name: string): boolean => transactionalIdPattern.test(name);
+
 /**
  * Kafka's InitProducerId. Without a transactionalId: a fresh producer id at epoch 0. With
  * one: the same producer id every time, its epoch raised by one, which fences every older

@@ -33,26 +33,33 @@ const joinBody = z.strictObject({
 });
 
 const count = z.number().int().min(0);
-const commitBody = z
-  .strictObject({
-    memberId: z.string().optional(),
-    generation: count.optional(),
-    offsets: z
-      .array(
-        z.strictObject({
-          topic: z.string(),
-          partition: count,
-          offset: count,
-          metadata: z.string().max(4096).optional(),
-          ownedSince: count.min(1).optional(),
-        }),
-      )
-      .min(1, 'commit at least one offset'),
-  })
-  .refine((b) => (b.memberId === undefined) === (b.generation === undefined), {
+/** A commit's fields, shared with the offsets of a transaction. */
+export const offsetCommitFields = {
+  memberId: z.string().optional(),
+  generation: count.optional(),
+  offsets: z
+    .array(
+      z.strictObject({
+        topic: z.string(),
+        partition: count,
+        offset: count,
+        metadata: z.string().max(4096).optional(),
+        ownedSince: count.min(1).optional(),
+      }),
+    )
+    .min(1, 'commit at least one offset'),
+};
+/** A commit by a member names its generation; one without a member names neither. */
+export const withMemberGeneration = <
+  T extends z.ZodType<{ memberId?: string; generation?: number }>,
+>(
+  schema: T,
+) =>
+  schema.refine((b) => (b.memberId === undefined) === (b.generation === undefined), {
     message: 'memberId and generation go together',
     path: ['generation'],
   });
+const offsetCommitBody = withMemberGeneration(z.strictObject(offsetCommitFields));
 
 const resetBody = z.strictObject({ topic: z.string(), to: z.string() });
 
@@ -169,11 +176,13 @@ export const groupRoutes: Route[] = [
     path: '/v1/groups/{group}/offsets',
     access: (req) => [
       ['READ', 'GROUP', group(req)],
-      ...jsonBody(req.event, commitBody).offsets.map((o): Access => ['READ', 'TOPIC', o.topic]),
+      ...jsonBody(req.event, offsetCommitBody).offsets.map(
+        (o): Access => ['READ', 'TOPIC', o.topic],
+      ),
     ],
     handle: async (req) => {
       noParams(req);
-      const body = jsonBody(req.event, commitBody);
+      const body = jsonBody(req.event, offsetCommitBody);
       await commitOffsets(req.deps.ctx, group(req), body);
       return json(200, { committed: body.offsets.length });
     },

@@ -283,7 +283,7 @@ function produceConditions(
   };
 }
 
-const tooManyRecords = () =>
+export const tooManyRecords = () =>
   new TributaryError(
     'INVALID_REQUEST',
     `A produce request carries at most ${maxRecordsPerRequest} records, so that the offsets answered fit a response; send the rest in another request.`,
@@ -296,7 +296,7 @@ function invalidRecordText(problem: JsonTextProblem, index: number, prefix = '')
   return new TributaryError('INVALID_RECORD', message, { ...details, index });
 }
 
-function toProduceRecord(
+export function toProduceRecord(
   input: unknown,
   index: number,
   format: RecordFormat,
