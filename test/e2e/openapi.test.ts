@@ -307,6 +307,26 @@ describe.each(backends)('real answers match docs/openapi.yaml ($name)', (backend
         offsets: [{ topic: 'oa', partition: 0, offset: 1 }],
       },
     });
+    // Transactions: records and offsets together, a retry, a fenced and a malformed one.
+    const transactional = await bodyOf(
+      check('POST', '/v1/producers', { body: { transactionalId: 'oa-tx' } }),
+    );
+    const transaction = {
+      producer: { id: transactional.producerId, epoch: transactional.producerEpoch, sequence: 0 },
+      records: [{ topic: 'oa', key: 'k', value: { n: 1 } }],
+      offsets: {
+        group: 'oa-g',
+        memberId: member.memberId,
+        generation: member.generation,
+        offsets: [{ topic: 'oa', partition: 0, offset: 2 }],
+      },
+    };
+    await check('POST', '/v1/transactions', { body: transaction });
+    await check('POST', '/v1/transactions', { body: transaction });
+    await check('POST', '/v1/transactions', {
+      body: { ...transaction, producer: { ...transaction.producer, epoch: 0, sequence: 9 } },
+    });
+    await check('POST', '/v1/transactions', { body: { ...transaction, records: [{ value: 1 }] } });
     await check('GET', '/v1/groups/oa-g/offsets');
     await check('GET', '/v1/groups/no-such-group/offsets');
     await check('GET', '/v1/groups');
