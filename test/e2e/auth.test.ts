@@ -136,6 +136,68 @@ describe.each(backends)('API keys and ACLs ($name)', (backend) => {
     }
   });
 
+  it('asks of a transaction WRITE on its topics and its transactional id, and READ on its group', async () => {
+    const created = await call(
+      server.url,
+      'POST',
+      '/v1/admin/keys',
+      { principal: 'worker' },
+      admin,
+    );
+    keys.set('worker', created.body.key);
+    for (const rule of [
+      acl('worker', 'ALLOW', 'WRITE', 'TRANSACTIONAL_ID', 'PREFIXED', 'copy-'),
+      acl('worker', 'ALLOW', 'WRITE', 'TOPIC', 'LITERAL', 'orders-eu'),
+      acl('worker', 'ALLOW', 'READ', 'TOPIC', 'LITERAL', 'orders'),
+      acl('worker', 'ALLOW', 'READ', 'GROUP', 'LITERAL', 'copiers'),
+    ]) {
+      expect((await call(server.url, 'POST', '/v1/admin/acls', rule, admin)).status).toBe(201);
+    }
+    const init = (transactionalId: string, principal: string) =>
+      call(server.url, 'POST', '/v1/producers', { transactionalId }, as(principal));
+    expect((await init('other-1', 'worker')).status).toBe(403);
+    const producer = await init('copy-1', 'worker');
+    expect(producer.status).toBe(200);
+    const member = await call(
+      server.url,
+      'POST',
+      '/v1/groups/copiers/members',
+      { topics: ['orders'], autoOffsetReset: 'earliest' },
+      as('worker'),
+    );
+    expect(member.status).toBe(200);
+    const transaction = (topic: string, group = 'copiers') => ({
+      producer: { id: producer.body.producerId, epoch: producer.body.producerEpoch, sequence: 0 },
+      records: [{ topic, value: 'copied' }],
+      offsets: {
+        group,
+        memberId: member.body.memberId,
+        generation: member.body.generation,
+        offsets: [{ topic: 'orders', partition: 0, offset: 0 }],
+      },
+    });
+    const refusals: [string, unknown][] = [
+      ['worker', transaction('payments')], // no WRITE on the topic
+      ['worker', transaction('orders-eu', 'other-group')], // no READ on the group
+      ['writer', transaction('orders-eu')], // no WRITE on the transactional id, nor the group
+    ];
+    for (const [principal, body] of refusals) {
+      const before = await snapshot(server, admin);
+      const refused = await call(server.url, 'POST', '/v1/transactions', body, as(principal));
+      expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+      expect(refused.body.error).toMatchObject({ code: 'FORBIDDEN', principal });
+      expect(await snapshot(server, admin)).toEqual(before);
+    }
+    const allowed = await call(
+      server.url,
+      'POST',
+      '/v1/transactions',
+      transaction('orders-eu'),
+      as('worker'),
+    );
+    expect(allowed.status, JSON.stringify(allowed.body)).toBe(200);
+  });
+
   it('answers 401 without a valid key, before anything else', async () => {
     const before = await snapshot(server, admin);
     const attempts: Record<string, string>[] = [
