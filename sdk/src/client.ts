@@ -1,7 +1,7 @@
 import { Acls, ApiKeys } from './access.ts';
 import { bodyOf } from './answers.ts';
 import { type Consumer, type ConsumerOptions, GroupConsumer } from './consumer.ts';
-import { Groups } from './groups.ts';
+import { Groups, type OffsetCommit } from './groups.ts';
 import { HttpClient, segment } from './http.ts';
 import { type Admin, Maintenance } from './maintenance.ts';
 import { resolveOptions, type TributaryOptions } from './options.ts';
@@ -16,9 +16,12 @@ import {
   readFormat,
   type ValueFormat,
   type WireFetchedRecord,
+  type WireFormat,
+  type WireRecord,
   wireFormatFor,
 } from './records.ts';
 import { Topics } from './topics.ts';
+import type { TransactionResult } from './transaction.ts';
 
 /**
  * Where a produced record landed.
@@ -77,6 +80,26 @@ export interface ProduceRequest {
   /** The exclusive writer's leader epoch (one partition). */
   readonly leaderEpoch?: number;
   readonly signal?: AbortSignal;
+}
+
+/**
+ * One transaction, exactly as the REST API takes it (docs/transactions.md).
+ *
+ * @example
+ * const request: TransactionRequest = { producer: { id: 7, epoch: 0, sequence: 3 }, records: [{ topic: 'totals', value: 1 }] };
+ */
+export interface TransactionRequest {
+  /** A producer initialised with a transactionalId; `sequence` numbers its transactions from 0 in each epoch. */
+  readonly producer: { readonly id: number; readonly epoch: number; readonly sequence: number };
+  readonly records: readonly (WireRecord & { readonly topic: string })[];
+  readonly offsets?: {
+    readonly group: string;
+    readonly memberId?: string;
+    readonly generation?: number;
+    readonly offsets: readonly (OffsetCommit & { readonly ownedSince?: number })[];
+  };
+  /** How keys and values are written in `records`: `'json'` (default), `'text'` or `'base64'`. */
+  readonly format?: WireFormat;
 }
 
 /**
@@ -257,6 +280,31 @@ export class Tributary {
         path: '/v1/producers',
         body: transactionalId === undefined ? {} : { transactionalId },
         // A resend is harmless: at worst an unused id, or an epoch raised twice.
+        idempotent: true,
+      }),
+    );
+  }
+
+  /**
+   * One transaction, as `POST /v1/transactions` takes it: records (already in wire form,
+   * each with its topic) and a group's offsets, committed together or not at all. Most code
+   * wants `producer.transaction()`, which numbers transactions and encodes records. Retries
+   * resend the same request, which the server answers as the original.
+   *
+   * @example
+   * const { offsets } = await tributary.commitTransaction({
+   *   producer: { id: 7, epoch: 0, sequence: 0 },
+   *   records: [{ topic: 'totals', key: 'alice', value: 42 }],
+   * });
+   */
+  async commitTransaction(request: TransactionRequest): Promise<TransactionResult> {
+    const { format, ...body } = request;
+    return bodyOf(
+      await this.#http.request({
+        method: 'POST',
+        path: '/v1/transactions',
+        query: { format: format === undefined || format === 'json' ? undefined : format },
+        body,
         idempotent: true,
       }),
     );

@@ -155,6 +155,30 @@ export interface Consumer<F extends ReadFormat = 'json'> extends AsyncIterable<C
    * process.on('SIGTERM', () => void consumer.close());
    */
   close(): Promise<void>;
+  /** For `producer.transaction()`'s `sendOffsets`: not for applications. */
+  readonly [transactionSupport]: TransactionSupport;
+}
+
+/** What a producer's transaction asks of the consumer whose offsets it commits. */
+export const transactionSupport = Symbol('tributary.transactionSupport');
+
+export interface TransactionSupport {
+  /** The member, and its offsets to commit: the ones given, else those after every record handed out. */
+  offsets(topics?: readonly TopicOffsets[]): Promise<{
+    group: string;
+    memberId: string;
+    generation: number;
+    offsets: WireOffsetCommit[];
+  }>;
+  /** These offsets were committed by a transaction. */
+  committed(offsets: readonly OffsetCommit[]): void;
+  /** The transaction was dropped: read again from the committed offsets. */
+  rewind(): void;
+}
+
+interface TopicOffsets {
+  readonly topic: string;
+  readonly partitions: readonly { partition: number; offset: number; metadata?: string }[];
 }
 
 /** An assignment as the server sends it: `ownedSince[i]` belongs to `partitions[i]`. */
@@ -428,6 +452,51 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
     this.#closing ??= this.#shutdown();
     return this.#closing;
   }
+
+  readonly [transactionSupport]: TransactionSupport = {
+    offsets: async (topics) => {
+      if (this.#left) throw closed();
+      const member = this.#member ?? (await this.#ensureJoined());
+      const offsets: WireOffsetCommit[] = [];
+      if (topics) {
+        for (const { topic, partitions } of topics) {
+          for (const { partition, offset, metadata } of partitions) {
+            const ownedSince = this.#ownedSince.get(tp(topic, partition));
+            offsets.push({
+              topic,
+              partition,
+              offset,
+              ...(metadata !== undefined && { metadata }),
+              ...(ownedSince !== undefined && { ownedSince }),
+            });
+          }
+        }
+      } else {
+        const owned = new Set(keysOf(member.assignment));
+        for (const [key, offset] of this.#delivered) {
+          const ownedSince = this.#ownedSince.get(key);
+          if (owned.has(key) && ownedSince !== undefined && this.#committed.get(key) !== offset) {
+            offsets.push({ ...untp(key), offset, ownedSince });
+          }
+        }
+      }
+      return {
+        group: this.#group,
+        memberId: member.memberId,
+        generation: member.generation,
+        offsets,
+      };
+    },
+    committed: (offsets) => {
+      for (const o of offsets) this.#committed.set(tp(o.topic, o.partition), o.offset);
+    },
+    rewind: () => {
+      // Without a cursor the next poll starts at the group's committed offsets.
+      this.#cursor = undefined;
+      this.#delivered.clear();
+      this.#processed.clear();
+    },
+  };
 
   async #shutdown(): Promise<void> {
     clearTimeout(this.#heartbeatTimer);

@@ -21,6 +21,7 @@ export type {
   ProduceRequest,
   ProducerIdentity,
   RecordMetadata,
+  TransactionRequest,
 } from './client.ts';
 export { Tributary } from './client.ts';
 export type { Consumer, ConsumerBatch, ConsumerOptions } from './consumer.ts';
@@ -86,3 +87,4 @@ export type {
   TopicSummary,
 } from './topics.ts';
 export { Topics } from './topics.ts';
+export type { Transaction, TransactionOffsets, TransactionResult } from './transaction.ts';

@@ -10,6 +10,7 @@ import {
   validateRecords,
 } from './records.ts';
 import { partitionsInWords } from './topics.ts';
+import { OpenTransaction, type Transaction } from './transaction.ts';
 
 /**
  * @example
@@ -102,6 +103,18 @@ export interface Producer {
   close(): Promise<void>;
   /** The idempotent identity in use; undefined before the first send or when not idempotent. */
   readonly identity: ProducerIdentity | undefined;
+  /**
+   * Starts a transaction (needs a `transactionalId`): records and a consumer's offsets
+   * committed together, exactly once. Sends made before it are flushed first; one
+   * transaction at a time.
+   *
+   * @example
+   * const transaction = await producer.transaction();
+   * await transaction.send({ topic: 'totals', records: [{ key: 'alice', value: 42 }] });
+   * await transaction.sendOffsets({ consumer });
+   * await transaction.commit();
+   */
+  transaction(): Promise<Transaction>;
 }
 
 interface PendingSend {
@@ -168,6 +181,9 @@ export class IdempotentProducer implements Producer {
   #closed = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #sticky = Math.floor(Math.random() * 1_000_000);
+  /** The next transaction's number, for the identity it was counted under. */
+  #transactions: { identity: ProducerIdentity; next: number } | undefined;
+  #inTransaction = false;
 
   constructor(tributary: Tributary, options: ProducerOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -471,6 +487,44 @@ export class IdempotentProducer implements Producer {
       for (const [p, n] of counts) this.#sequences.set(`${topic}/${p}`, (first.get(p) ?? 0) + n);
     }
     return acks;
+  }
+
+  async transaction(): Promise<Transaction> {
+    if (this.#transactionalId === undefined) {
+      throw invalidArgument(
+        'transaction() needs a producer created with a transactionalId.',
+        'transactionalId',
+      );
+    }
+    if (this.#closed) throw closed();
+    if (this.#fatal) throw this.#fatal;
+    if (this.#inTransaction) {
+      throw invalidArgument('A transaction is already open: commit or abort it first.');
+    }
+    this.#inTransaction = true;
+    try {
+      await this.flush();
+    } catch (error: unknown) {
+      this.#inTransaction = false;
+      throw error;
+    }
+    return new OpenTransaction({
+      tributary: this.#tributary,
+      format: this.#format,
+      identity: () => this.#currentIdentity(),
+      sequence: (identity) =>
+        this.#transactions?.identity === identity ? this.#transactions.next : 0,
+      committed: (identity, sequence) => {
+        if (this.#identity === identity) this.#transactions = { identity, next: sequence + 1 };
+      },
+      lost: () => {
+        this.#identityStale = true;
+      },
+      fatal: (error) => this.#fail(error),
+      ended: () => {
+        this.#inTransaction = false;
+      },
+    });
   }
 
   async #currentIdentity(): Promise<ProducerIdentity> {
