@@ -69,6 +69,7 @@ import {
 } from './report.ts';
 import { createTopic } from './setup-requests.ts';
 import { benchSubscriptions, subscriptionReport } from './subscriptions.ts';
+import { benchTransactions, transactionReport } from './transactions.ts';
 
 /** The matrix. */
 const connections = 4;
@@ -265,6 +266,7 @@ async function main(): Promise<void> {
   });
   out.write(`Figures written to ${file}\n`);
   out.write(`\n${subscriptionReport(await benchSubscriptions(progress))}`);
+  out.write(`\n${transactionReport(await benchTransactions(progress))}`);
 }
 
 async function benchBackend(

@@ -294,6 +294,14 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
   readonly #delivered = new Map<string, number>();
   readonly #processed = new Map<string, number>();
   readonly #committed = new Map<string, number>();
+  /**
+   * For a transaction's offsets: per partition, the offset after the last record handed out
+   * and the ownership it was read under, kept even if the partition is lost meanwhile (the
+   * server then refuses the transaction, so its records are never written).
+   */
+  readonly #uncommitted = new Map<string, { offset: number; ownedSince: number }>();
+  /** The generation of the last poll that handed out records. */
+  #polledGeneration: number | undefined;
   /** Rebalance callbacks run one after another, in the order the changes were seen. */
   #callbacks: Promise<void> = Promise.resolve();
   /** Fired by close(): stops the poll and the heartbeat in flight. */
@@ -416,6 +424,14 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
         await this.#callbacks;
         if (batch.records.length === 0) continue;
         this.#advance(this.#delivered, batch, ownedSince);
+        this.#polledGeneration = batch.generation;
+        for (const record of batch.records) {
+          const key = tp(record.topic, record.partition);
+          const since = ownedSince.get(key);
+          if (since === undefined) continue;
+          const offset = Math.max(this.#uncommitted.get(key)?.offset ?? 0, record.offset + 1);
+          this.#uncommitted.set(key, { offset, ownedSince: since });
+        }
         yield batch;
         this.#advance(this.#processed, batch, ownedSince);
       }
@@ -472,29 +488,33 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
           }
         }
       } else {
-        const owned = new Set(keysOf(member.assignment));
-        for (const [key, offset] of this.#delivered) {
-          const ownedSince = this.#ownedSince.get(key);
-          if (owned.has(key) && ownedSince !== undefined && this.#committed.get(key) !== offset) {
+        // Fenced by the generation the records were polled in: a rebalance since refuses
+        // the transaction, rather than letting its records out without their offsets.
+        for (const [key, { offset, ownedSince }] of this.#uncommitted) {
+          if (this.#committed.get(key) !== offset)
             offsets.push({ ...untp(key), offset, ownedSince });
-          }
         }
       }
       return {
         group: this.#group,
         memberId: member.memberId,
-        generation: member.generation,
+        generation: topics ? member.generation : (this.#polledGeneration ?? member.generation),
         offsets,
       };
     },
     committed: (offsets) => {
-      for (const o of offsets) this.#committed.set(tp(o.topic, o.partition), o.offset);
+      for (const o of offsets) {
+        const key = tp(o.topic, o.partition);
+        this.#committed.set(key, o.offset);
+        if ((this.#uncommitted.get(key)?.offset ?? 0) <= o.offset) this.#uncommitted.delete(key);
+      }
     },
     rewind: () => {
       // Without a cursor the next poll starts at the group's committed offsets.
       this.#cursor = undefined;
       this.#delivered.clear();
       this.#processed.clear();
+      this.#uncommitted.clear();
     },
   };
 
@@ -528,6 +548,7 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
     for (const map of [this.#ownedSince, this.#delivered, this.#processed, this.#committed]) {
       map.clear();
     }
+    this.#uncommitted.clear();
   }
 
   readonly #report = (error: unknown): void => {

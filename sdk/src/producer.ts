@@ -517,8 +517,9 @@ export class IdempotentProducer implements Producer {
       committed: (identity, sequence) => {
         if (this.#identity === identity) this.#transactions = { identity, next: sequence + 1 };
       },
-      lost: () => {
+      lost: async () => {
         this.#identityStale = true;
+        await this.#currentIdentity();
       },
       fatal: (error) => this.#fail(error),
       ended: () => {

@@ -71,8 +71,11 @@ export interface TransactionHost {
   sequence(identity: ProducerIdentity): number;
   /** The transaction numbered `sequence` landed. */
   committed(identity: ProducerIdentity, sequence: number): void;
-  /** Its outcome is unknown: the next transaction takes a new identity (a new epoch). */
-  lost(): void;
+  /**
+   * Its outcome is unknown: take a new identity (a new epoch) at once, which fences an
+   * attempt still in flight, before the consumer reads again.
+   */
+  lost(): Promise<void>;
   fatal(error: TributaryError): void;
   ended(): void;
 }
@@ -142,7 +145,7 @@ export class OpenTransaction implements Transaction {
         });
       } catch (error: unknown) {
         if (TributaryError.is(error, ...fatalCodes)) host.fatal(error as TributaryError);
-        else if (!refused(error)) host.lost();
+        else if (!refused(error)) await host.lost().catch(() => undefined);
         support?.rewind();
         throw error;
       }

@@ -61,4 +61,42 @@ describe('examples/', () => {
     expect(stdout).toContain('left the group after 30 orders');
     expect((await tributary.groups.describe('order-workers')).state).toBe('Empty');
   });
+  it('exactly-once.ts copies every order once with its offsets, killed and started again', async () => {
+    const start = () => spawn(process.execPath, [join(examples, 'exactly-once.ts')], { env });
+    const before = (await tributary.topics.describe('orders')).partitions;
+    const orders = before.reduce((n, p) => n + p.highWatermark, 0);
+    expect(orders).toBeGreaterThan(0);
+    const caughtUp = async () => {
+      const offsets = await tributary.groups.offsets('order-amounts').catch(() => []);
+      return offsets.length === 3 && offsets.every((o) => o.lag === 0);
+    };
+    // The first instance is killed as soon as it committed anything; a second one finishes.
+    const first = spawn(process.execPath, [join(examples, 'exactly-once.ts')], { env });
+    for (const deadline = Date.now() + 20_000; ; ) {
+      const offsets = await tributary.groups.offsets('order-amounts').catch(() => []);
+      if (offsets.some((o) => (o.committedOffset ?? 0) > 0)) break;
+      if (Date.now() > deadline) throw new Error('the first instance committed nothing');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    first.kill('SIGKILL');
+    await once(first, 'exit');
+    const second: ChildProcess = start();
+    let stdout = '';
+    second.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    try {
+      for (const deadline = Date.now() + 30_000; !(await caughtUp()); ) {
+        if (Date.now() > deadline) throw new Error(`did not catch up: ${stdout}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      second.kill('SIGTERM');
+      expect((await once(second, 'exit'))[0]).toBe(0);
+    } finally {
+      second.kill('SIGKILL');
+    }
+    const amounts = (await tributary.topics.describe('order-amounts')).partitions;
+    expect(amounts.reduce((n, p) => n + p.highWatermark, 0)).toBe(orders);
+    expect(stdout).toMatch(/committed \d+ amounts with their offsets/);
+  });
 });
