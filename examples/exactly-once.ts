@@ -28,11 +28,14 @@ try {
   if (!TributaryError.is(error, 'TOPIC_ALREADY_EXISTS')) throw error;
 }
 
-// One transactionalId per worker instance: a restarted instance fences its predecessor.
-const producer = tributary.producer({ transactionalId: process.env.WORKER ?? 'amounts-1' });
+// One name per worker instance, kept across restarts: as transactionalId it fences the
+// predecessor's transactions, as instanceId it takes the predecessor's partitions at once.
+const worker = process.env.WORKER ?? 'amounts-1';
+const producer = tributary.producer({ transactionalId: worker });
 const consumer = tributary.consumer({
   group: 'order-amounts',
   topics: ['orders'],
+  instanceId: worker,
   autoOffsetReset: 'earliest',
   // Offsets are committed by the transactions, never on their own.
   autoCommit: false,
@@ -40,6 +43,7 @@ const consumer = tributary.consumer({
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => void consumer.close());
 }
+console.log('copying orders to order-amounts, exactly once');
 
 let copied = 0;
 await consumer.run({
