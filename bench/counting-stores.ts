@@ -44,13 +44,18 @@ export interface StorageCounts {
   metadataQueryItems: number;
   metadataTransacts: number;
   metadataTransactOps: number;
+  /**
+   * Of `metadataTransacts`, those of one put or delete, which the DynamoDB adapter sends as
+   * a single conditional UpdateItem or DeleteItem (half the write units of a transaction).
+   */
+  metadataSingleWrites: number;
   /** Transactions refused for a failed condition or contention (a commit retry follows). */
   metadataTransactFailures: number;
   metadataDeleteManys: number;
   metadataDeleteManyKeys: number;
   /** Estimated DynamoDB read capacity units (strongly consistent reads). */
   readUnits: number;
-  /** Estimated DynamoDB write capacity units. */
+  /** Estimated DynamoDB write capacity units (standard or transactional, as the adapter writes). */
   writeUnits: number;
   /**
    * Milliseconds spent waiting on each kind of call, summed over calls (concurrent calls
@@ -77,6 +82,7 @@ export const zeroCounts = (): StorageCounts => ({
   metadataQueryItems: 0,
   metadataTransacts: 0,
   metadataTransactOps: 0,
+  metadataSingleWrites: 0,
   metadataTransactFailures: 0,
   metadataDeleteManys: 0,
   metadataDeleteManyKeys: 0,
@@ -131,7 +137,10 @@ export const metadataReads = (c: StorageCounts): { calls: number; items: number 
   items: c.metadataGets + c.metadataGetManyKeys + c.metadataQueryItems,
 });
 
-/** DynamoDB writes: calls (TransactWriteItems, BatchWriteItem) and the items they wrote. */
+/**
+ * DynamoDB writes: calls (TransactWriteItems, UpdateItem or DeleteItem, BatchWriteItem) and
+ * the items they wrote.
+ */
 export const metadataWrites = (c: StorageCounts): { calls: number; items: number } => ({
   calls: c.metadataTransacts + c.metadataDeleteManys,
   items: c.metadataTransactOps + c.metadataDeleteManyKeys,
@@ -200,10 +209,14 @@ export class CountingMetadataStore implements MetadataStore {
     const counts = this.counts;
     counts.metadataTransacts++;
     counts.metadataTransactOps += ops.length;
+    // One put or delete goes to DynamoDB as a plain conditional write (the adapter's
+    // #writeOne), billed 1 WCU per KB; anything else, a check alone included, is a
+    // TransactWriteItems at 2 WCU per KB per item.
+    const single = ops.length === 1 && ops[0]?.type !== 'check';
+    if (single) counts.metadataSingleWrites++;
+    const writeUnits = single ? standardWriteUnits : transactionalWriteUnits;
     for (const op of ops) {
-      counts.writeUnits += transactionalWriteUnits(
-        transactOpSize(op, this.#known.get(keyId(op.key))),
-      );
+      counts.writeUnits += writeUnits(transactOpSize(op, this.#known.get(keyId(op.key))));
     }
     try {
       await timed(counts, 'metadataWriteMs', () => this.#inner.transact(ops));

@@ -10,21 +10,28 @@
  *   plus 1 byte per element plus its elements (names included).
  *
  * Reads — https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html
- *   a strongly consistent read costs 1 RCU per 4 KB, each item rounded up on its own for
- *   GetItem and BatchGetItem (the adapter's `get` and `getMany`); a read of an absent item
- *   still costs the minimum. A Query sums the sizes of the items it returns and rounds the
- *   total up to 4 KB, and costs at least 1 RCU even when it finds nothing.
+ *   per 4 KB of item, rounded up: 0.5 RCU eventually consistent, 1 RCU strongly consistent,
+ *   2 RCU transactional (TransactGetItems). The adapter reads strongly consistent only
+ *   (GetItem, BatchGetItem and Query with ConsistentRead), so every read here is priced at
+ *   1 RCU per 4 KB: each item rounded up on its own for GetItem and BatchGetItem (the
+ *   adapter's `get` and `getMany`); a read of an absent item still costs the minimum. A
+ *   Query sums the sizes of the items it returns and rounds the total up to 4 KB, and costs
+ *   at least the minimum even when it finds nothing.
  *
  * Writes — same page, and https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html
- *   a standard write costs 1 WCU per 1 KB; an update is sized by the larger of the item
- *   before and after. TransactWriteItems performs two underlying writes of every item
- *   (prepare and commit), so each item costs 2 WCU per 1 KB, rounded up per item. A
+ *   a single-item PutItem, UpdateItem or DeleteItem costs 1 WCU per 1 KB, rounded up; an
+ *   update is sized by the larger of the item before and after. The adapter sends a
+ *   `transact` of one put or delete as one conditional UpdateItem or DeleteItem, so it is
+ *   priced so. TransactWriteItems performs two underlying writes of every item (prepare and
+ *   commit), so each of its items costs 2 WCU per 1 KB, rounded up per item. A
  *   ConditionCheck inside TransactWriteItems is billed like a write of the checked item
  *   (2 WCU per KB): the docs do not say so outright, measured against AWS in
- *   https://martinhicks.dev/articles/what-a-conditional-dynamodb-transaction-costs.
- *   A transaction cancelled by a failed condition is counted as if it had been billed
- *   (its prepare phase ran); the bench reports such failures separately so they can be
- *   discounted.
+ *   https://martinhicks.dev/articles/what-a-conditional-dynamodb-transaction-costs. A
+ *   check alone stays a transaction (DynamoDB has no single-item ConditionCheck call).
+ *   BatchWriteItem deletes are standard writes, 1 WCU per KB each. A write refused by its
+ *   condition is counted as billed (DynamoDB bills a failed conditional write; a cancelled
+ *   transaction's prepare phase ran); the bench reports such failures separately so they
+ *   can be discounted.
  */
 
 import type {
@@ -36,8 +43,11 @@ import type {
 
 const readUnitBytes = 4 * 1024;
 const writeUnitBytes = 1024;
-/** Prepare + commit. */
-const transactionalFactor = 2;
+/** Read units per 4 KB, by how the item is read. */
+export const readUnitsPer4Kb = { eventual: 0.5, strong: 1, transactional: 2 } as const;
+export type ReadConsistency = keyof typeof readUnitsPer4Kb;
+/** Write units per 1 KB: a standard write once, a transactional one twice (prepare + commit). */
+const writeUnitsPerKb = { standard: 1, transactional: 2 } as const;
 
 /** The adapter's attribute names. */
 const attribute = { pk: 'pk', sk: 'sk', version: 'v', data: 'd', expiresAt: 'exp', ttl: 'ttl' };
@@ -93,21 +103,30 @@ export function itemSize(item: ItemShape): number {
   return size;
 }
 
-/** A strongly consistent GetItem (or one key of BatchGetItem); absent items cost the minimum. */
-export const strongReadUnits = (size: number | undefined): number =>
-  Math.max(1, Math.ceil((size ?? 0) / readUnitBytes));
+/** One item read by GetItem or BatchGetItem; an absent item costs the minimum. */
+export const itemReadUnits = (
+  size: number | undefined,
+  consistency: ReadConsistency = 'strong',
+): number => readUnitsPer4Kb[consistency] * Math.max(1, Math.ceil((size ?? 0) / readUnitBytes));
 
-/** A strongly consistent Query page returning items of these sizes. */
-export const queryReadUnits = (sizes: readonly number[]): number =>
+/** A strongly consistent GetItem (or one key of BatchGetItem), as the adapter reads. */
+export const strongReadUnits = (size: number | undefined): number => itemReadUnits(size);
+
+/** A Query page returning items of these sizes: their sum, rounded up once. */
+export const queryReadUnits = (
+  sizes: readonly number[],
+  consistency: ReadConsistency = 'strong',
+): number =>
+  readUnitsPer4Kb[consistency] *
   Math.max(1, Math.ceil(sizes.reduce((a, b) => a + b, 0) / readUnitBytes));
 
 /** One item of a TransactWriteItems, sized by the larger of before and after. */
 export const transactionalWriteUnits = (size: number): number =>
-  transactionalFactor * Math.max(1, Math.ceil(size / writeUnitBytes));
+  writeUnitsPerKb.transactional * Math.max(1, Math.ceil(size / writeUnitBytes));
 
-/** One standard write (BatchWriteItem delete) of an item of this size. */
+/** One standard write: PutItem, UpdateItem, DeleteItem, or a BatchWriteItem request. */
 export const standardWriteUnits = (size: number): number =>
-  Math.max(1, Math.ceil(size / writeUnitBytes));
+  writeUnitsPerKb.standard * Math.max(1, Math.ceil(size / writeUnitBytes));
 
 /**
  * The size DynamoDB bills for one op of a transaction: puts by the larger of the item

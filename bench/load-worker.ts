@@ -3,14 +3,18 @@
  * per partition, each sending its next request as soon as the previous response is read; a
  * replay sends one committed idempotent request again and again over one connection; calls
  * are single requests whose answers go back to the bench; a consume job is a consumer group
- * draining a topic, one connection per member.
+ * draining a topic, one connection per member; an append job is the reference for a durable
+ * produce, one file per writer, each appended to and fdatasynced as soon as the last was.
  */
 
 import { randomBytes } from 'node:crypto';
+import { open, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
+import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { errorCode, parseAnswer, pollAnswer } from './group-responses.ts';
 import type {
+  AppendJob,
   CallsJob,
   CallsResult,
   ConsumeJob,
@@ -34,6 +38,7 @@ const jobKinds: readonly unknown[] = [
   'produce',
   'fetch',
   'replay',
+  'append',
   'calls',
   'consume',
 ] satisfies WorkerJob['kind'][];
@@ -49,6 +54,8 @@ async function runJob(job: WorkerJob): Promise<WorkerAnswer> {
       return { kind: 'load', result: await fetchAll(job) };
     case 'replay':
       return { kind: 'load', result: await replay(job) };
+    case 'append':
+      return { kind: 'load', result: await append(job) };
     case 'calls':
       return { kind: 'calls', result: await calls(job) };
     case 'consume':
@@ -141,9 +148,13 @@ async function produce(job: ProduceJob): Promise<LoadResult> {
           latencies.push(elapsedMs(sent));
           requests++;
           made[connection] = (made[connection] ?? 0) + 1;
-          const last = ackedOffsets(response, 'produce', job.batch).at(-1);
-          const end = ends[connection];
-          if (end && last !== undefined) end.end = last + 1;
+          if (job.checkOffsets === false) {
+            expectStatus(response, 'produce', 200);
+          } else {
+            const last = ackedOffsets(response, 'produce', job.batch).at(-1);
+            const end = ends[connection];
+            if (end && last !== undefined) end.end = last + 1;
+          }
           if (producers && producer) {
             producers[connection] = { ...producer, sequence: producer.sequence + job.batch };
           }
@@ -163,6 +174,54 @@ async function produce(job: ProduceJob): Promise<LoadResult> {
     latenciesMs: latencies,
     ends,
     ...(producers && { producers }),
+  };
+}
+
+/**
+ * Each writer appends the body a produce request would carry to a file of its own, then
+ * fdatasyncs it, and again; the files are removed at the end.
+ */
+async function append(job: AppendJob): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let requests = 0;
+  const share = (writer: number) =>
+    Math.floor(job.minRequests / job.writers) + (writer < job.minRequests % job.writers ? 1 : 0);
+  const files = Array.from({ length: job.writers }, (_, writer) =>
+    join(job.dir, `writer-${writer}.log`),
+  );
+  const start = process.hrtime.bigint();
+  try {
+    await Promise.all(
+      files.map(async (file, writer) => {
+        const body = produceBody(recordsJson(writer, job.valueBytes, job.batch));
+        const handle = await open(file, 'a');
+        try {
+          for (let made = 0; ; made++) {
+            const elapsed = elapsedMs(start);
+            if (elapsed >= job.maxDurationMs) break;
+            if (elapsed >= job.durationMs && made >= share(writer)) break;
+            const sent = process.hrtime.bigint();
+            await handle.write(body);
+            await handle.datasync();
+            latencies.push(elapsedMs(sent));
+            requests++;
+          }
+        } finally {
+          await handle.close();
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(files.map((file) => rm(file, { force: true })));
+  }
+  const records = requests * job.batch;
+  return {
+    requests,
+    records,
+    valueBytes: records * job.valueBytes,
+    elapsedMs: elapsedMs(start),
+    latenciesMs: latencies,
+    ends: [],
   };
 }
 
@@ -359,6 +418,12 @@ interface ResponseBody {
   readonly offsets?: unknown[];
   readonly records?: unknown[];
   readonly nextOffset?: unknown;
+}
+
+function expectStatus(response: Response, what: string, status: number): void {
+  if (response.status !== status) {
+    throw new Error(`${what} answered ${response.status}: ${response.text.slice(0, 500)}`);
+  }
 }
 
 function expectOk(response: Response, what: string): ResponseBody {

@@ -46,6 +46,27 @@ export interface ProduceJob {
    * writes the same keys again (what a compacted topic keeps the latest of). Absent: none.
    */
   readonly keys?: number;
+  /**
+   * Whether each answer must acknowledge every record with its offset (the default), or
+   * any 200 will do: the plain node:http reference server answers no offsets.
+   */
+  readonly checkOffsets?: boolean;
+}
+
+/**
+ * The reference for a durable produce: `writers` concurrent writers, each appending the body
+ * a produce request of `batch` records would carry to a file of its own in `dir`, with one
+ * fdatasync per append, as fast as they can; bounded as a {@link ProduceJob}.
+ */
+export interface AppendJob {
+  readonly kind: 'append';
+  readonly dir: string;
+  readonly writers: number;
+  readonly batch: number;
+  readonly valueBytes: number;
+  readonly durationMs: number;
+  readonly minRequests: number;
+  readonly maxDurationMs: number;
 }
 
 /**
@@ -81,7 +102,7 @@ export interface FetchJob {
   readonly maxDurationMs: number;
 }
 
-export type LoadJob = ProduceJob | FetchJob | ReplayJob;
+export type LoadJob = ProduceJob | FetchJob | ReplayJob | AppendJob;
 
 /** One HTTP request of a {@link CallsJob}: a JSON body when given. */
 export interface HttpCall {
@@ -175,7 +196,7 @@ const isLoadReply = (value: unknown): value is LoadReply =>
 export class LoadGenerator {
   readonly #worker = new Worker(new URL('./load-worker.ts', import.meta.url));
 
-  /** Produce, fetch or replay. */
+  /** Produce, fetch, replay, or appends to files. */
   async run(job: LoadJob): Promise<LoadResult> {
     const answer = await this.#post(job);
     if (answer.kind !== 'load')

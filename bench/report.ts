@@ -184,6 +184,7 @@ export function operationsTable(cells: readonly CellFigures[]): string {
       'getMany (keys)',
       'query (items)',
       'transact (ops)',
+      '1-item writes',
       'failed tx',
       'other',
       'RCU',
@@ -203,6 +204,7 @@ export function operationsTable(cells: readonly CellFigures[]): string {
         `${fixed(r.metadataGetManys, 2)} (${fixed(r.metadataGetManyKeys, 2)})`,
         `${fixed(r.metadataQueries, 2)} (${fixed(r.metadataQueryItems, 2)})`,
         `${fixed(r.metadataTransacts, 2)} (${fixed(r.metadataTransactOps, 2)})`,
+        fixed(r.metadataSingleWrites, 2),
         fixed(r.metadataTransactFailures, 3),
         // Lists and deletes: produce and fetch should make none.
         fixed(r.segmentLists + r.segmentDeletes + r.metadataDeleteManys, 2),

@@ -30,6 +30,13 @@ import type { Logger } from '../functions/http/logger.ts';
 import { createLocalServer } from '../functions/local/server.ts';
 import type { EmulatorEndpoints } from '../test/support/emulators.ts';
 import {
+  awsCostCells,
+  awsCostConfig,
+  awsCostReport,
+  type CostRow,
+  costPerMillion,
+} from './aws-cost.ts';
+import {
   type BenchBackend,
   type CountedStores,
   embeddedBackend,
@@ -57,6 +64,12 @@ import {
   mergeCostTable,
   mergeReadTable,
 } from './merge-cells.ts';
+import {
+  type ReferenceFigures,
+  referenceCells,
+  referenceConfig,
+  referenceReport,
+} from './reference-cells.ts';
 import {
   type CellFigures,
   figures,
@@ -142,11 +155,46 @@ function onExit(step: () => Promise<void>): () => Promise<void> {
   };
 }
 
+/**
+ * Parts of the bench that `--only` can pick (`npm run bench -- --only reference,cost`); all
+ * of them by default. `reference` and `cost` run on the embedded store only: with nothing
+ * else picked, the emulators are not started.
+ */
+const sectionNames = [
+  'matrix',
+  'reference',
+  'cost',
+  'groups',
+  'maintenance',
+  'rewrites',
+  'subscriptions',
+  'transactions',
+] as const;
+type Section = (typeof sectionNames)[number];
+const embeddedOnlySections: readonly Section[] = ['reference', 'cost'];
+
+function parseSections(args: readonly string[]): ReadonlySet<Section> {
+  const usage = `usage: npm run bench [-- --only <part>[,<part>...]], parts: ${sectionNames.join(', ')}`;
+  const picked: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (arg === '--only') picked.push(...(args[++i] ?? '').split(','));
+    else if (arg.startsWith('--only=')) picked.push(...arg.slice('--only='.length).split(','));
+    else throw new Error(`unknown argument '${arg}'; ${usage}`);
+  }
+  if (picked.length === 0) return new Set(sectionNames);
+  const isSection = (name: string): name is Section => sectionNames.some((s) => s === name);
+  const unknown = picked.filter((name) => !isSection(name));
+  if (unknown.length > 0) throw new Error(`unknown part '${unknown.join(', ')}'; ${usage}`);
+  return new Set(picked.filter(isSection));
+}
+
 async function main(): Promise<void> {
+  const sections = parseSections(process.argv.slice(2));
   const runStarted = process.hrtime.bigint();
   const machine = describeMachine();
   progress(
-    `tributary bench: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}`,
+    `tributary bench: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}; ${[...sections].join(', ')}`,
   );
 
   const load = new LoadGenerator();
@@ -157,26 +205,33 @@ async function main(): Promise<void> {
   const maintenance: MaintenanceFigures[] = [];
   const merge: MergeFigures[] = [];
   const compaction: CompactionFigures[] = [];
-  const embedded = await benchBackend(embeddedBackend, load);
-  cells.push(...embedded.cells);
-  groups.push(embedded.groups);
-  maintenance.push(embedded.maintenance);
-  merge.push(...embedded.merge);
-  compaction.push(embedded.compaction);
-  const rewriteSeconds = [{ backend: embeddedBackend.name, seconds: embedded.rewriteSeconds }];
+  const rewriteSeconds: { backend: string; seconds: number }[] = [];
+  const collect = (backend: BenchBackend, figures: BackendFigures) => {
+    cells.push(...figures.cells);
+    if (figures.groups) groups.push(figures.groups);
+    if (figures.maintenance) maintenance.push(figures.maintenance);
+    if (figures.rewrites) {
+      merge.push(...figures.rewrites.merge);
+      compaction.push(figures.rewrites.compaction);
+      rewriteSeconds.push({ backend: backend.name, seconds: figures.rewrites.rewriteSeconds });
+    }
+  };
+  const embedded = await benchBackend(embeddedBackend, load, sections);
+  collect(embeddedBackend, embedded);
 
-  progress('starting DynamoDB Local and fauxqs');
-  const emulators = await startEmulatorProcess();
-  const stopEmulators = onExit(emulators.stop);
-  const emulatedBackend = emulatedAwsBackend(emulators.endpoints);
-  const emulated = await benchBackend(emulatedBackend, load);
-  cells.push(...emulated.cells);
-  groups.push(emulated.groups);
-  maintenance.push(emulated.maintenance);
-  merge.push(...emulated.merge);
-  compaction.push(emulated.compaction);
-  rewriteSeconds.push({ backend: emulatedBackend.name, seconds: emulated.rewriteSeconds });
-  await stopEmulators();
+  const emulatedSections = new Set(
+    [...sections].filter(
+      (s) => s !== 'subscriptions' && s !== 'transactions' && !embeddedOnlySections.includes(s),
+    ),
+  );
+  if (emulatedSections.size > 0) {
+    progress('starting DynamoDB Local and fauxqs');
+    const emulators = await startEmulatorProcess();
+    const stopEmulators = onExit(emulators.stop);
+    const emulatedBackend = emulatedAwsBackend(emulators.endpoints);
+    collect(emulatedBackend, await benchBackend(emulatedBackend, load, emulatedSections));
+    await stopEmulators();
+  }
 
   const totalSeconds = Number(process.hrtime.bigint() - runStarted) / 1e9;
   const loadAverageAtEnd = loadavg()[0] ?? 0;
@@ -189,37 +244,51 @@ async function main(): Promise<void> {
     `\nTributary bench — ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB RAM, Node ${machine.node}, ${machine.os}\n`,
   );
   out.write(
-    `Code ${machine.code}; 1-minute load average ${machine.loadAverageAtStart.toFixed(2)} at start, ${loadAverageAtEnd.toFixed(2)} at end\n\n`,
+    `Code ${machine.code}; 1-minute load average ${machine.loadAverageAtStart.toFixed(2)} at start, ${loadAverageAtEnd.toFixed(2)} at end; parts: ${[...sections].join(', ')}\n\n`,
   );
-  out.write(
-    `Throughput under load: ${connections} connections, one partition each; produce for ${cellMs / 1000} s (at least ${minRequests} requests), then fetch all of it back; MB = 10^6 bytes of record values\n`,
-  );
-  out.write(`${throughputTable(loaded)}\n\n`);
-  out.write(
-    `Unloaded: one connection, ${soloRequests} produce requests, then ${soloRequests} fetches of what they wrote (idempotent: produce only)\n`,
-  );
-  out.write(`${throughputTable(unloaded)}\n\n`);
-  out.write(
-    `Replays of the last committed idempotent batch, ${replayRequests} each, one connection: by the writer that committed it, then by a new writer per request (nothing remembered, as on another Lambda instance)\n`,
-  );
-  out.write(`${latencyTable(replays)}\n\n`);
-  out.write(
-    'What idempotence adds per produce request, unloaded (storage, p50) and loaded (p50, records/s); a → b = plain → idempotent\n',
-  );
-  out.write(`${idempotenceCostTable(cells)}\n\n`);
-  for (const backend of new Set(solo.map((c) => c.backend))) {
+  if (embedded.reference) {
     out.write(
-      `Storage calls per request, unloaded — ${backend}; a (b) = calls (keys, items or ops); RCU/WCU = DynamoDB estimate\n`,
+      `Reference cells, embedded store: ${referenceConfig.valueBytes / 1024} KiB records, ${referenceConfig.connections} connections or writers, ${referenceConfig.rounds} interleaved rounds of ${referenceConfig.cellMs / 1000} s a cell (figures: the rounds' sums); file append = the produce request's body appended to a file per writer, one fdatasync each; plain node:http = a server that reads the body and answers 200; MB = 10^6 bytes of record values\n`,
     );
-    out.write(`${operationsTable(solo.filter((c) => c.backend === backend))}\n\n`);
+    out.write(`${referenceReport(embedded.reference)}\n\n`);
   }
-  for (const backend of new Set(solo.map((c) => c.backend))) {
-    out.write(`Where an unloaded request's time goes, mean ms — ${backend}\n`);
-    out.write(`${timeTable(solo.filter((c) => c.backend === backend))}\n\n`);
+  if (embedded.cost) {
+    out.write(
+      'AWS cost per million requests, all in (us-east-1 list prices, bench/prices.ts), from the storage calls counted:\n',
+    );
+    out.write(`${awsCostReport(embedded.cost)}\n\n`);
+  }
+  if (cells.length > 0) {
+    out.write(
+      `Throughput under load: ${connections} connections, one partition each; produce for ${cellMs / 1000} s (at least ${minRequests} requests), then fetch all of it back; MB = 10^6 bytes of record values\n`,
+    );
+    out.write(`${throughputTable(loaded)}\n\n`);
+    out.write(
+      `Unloaded: one connection, ${soloRequests} produce requests, then ${soloRequests} fetches of what they wrote (idempotent: produce only)\n`,
+    );
+    out.write(`${throughputTable(unloaded)}\n\n`);
+    out.write(
+      `Replays of the last committed idempotent batch, ${replayRequests} each, one connection: by the writer that committed it, then by a new writer per request (nothing remembered, as on another Lambda instance)\n`,
+    );
+    out.write(`${latencyTable(replays)}\n\n`);
+    out.write(
+      'What idempotence adds per produce request, unloaded (storage, p50) and loaded (p50, records/s); a → b = plain → idempotent\n',
+    );
+    out.write(`${idempotenceCostTable(cells)}\n\n`);
+    for (const backend of new Set(solo.map((c) => c.backend))) {
+      out.write(
+        `Storage calls per request, unloaded — ${backend}; a (b) = calls (keys, items or ops); 1-item writes = transacts of one put or delete, sent as one UpdateItem or DeleteItem; RCU/WCU = DynamoDB estimate\n`,
+      );
+      out.write(`${operationsTable(solo.filter((c) => c.backend === backend))}\n\n`);
+    }
+    for (const backend of new Set(solo.map((c) => c.backend))) {
+      out.write(`Where an unloaded request's time goes, mean ms — ${backend}\n`);
+      out.write(`${timeTable(solo.filter((c) => c.backend === backend))}\n\n`);
+    }
   }
   for (const group of groups) {
     out.write(
-      `Consumer groups, one request at a time — ${group.backend}: storage calls per request (a (b) = calls (keys, items or ops)), RCU/WCU = DynamoDB estimate\n`,
+      `Consumer groups, one request at a time — ${group.backend}: storage calls per request (a (b) = calls (keys, items or ops); 1-item writes = transacts of one put or delete, sent as one UpdateItem or DeleteItem), RCU/WCU = DynamoDB estimate\n`,
     );
     out.write(`${groupOpsTable(group.ops)}\n\n`);
   }
@@ -229,35 +298,50 @@ async function main(): Promise<void> {
     );
     out.write(`${groupSizeTable(group.bySize)}\n\n`);
   }
+  if (groups.length > 0) {
+    out.write(
+      `A group draining a topic of ${groupConfig.topicPartitions} partitions from offset 0: one connection per member, poll then commit what it returned, heartbeat every ${groupConfig.heartbeatIntervalMs / 1000} s\n`,
+    );
+    out.write(`${drainTable(groups.map((g) => g.drain))}\n\n`);
+  }
+  if (maintenance.length > 0) {
+    out.write(
+      'Maintenance passes (POST /v1/admin/maintenance): per GB expired (1 KiB records, 8 partitions; the pass beyond an idle one), and an idle pass per idle partition (a 64-partition topic added); a (b) = calls (keys or items); RCU/WCU = DynamoDB estimate\n',
+    );
+    out.write(`${maintenanceTable(maintenance)}\n\n`);
+  }
+  if (merge.length > 0) {
+    out.write(
+      `Segment merge: one partition of ${mergeConfig.records} records written one per request, read from offset 0 with the default fetch (maxRecords ${mergeConfig.defaultMaxRecords}, maxBytes 1 MiB; each fetch by a new app, its cache empty) before and after the maintenance passes merged it, against the same records written ${mergeConfig.referenceBatch} per request; per 1,000 records\n`,
+    );
+    out.write(`${mergeReadTable(merge)}\n\n`);
+    out.write(
+      'What merging cost, once: every pass until merged and the replaced chunks deleted (the clock moved past each age merge waits on), beyond an idle pass each; per 1,000 records merged, beside writing them one per request; storage $ = DynamoDB units and S3 requests at list prices\n',
+    );
+    out.write(`${mergeCostTable(merge)}\n\n`);
+  }
+  if (compaction.length > 0) {
+    out.write(
+      `Compaction (cleanup.policy=compact, configs at their defaults): ${compactionConfig.requestsPerPartition * compactionConfig.batch} records of ${compactionConfig.valueBytes} B in each of ${compactionConfig.partitions} partition(s), ${compactionConfig.batch} per request, each request the same ${compactionConfig.keys} keys; every pass until compacted, merged and the replaced chunks deleted, beyond an idle pass each; per GB of dirty data compacted, beside writing a GB and expiring one\n`,
+    );
+    out.write(`${compactionTable(compaction, maintenance)}\n\n`);
+  }
+  const parts = [
+    ...groups.map((g) => `consumer groups ${g.seconds.toFixed(0)} s on ${g.backend}`),
+    ...rewriteSeconds.map((r) => `merge and compaction ${r.seconds.toFixed(0)} s on ${r.backend}`),
+  ];
   out.write(
-    `A group draining a topic of ${groupConfig.topicPartitions} partitions from offset 0: one connection per member, poll then commit what it returned, heartbeat every ${groupConfig.heartbeatIntervalMs / 1000} s\n`,
-  );
-  out.write(`${drainTable(groups.map((g) => g.drain))}\n\n`);
-  out.write(
-    'Maintenance passes (POST /v1/admin/maintenance): per GB expired (1 KiB records, 8 partitions; the pass beyond an idle one), and an idle pass per idle partition (a 64-partition topic added); a (b) = calls (keys or items); RCU/WCU = DynamoDB estimate\n',
-  );
-  out.write(`${maintenanceTable(maintenance)}\n\n`);
-  out.write(
-    `Segment merge: one partition of ${mergeConfig.records} records written one per request, read from offset 0 with the default fetch (maxRecords ${mergeConfig.defaultMaxRecords}, maxBytes 1 MiB; each fetch by a new app, its cache empty) before and after the maintenance passes merged it, against the same records written ${mergeConfig.referenceBatch} per request; per 1,000 records\n`,
-  );
-  out.write(`${mergeReadTable(merge)}\n\n`);
-  out.write(
-    'What merging cost, once: every pass until merged and the replaced chunks deleted (the clock moved past each age merge waits on), beyond an idle pass each; per 1,000 records merged, beside writing them one per request; storage $ = DynamoDB units and S3 requests at list prices\n',
-  );
-  out.write(`${mergeCostTable(merge)}\n\n`);
-  out.write(
-    `Compaction (cleanup.policy=compact, configs at their defaults): ${compactionConfig.requestsPerPartition * compactionConfig.batch} records of ${compactionConfig.valueBytes} B in each of ${compactionConfig.partitions} partition(s), ${compactionConfig.batch} per request, each request the same ${compactionConfig.keys} keys; every pass until compacted, merged and the replaced chunks deleted, beyond an idle pass each; per GB of dirty data compacted, beside writing a GB and expiring one\n`,
-  );
-  out.write(`${compactionTable(compaction, maintenance)}\n\n`);
-  out.write(
-    `Total bench time ${totalSeconds.toFixed(0)} s, of which consumer groups ${groups.map((g) => `${g.seconds.toFixed(0)} s on ${g.backend}`).join(', ')}; merge and compaction ${rewriteSeconds.map((r) => `${r.seconds.toFixed(0)} s on ${r.backend}`).join(', ')}\n`,
+    `Total bench time ${totalSeconds.toFixed(0)} s${parts.length > 0 ? `, of which ${parts.join(', ')}` : ''}\n`,
   );
 
   const file = await writeResults({
     machine,
+    sections: [...sections],
     loadAverageAtEnd,
     totalSeconds,
     cells,
+    reference: embedded.reference,
+    awsCost: embedded.cost?.map((row) => ({ ...row, perMillion: costPerMillion(row) })),
     groups,
     maintenance,
     merge,
@@ -265,21 +349,33 @@ async function main(): Promise<void> {
     rewriteSeconds,
   });
   out.write(`Figures written to ${file}\n`);
-  out.write(`\n${subscriptionReport(await benchSubscriptions(progress))}`);
-  out.write(`\n${transactionReport(await benchTransactions(progress))}`);
+  if (sections.has('subscriptions')) {
+    out.write(`\n${subscriptionReport(await benchSubscriptions(progress))}`);
+  }
+  if (sections.has('transactions')) {
+    out.write(`\n${transactionReport(await benchTransactions(progress))}`);
+  }
+}
+
+/** What one backend's run measured; a part left out by `--only` is absent (or empty). */
+interface BackendFigures {
+  cells: CellFigures[];
+  reference?: ReferenceFigures;
+  cost?: CostRow[];
+  groups?: GroupFigures;
+  maintenance?: MaintenanceFigures;
+  rewrites?: {
+    merge: MergeFigures[];
+    compaction: CompactionFigures;
+    rewriteSeconds: number;
+  };
 }
 
 async function benchBackend(
   backend: BenchBackend,
   load: LoadGenerator,
-): Promise<{
-  cells: CellFigures[];
-  groups: GroupFigures;
-  maintenance: MaintenanceFigures;
-  merge: MergeFigures[];
-  compaction: CompactionFigures;
-  rewriteSeconds: number;
-}> {
+  sections: ReadonlySet<Section>,
+): Promise<BackendFigures> {
   progress(`${backend.name}: opening stores`);
   const stores = await backend.open();
   const closeStores = onExit(() => stores.close());
@@ -367,156 +463,196 @@ async function benchBackend(
   const partitionNumbers = Array.from({ length: connections }, (_, partition) => partition);
   const allPartitions = partitionNumbers.map((partition) => ({ partition, from: 0 }));
 
-  // JIT (Node's and DynamoDB Local's JVM), connection pools and first-use costs, outside
-  // the figures.
-  for (const batch of [1, 100]) {
-    const topic = `bench-warmup-${batch}`;
-    await createTopic(server.url, topic, connections);
-    await run(topic, 100, batch, allPartitions, { durationMs: warmupMs, minRequests: 0 });
-  }
-  {
-    const topic = 'bench-warmup-idempotent';
-    await createTopic(server.url, topic, connections);
-    const producers = await initProducers(server.url, connections);
-    await produce(
-      topic,
-      idempotentValueBytes,
-      100,
-      partitionNumbers,
-      { durationMs: idempotentWarmupMs, minRequests: 0 },
-      producers,
-    );
-  }
-
-  /**
-   * Idempotent produce: loaded, one producer per connection; then unloaded, partition 0's
-   * producer going on from where it stopped (its state is already written, as in the steady
-   * state); then replays of the last batch it committed.
-   */
-  const idempotentCells = async (batch: number): Promise<CellFigures[]> => {
-    const valueBytes = idempotentValueBytes;
-    const topic = `bench-idempotent-${valueBytes}-${batch}`;
-    await createTopic(server.url, topic, connections);
-    const cell = { backend: backend.name, valueBytes, batch, op: 'idempotent produce' } as const;
-
-    const producers = await initProducers(server.url, connections);
-    const loaded = await produce(
-      topic,
-      valueBytes,
-      batch,
-      partitionNumbers,
-      { durationMs: cellMs, minRequests },
-      producers,
-    );
-    const continuing = loaded.result.producers?.[0];
-    if (!continuing) throw new Error('the idempotent run returned no producer state');
-    const solo = await produce(
-      topic,
-      valueBytes,
-      batch,
-      [0],
-      { durationMs: 0, minRequests: soloRequests },
-      [continuing],
-    );
-    const after = solo.result.producers?.[0];
-    const end = solo.result.ends[0]?.end;
-    if (!after || end === undefined) throw new Error('the idempotent run returned no end');
-    const lastBatch = {
-      topic,
-      partition: 0,
-      batch,
-      valueBytes,
-      producer: { ...after, sequence: after.sequence - batch },
-      baseOffset: end - batch,
-    };
-    const sameWriter = await replay(server.url, lastBatch);
-    const newWriter = await replay(newWriterServer.url, lastBatch);
-
-    const loadedFigures = figures({ ...cell, connections }, loaded.result, loaded.counts);
-    progress(
-      `${backend.name} ${sizeLabel(valueBytes)} x ${batch} idempotent: produce ${Math.round(loadedFigures.recordsPerSecond)} rec/s p99 ${loadedFigures.p99Ms.toFixed(1)} ms`,
-    );
-    return [
-      loadedFigures,
-      figures({ ...cell, connections: 1 }, solo.result, solo.counts),
-      figures(
-        { ...cell, op: 'replay, same writer', connections: 1 },
-        sameWriter.result,
-        sameWriter.counts,
-      ),
-      figures(
-        { ...cell, op: 'replay, new writer', connections: 1 },
-        newWriter.result,
-        newWriter.counts,
-      ),
-    ];
-  };
-
   const cells: CellFigures[] = [];
-  for (const valueBytes of valueSizes) {
-    for (const batch of batchSizes) {
-      const topic = `bench-${valueBytes}-${batch}`;
-      await createTopic(server.url, topic, connections);
-      const cell = { backend: backend.name, valueBytes, batch };
-
-      const loaded = await run(topic, valueBytes, batch, allPartitions, {
-        durationMs: cellMs,
-        minRequests,
-      });
-      const produced = figures(
-        { ...cell, op: 'produce', connections },
-        loaded.produced,
-        loaded.produceCounts,
-      );
-      const fetched = figures(
-        { ...cell, op: 'fetch', connections },
-        loaded.fetched,
-        loaded.fetchCounts,
-      );
-
-      // One connection on partition 0, after what the loaded run wrote there: nothing
-      // queues, and every batch fetched is read from the segment store (not the cache).
-      const from = loaded.produced.ends[0]?.end ?? 0;
-      const solo = await run(topic, valueBytes, batch, [{ partition: 0, from }], {
-        durationMs: 0,
-        minRequests: soloRequests,
-      });
-      cells.push(
-        produced,
-        fetched,
-        figures({ ...cell, op: 'produce', connections: 1 }, solo.produced, solo.produceCounts),
-        figures({ ...cell, op: 'fetch', connections: 1 }, solo.fetched, solo.fetchCounts),
-      );
-      progress(
-        `${backend.name} ${sizeLabel(valueBytes)} x ${batch}: produce ${Math.round(produced.recordsPerSecond)} rec/s p99 ${produced.p99Ms.toFixed(1)} ms, fetch ${Math.round(fetched.recordsPerSecond)} rec/s p99 ${fetched.p99Ms.toFixed(1)} ms`,
-      );
-      // Right after the plain cell of the same batch, so both run under the same conditions.
-      if (valueBytes === idempotentValueBytes) cells.push(...(await idempotentCells(batch)));
-    }
+  const measured: BackendFigures = { cells };
+  if (sections.has('reference')) {
+    measured.reference = await referenceCells({
+      load,
+      progress,
+      tributary: async (cell) => {
+        await createTopic(server.url, cell.name, cell.partitions);
+        const partitions = Array.from({ length: cell.partitions }, (_, partition) => ({
+          partition,
+          from: 0,
+        }));
+        const bounds = { durationMs: cell.durationMs, minRequests: cell.minRequests };
+        if (!cell.fetch) {
+          const produced = await produce(
+            cell.name,
+            cell.valueBytes,
+            cell.batch,
+            partitions.map((p) => p.partition),
+            bounds,
+          );
+          return { produced: produced.result, fetched: undefined };
+        }
+        const both = await run(cell.name, cell.valueBytes, cell.batch, partitions, bounds);
+        return { produced: both.produced, fetched: both.fetched };
+      },
+    });
   }
-
+  if (sections.has('matrix')) cells.push(...(await matrixCells()));
+  if (sections.has('cost')) {
+    measured.cost = await awsCostCells({ url: server.url, load, stores, progress });
+  }
   // Last, so the produce and fetch cells run under the same conditions as before.
-  const groups = await groupCells({
-    backend: backend.name,
-    url: server.url,
-    load,
-    stores,
-    progress,
-  });
-
-  const maintenance = await maintenanceCells({
-    backend: backend.name,
-    url: server.url,
-    load,
-    stores,
-    progress,
-  });
+  if (sections.has('groups')) {
+    measured.groups = await groupCells({
+      backend: backend.name,
+      url: server.url,
+      load,
+      stores,
+      progress,
+    });
+  }
+  if (sections.has('maintenance')) {
+    measured.maintenance = await maintenanceCells({
+      backend: backend.name,
+      url: server.url,
+      load,
+      stores,
+      progress,
+    });
+  }
 
   await closeNewWriterServer();
   await closeServer();
   await closeStores();
-  const rewrites = await rewriteCells(backend, load);
-  return { cells, groups, maintenance, ...rewrites };
+  if (sections.has('rewrites')) measured.rewrites = await rewriteCells(backend, load);
+  return measured;
+
+  /** Plain and idempotent produce, fetch and replays over the matrix, after a warm-up. */
+  async function matrixCells(): Promise<CellFigures[]> {
+    // JIT (Node's and DynamoDB Local's JVM), connection pools and first-use costs, outside
+    // the figures.
+    for (const batch of [1, 100]) {
+      const topic = `bench-warmup-${batch}`;
+      await createTopic(server.url, topic, connections);
+      await run(topic, 100, batch, allPartitions, { durationMs: warmupMs, minRequests: 0 });
+    }
+    {
+      const topic = 'bench-warmup-idempotent';
+      await createTopic(server.url, topic, connections);
+      const producers = await initProducers(server.url, connections);
+      await produce(
+        topic,
+        idempotentValueBytes,
+        100,
+        partitionNumbers,
+        { durationMs: idempotentWarmupMs, minRequests: 0 },
+        producers,
+      );
+    }
+
+    /**
+     * Idempotent produce: loaded, one producer per connection; then unloaded, partition 0's
+     * producer going on from where it stopped (its state is already written, as in the steady
+     * state); then replays of the last batch it committed.
+     */
+    const idempotentCells = async (batch: number): Promise<CellFigures[]> => {
+      const valueBytes = idempotentValueBytes;
+      const topic = `bench-idempotent-${valueBytes}-${batch}`;
+      await createTopic(server.url, topic, connections);
+      const cell = { backend: backend.name, valueBytes, batch, op: 'idempotent produce' } as const;
+
+      const producers = await initProducers(server.url, connections);
+      const loaded = await produce(
+        topic,
+        valueBytes,
+        batch,
+        partitionNumbers,
+        { durationMs: cellMs, minRequests },
+        producers,
+      );
+      const continuing = loaded.result.producers?.[0];
+      if (!continuing) throw new Error('the idempotent run returned no producer state');
+      const solo = await produce(
+        topic,
+        valueBytes,
+        batch,
+        [0],
+        { durationMs: 0, minRequests: soloRequests },
+        [continuing],
+      );
+      const after = solo.result.producers?.[0];
+      const end = solo.result.ends[0]?.end;
+      if (!after || end === undefined) throw new Error('the idempotent run returned no end');
+      const lastBatch = {
+        topic,
+        partition: 0,
+        batch,
+        valueBytes,
+        producer: { ...after, sequence: after.sequence - batch },
+        baseOffset: end - batch,
+      };
+      const sameWriter = await replay(server.url, lastBatch);
+      const newWriter = await replay(newWriterServer.url, lastBatch);
+
+      const loadedFigures = figures({ ...cell, connections }, loaded.result, loaded.counts);
+      progress(
+        `${backend.name} ${sizeLabel(valueBytes)} x ${batch} idempotent: produce ${Math.round(loadedFigures.recordsPerSecond)} rec/s p99 ${loadedFigures.p99Ms.toFixed(1)} ms`,
+      );
+      return [
+        loadedFigures,
+        figures({ ...cell, connections: 1 }, solo.result, solo.counts),
+        figures(
+          { ...cell, op: 'replay, same writer', connections: 1 },
+          sameWriter.result,
+          sameWriter.counts,
+        ),
+        figures(
+          { ...cell, op: 'replay, new writer', connections: 1 },
+          newWriter.result,
+          newWriter.counts,
+        ),
+      ];
+    };
+
+    const cells: CellFigures[] = [];
+    for (const valueBytes of valueSizes) {
+      for (const batch of batchSizes) {
+        const topic = `bench-${valueBytes}-${batch}`;
+        await createTopic(server.url, topic, connections);
+        const cell = { backend: backend.name, valueBytes, batch };
+
+        const loaded = await run(topic, valueBytes, batch, allPartitions, {
+          durationMs: cellMs,
+          minRequests,
+        });
+        const produced = figures(
+          { ...cell, op: 'produce', connections },
+          loaded.produced,
+          loaded.produceCounts,
+        );
+        const fetched = figures(
+          { ...cell, op: 'fetch', connections },
+          loaded.fetched,
+          loaded.fetchCounts,
+        );
+
+        // One connection on partition 0, after what the loaded run wrote there: nothing
+        // queues, and every batch fetched is read from the segment store (not the cache).
+        const from = loaded.produced.ends[0]?.end ?? 0;
+        const solo = await run(topic, valueBytes, batch, [{ partition: 0, from }], {
+          durationMs: 0,
+          minRequests: soloRequests,
+        });
+        cells.push(
+          produced,
+          fetched,
+          figures({ ...cell, op: 'produce', connections: 1 }, solo.produced, solo.produceCounts),
+          figures({ ...cell, op: 'fetch', connections: 1 }, solo.fetched, solo.fetchCounts),
+        );
+        progress(
+          `${backend.name} ${sizeLabel(valueBytes)} x ${batch}: produce ${Math.round(produced.recordsPerSecond)} rec/s p99 ${produced.p99Ms.toFixed(1)} ms, fetch ${Math.round(fetched.recordsPerSecond)} rec/s p99 ${fetched.p99Ms.toFixed(1)} ms`,
+        );
+        // Right after the plain cell of the same batch, so both run under the same conditions.
+        if (valueBytes === idempotentValueBytes) cells.push(...(await idempotentCells(batch)));
+      }
+    }
+
+    return cells;
+  }
 }
 
 /** Far beyond where the rewrite cells move the clock: the orphan sweep never judges a chunk. */
@@ -726,9 +862,12 @@ function describeCode(): string {
 
 async function writeResults(results: {
   machine: Machine;
+  sections: readonly Section[];
   loadAverageAtEnd: number;
   totalSeconds: number;
   cells: readonly CellFigures[];
+  reference: ReferenceFigures | undefined;
+  awsCost: readonly unknown[] | undefined;
   groups: readonly GroupFigures[];
   maintenance: readonly MaintenanceFigures[];
   merge: readonly MergeFigures[];
@@ -754,6 +893,8 @@ async function writeResults(results: {
     groups: groupConfig,
     merge: mergeConfig,
     compaction: compactionConfig,
+    reference: referenceConfig,
+    awsCost: awsCostConfig,
   };
   await writeFile(file, `${JSON.stringify({ ...results, config }, null, 2)}\n`);
   return file;

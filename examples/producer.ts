@@ -26,7 +26,7 @@ try {
 }
 
 // Sends made within 10 ms of each other travel together, up to 100 records per request.
-const producer = tributary.producer({ linger: 10, batchSize: 100 });
+const producer = tributary.producer({ lingerMs: 10, batchSize: 100 });
 const sends = Array.from({ length: count }, (_, i) =>
   producer.send({
     topic,

@@ -24,6 +24,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3'
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { parseCorsOrigins } from '../functions/http/cors.ts';
+import { defaultApiMemoryMb } from './api-defaults.ts';
 import { TributaryDispatcher } from './dispatcher.ts';
 import { tributaryFunction } from './lambda-function.ts';
 import { logicalIdOf } from './logical-id.ts';
@@ -177,7 +178,7 @@ export class Tributary extends Construct {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const destroyData = removalPolicy === RemovalPolicy.DESTROY;
-    const memorySize = props.memorySize ?? 1024;
+    const memorySize = props.memorySize ?? defaultApiMemoryMb;
     const timeout = props.timeout ?? maxTimeout;
     const cacheMb = props.cacheMb ?? Math.floor(memorySize / 4);
     const authMode = props.authMode ?? 'apiKey';

@@ -233,7 +233,7 @@ export class Tributary {
    * Creates a producer: idempotent by default, so its automatic retries never duplicate.
    *
    * @example
-   * const producer = tributary.producer({ linger: 5, batchSize: 500 });
+   * const producer = tributary.producer({ lingerMs: 5, batchSize: 500 });
    * const [metadata] = await producer.send({ topic: 'orders', records: [{ key: 'alice', value: 1 }] });
    * await producer.close();
    */

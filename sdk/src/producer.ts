@@ -14,7 +14,7 @@ import { OpenTransaction, type Transaction } from './transaction.ts';
 
 /**
  * @example
- * const producer = tributary.producer({ transactionalId: 'billing-1', linger: 10, batchSize: 1000 });
+ * const producer = tributary.producer({ transactionalId: 'billing-1', lingerMs: 10, batchSize: 1000 });
  */
 export interface ProducerOptions {
   /**
@@ -32,14 +32,16 @@ export interface ProducerOptions {
   /** How values that are not bytes are stored: `'json'` (default) or `'text'`. */
   readonly format?: ValueFormat;
   /**
-   * Batching: wait up to this many milliseconds for more sends to the same topic, and send
-   * them together in one request. Setting `linger` or `batchSize` turns batching on; with
-   * it off (the default) each `send` is one request.
+   * How long a send waits for more sends to the same topic, to go with them in one request
+   * (Kafka's `linger.ms`, whose default is 5 ms since Kafka 4.0). Default 5 ms: a loop of
+   * sends that are not awaited one by one, or sends made concurrently, become one request
+   * per topic instead of one each — a request is what AWS bills. `0` sends at once; sends
+   * made while a request is in flight still go together in the next.
    */
-  readonly linger?: number;
+  readonly lingerMs?: number;
   /**
-   * Batching: send as soon as this many records wait for a topic. Default 500, at most
-   * 50,000 (the most one produce request carries).
+   * Send as soon as this many records wait for a topic, without waiting out `lingerMs`.
+   * Default 500, at most 50,000 (the most one produce request carries).
    */
   readonly batchSize?: number;
   /** How long a topic's partition count is trusted before it is read again. Default 300,000 ms. */
@@ -47,8 +49,9 @@ export interface ProducerOptions {
 }
 
 /**
- * What to send: records for one topic. One `send` is always one request, or part of one
- * (when batching), so its records are written all together or not at all.
+ * What to send: records for one topic. One `send` is always part of one request (with the
+ * sends to the same topic made within `lingerMs`), so its records are written all together
+ * or not at all.
  *
  * @example
  * const request: SendRequest = { topic: 'orders', records: [{ key: 'alice', value: { total: 42 } }] };
@@ -78,9 +81,13 @@ export interface SendRequest {
  */
 export interface Producer {
   /**
-   * Sends records, resolving with where each landed, in order. Retryable failures are
-   * retried by resending exactly the same request. `OUT_OF_ORDER_SEQUENCE` and
-   * `PRODUCER_FENCED` are fatal: this send and every later one fail with that error.
+   * Sends records, resolving with where each landed, in order. The send waits up to
+   * `lingerMs` for others to the same topic and goes in one request with them; it still
+   * resolves with its own records' offsets, and fails only with an error of its own: a
+   * refusal of one record (`RECORD_TOO_LARGE`, `INVALID_RECORD`) fails the send that holds
+   * it, and the others are sent again without it. Retryable failures are retried by
+   * resending exactly the same request. `OUT_OF_ORDER_SEQUENCE` and `PRODUCER_FENCED` are
+   * fatal: this send and every later one fail with that error.
    *
    * @example
    * const [ack] = await producer.send({ topic: 'orders', records: [{ key: 'alice', value: 42 }] });
@@ -139,17 +146,21 @@ const knownOptions = [
   'idempotent',
   'transactionalId',
   'format',
-  'linger',
+  'lingerMs',
   'batchSize',
   'metadataMaxAgeMs',
 ];
+/** Kafka's `linger.ms` default since Kafka 4.0. */
+const defaultLingerMs = 5;
 /** Failures the producer cannot recover from: its sequence numbering broke, or it was fenced. */
 const fatalCodes = ['OUT_OF_ORDER_SEQUENCE', 'PRODUCER_FENCED'];
 const utf8 = new TextEncoder();
 
 /**
- * The producer: sequences per partition, decided before each request is sent; one request
- * in flight at a time, so the server sees each partition's sequences in order.
+ * The producer: sends wait in a queue per topic for up to `lingerMs` (or until
+ * `batchSize` records wait), then go together in one request; sequences per partition,
+ * decided before each request is sent; one request in flight at a time, so the server sees
+ * each partition's sequences in order.
  *
  * Why the partition is chosen here rather than by the server: an idempotent request names
  * the sequence of its first record *per partition*, so the producer must know where every
@@ -161,8 +172,7 @@ export class IdempotentProducer implements Producer {
   readonly #idempotent: boolean;
   readonly #transactionalId: string | undefined;
   readonly #format: ValueFormat;
-  readonly #batching: boolean;
-  readonly #linger: number;
+  readonly #lingerMs: number;
   readonly #batchSize: number;
   readonly #metadataMaxAgeMs: number;
 
@@ -210,9 +220,10 @@ export class IdempotentProducer implements Producer {
     this.#idempotent = options.idempotent ?? true;
     this.#transactionalId = transactionalId;
     this.#format = format;
-    this.#batching = options.linger !== undefined || options.batchSize !== undefined;
-    this.#linger =
-      options.linger === undefined ? 0 : positiveInteger(options.linger, 'linger', 0, 60_000);
+    this.#lingerMs =
+      options.lingerMs === undefined
+        ? defaultLingerMs
+        : positiveInteger(options.lingerMs, 'lingerMs', 0, 60_000);
     this.#batchSize =
       options.batchSize === undefined
         ? 500
@@ -255,7 +266,7 @@ export class IdempotentProducer implements Producer {
     );
     this.#unsettled.add(settled);
     void settled.then(() => this.#unsettled.delete(settled));
-    this.#wake();
+    this.#wake(false);
     return promise;
   }
 
@@ -263,7 +274,7 @@ export class IdempotentProducer implements Producer {
     const waiting = [...this.#unsettled];
     this.#flushing++;
     try {
-      this.#wake();
+      this.#wake(true);
       await Promise.all(waiting);
     } finally {
       this.#flushing--;
@@ -277,34 +288,37 @@ export class IdempotentProducer implements Producer {
     clearTimeout(this.#timer);
   }
 
-  /** Starts the worker if there is due work, else arms the linger timer. */
-  #wake(): void {
+  /**
+   * Starts the worker if there is due work, else arms the linger timer. A send wakes it
+   * with `byAge` false: waiting out `lingerMs` is left to the timer and to the worker
+   * between requests, which never run in the middle of the caller's code, so a loop of
+   * sends is not cut in two however long it takes. Only a full batch, a flush or
+   * `lingerMs` 0 make a send go at once.
+   */
+  #wake(byAge: boolean): void {
     if (this.#working) return;
-    if (this.#dueTopic() === undefined) {
+    const topic = this.#dueTopic(byAge);
+    if (topic === undefined) {
       this.#armTimer();
       return;
     }
     this.#working = true;
-    void this.#work().finally(() => {
+    void this.#work(topic).finally(() => {
       this.#working = false;
-      this.#wake();
+      this.#wake(true);
     });
   }
 
-  async #work(): Promise<void> {
-    for (let topic = this.#dueTopic(); topic !== undefined; topic = this.#dueTopic()) {
+  async #work(first: string): Promise<void> {
+    for (let topic: string | undefined = first; topic !== undefined; topic = this.#dueTopic(true)) {
       const queue = this.#queues.get(topic) ?? [];
-      // Batching merges waiting sends up to batchSize records; #dispatch may hand some back.
+      // Waiting sends go together, up to batchSize records; #dispatch may hand some back.
       const sends: PendingSend[] = [];
       let records = 0;
       while (queue.length > 0) {
         const next = queue[0];
         if (!next) break;
-        if (
-          sends.length > 0 &&
-          (!this.#batching || records + next.records.length > this.#batchSize)
-        )
-          break;
+        if (sends.length > 0 && records + next.records.length > this.#batchSize) break;
         sends.push(next);
         records += next.records.length;
         queue.shift();
@@ -318,14 +332,14 @@ export class IdempotentProducer implements Producer {
     }
   }
 
-  /** The first topic whose sends should go now. */
-  #dueTopic(): string | undefined {
+  /** The first topic whose sends should go now; by the age of its oldest send if `byAge`. */
+  #dueTopic(byAge: boolean): string | undefined {
     const now = Date.now();
     for (const [topic, queue] of this.#queues) {
       const first = queue[0];
       if (!first) continue;
-      if (!this.#batching || this.#flushing > 0 || this.#closed) return topic;
-      if (now - first.enqueuedAt >= this.#linger) return topic;
+      if (this.#flushing > 0 || this.#closed || this.#lingerMs === 0) return topic;
+      if (byAge && now - first.enqueuedAt >= this.#lingerMs) return topic;
       if (queue.reduce((n, s) => n + s.records.length, 0) >= this.#batchSize) return topic;
     }
     return undefined;
@@ -337,10 +351,10 @@ export class IdempotentProducer implements Producer {
     let earliest = Number.POSITIVE_INFINITY;
     for (const queue of this.#queues.values()) {
       const first = queue[0];
-      if (first) earliest = Math.min(earliest, first.enqueuedAt + this.#linger);
+      if (first) earliest = Math.min(earliest, first.enqueuedAt + this.#lingerMs);
     }
     if (earliest === Number.POSITIVE_INFINITY) return;
-    this.#timer = setTimeout(() => this.#wake(), Math.max(0, earliest - Date.now()));
+    this.#timer = setTimeout(() => this.#wake(true), Math.max(0, earliest - Date.now()));
   }
 
   /**
@@ -400,6 +414,16 @@ export class IdempotentProducer implements Producer {
           sends = [...plan.sends, ...leftover];
           continue;
         }
+        const culprit = plan.sends.length > 1 ? sendHolding(error, plan.sends) : undefined;
+        if (culprit !== undefined) {
+          // The server refused one record, so the request wrote nothing. The sends before
+          // the one holding it go again together, that one alone (and fails with an error
+          // of its own, its index counted within it), the rest back to the queue.
+          const before = plan.sends.slice(0, culprit);
+          const unsent = before.length > 0 ? await this.#dispatch(topic, before) : [];
+          unsent.push(...(await this.#dispatch(topic, plan.sends.slice(culprit, culprit + 1))));
+          return [...unsent, ...plan.sends.slice(culprit + 1), ...leftover];
+        }
         if (TributaryError.is(error, ...fatalCodes)) {
           this.#fail(error);
         } else if (!refusedOutright(error)) {
@@ -442,9 +466,11 @@ export class IdempotentProducer implements Producer {
         return sticky;
       });
       const union = new Set([...touched, ...partitions]);
-      const size = this.#batching
-        ? utf8.encode(JSON.stringify(encodeRecords(send.records, this.#format).records)).length
-        : 0;
+      // A send alone is one request whatever its size: the server judges it.
+      const size =
+        sends.length > 1
+          ? utf8.encode(JSON.stringify(encodeRecords(send.records, this.#format).records)).length
+          : 0;
       if (
         plan.sends.length > 0 &&
         (union.size > maxPartitionsPerRequest || bytes + size > maxRequestBytes)
@@ -569,11 +595,27 @@ export class IdempotentProducer implements Producer {
 }
 
 /**
+ * The index in `sends` of the send holding the record a refusal names (`details.index`,
+ * counted over the request's records), when the server refused one record by its content.
+ */
+function sendHolding(error: unknown, sends: readonly PendingSend[]): number | undefined {
+  if (!refusedOutright(error)) return undefined;
+  const index = error.details.index;
+  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) return undefined;
+  let first = 0;
+  for (const [i, send] of sends.entries()) {
+    first += send.records.length;
+    if (index < first) return i;
+  }
+  return undefined;
+}
+
+/**
  * Whether the server refused the request by its content, so no attempt of it was written:
  * a 4xx the retry policy does not retry. (An attempt that was written would have made the
  * server answer the resend as a replay, with its offsets.)
  */
-function refusedOutright(error: unknown): boolean {
+function refusedOutright(error: unknown): error is TributaryError {
   return (
     error instanceof TributaryError &&
     !error.retryable &&

@@ -139,7 +139,7 @@ describe.each(backends)('the SDK consumer ($name)', (backend) => {
   it('survives a rebalance mid-stream: every record processed, stale commits fenced, final offsets at the end', async () => {
     await tributary.topics.create({ name: 'stream', partitions: 4 });
     const total = 200;
-    const producer = tributary.producer({ linger: 5 });
+    const producer = tributary.producer({ lingerMs: 5 });
     const producing = (async () => {
       for (let i = 0; i < total; i += 10) {
         await producer.send({

@@ -86,7 +86,7 @@ describe('the published types', () => {
 } from '@tributary/sdk';
 
 const tributary = new Tributary({ url: 'http://127.0.0.1:8080', retry: { maxAttempts: 3 } });
-const producer: Producer = tributary.producer({ linger: 5 });
+const producer: Producer = tributary.producer({ lingerMs: 5 });
 const acks: RecordMetadata[] = await producer.send({
   topic: 'orders',
   records: [{ key: 'k', value: { n: 1 } }, { key: new Uint8Array([1]), value: new Uint8Array([2]) }],

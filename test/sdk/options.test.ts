@@ -112,8 +112,12 @@ describe('producer, consumer and reader options', () => {
   };
 
   it('refuses bad producer options', () => {
-    expect(code(() => tributary.producer({ linger: -1 }))).toBe(
-      "Option 'linger' must be an integer from 0 to 60000, got -1.",
+    expect(code(() => tributary.producer({ lingerMs: -1 }))).toBe(
+      "Option 'lingerMs' must be an integer from 0 to 60000, got -1.",
+    );
+    // The option's name before it carried its unit.
+    expect(code(() => tributary.producer({ linger: 5 } as never))).toBe(
+      "Unknown producer option 'linger'; known: idempotent, transactionalId, format, lingerMs, batchSize, metadataMaxAgeMs.",
     );
     expect(code(() => tributary.producer({ idempotent: false, transactionalId: 't' }))).toBe(
       'A transactionalId needs an idempotent producer.',

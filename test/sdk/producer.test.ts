@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FetchLike, partitionForKey, Tributary } from '../../sdk/src/index.ts';
+import { type FetchLike, type Producer, partitionForKey, Tributary } from '../../sdk/src/index.ts';
 import { fetchAll } from '../support/api.ts';
 import { backends } from '../support/backends.ts';
 import { type RunningServer, startServer } from '../support/server.ts';
@@ -171,9 +171,9 @@ describe.each(backends)('the SDK producer ($name)', (backend) => {
     await Promise.all([producer.close(), text.close()]);
   });
 
-  it('batches sends to a topic by linger and batchSize, answering each send with its own offsets', async () => {
+  it('batches sends to a topic by lingerMs and batchSize, answering each send with its own offsets', async () => {
     await tributary.topics.create({ name: 'batched', partitions: 2 });
-    const producer = tributary.producer({ linger: 50, batchSize: 10 });
+    const producer = tributary.producer({ lingerMs: 50, batchSize: 10 });
     const before = lossy.produced.length;
     const sends = Array.from({ length: 25 }, (_, i) =>
       producer.send({ topic: 'batched', records: [{ value: i, partition: i % 2 }] }),
@@ -188,8 +188,8 @@ describe.each(backends)('the SDK producer ($name)', (backend) => {
       Array.from({ length: 13 }, (_, i) => i),
     );
 
-    // flush sends what waits without waiting for linger; close refuses later sends.
-    const slow = tributary.producer({ linger: 60_000 });
+    // flush sends what waits without waiting for lingerMs; close refuses later sends.
+    const slow = tributary.producer({ lingerMs: 60_000 });
     const pending = slow.send({ topic: 'batched', records: [{ value: 'late', partition: 1 }] });
     await slow.flush();
     expect((await pending)[0]).toMatchObject({ partition: 1, offset: 12 });
@@ -199,6 +199,125 @@ describe.each(backends)('the SDK producer ($name)', (backend) => {
     expect(await failure(slow.send({ topic: 'batched', records: [{ value: 1 }] }))).toMatchObject({
       code: 'CLOSED',
     });
+    await producer.close();
+  });
+
+  it('by default makes sends that are not awaited one by one, or made concurrently, one request per topic', async () => {
+    await tributary.topics.create({ name: 'coalesced', partitions: 3 });
+    await tributary.topics.create({ name: 'coalesced-other', partitions: 1 });
+    const producer = tributary.producer();
+    const keys = Array.from({ length: 30 }, (_, i) => `user-${i}`);
+    const before = lossy.produced.length;
+    // A loop of sends, none awaited; then sends from concurrent tasks, and to another topic.
+    const looped = keys
+      .slice(0, 20)
+      .map((key, i) => producer.send({ topic: 'coalesced', records: [{ key, value: i }] }));
+    const concurrent = keys.slice(20).map(async (key, i) => {
+      await Promise.resolve();
+      return producer.send({ topic: 'coalesced', records: [{ key, value: 20 + i }] });
+    });
+    const other = producer.send({ topic: 'coalesced-other', records: [{ value: 'x' }] });
+    const acks = (await Promise.all([...looped, ...concurrent])).map((a) => a[0]);
+    expect((await other)[0]?.offset).toBe(0);
+    expect(lossy.produced.length - before).toBe(2);
+
+    // Each send answered with its own record's place: where its key goes, in send order.
+    expect(acks.map((a) => a?.partition)).toEqual(
+      keys.map((key) => partitionForKey(utf8.encode(key), 3)),
+    );
+    for (const partition of [0, 1, 2]) {
+      const sent = acks.flatMap((a, i) => (a?.partition === partition ? [[a.offset, i]] : []));
+      expect(sent.map(([offset]) => offset)).toEqual(sent.map((_, n) => n));
+      const stored = await fetchAll(server.url, 'coalesced', partition);
+      expect(stored.map((r) => [r.offset, r.value])).toEqual(sent);
+    }
+    await producer.close();
+  });
+
+  it('with lingerMs 0 sends at once, and what is sent meanwhile goes together next', async () => {
+    await tributary.topics.create({ name: 'eager', partitions: 1 });
+    const requestsFor = async (producer: Producer) => {
+      const before = lossy.produced.length;
+      await Promise.all(
+        [1, 2, 3, 4, 5].map((value) => producer.send({ topic: 'eager', records: [{ value }] })),
+      );
+      await producer.close();
+      return lossy.produced.length - before;
+    };
+    // The first send goes without waiting for the others; they follow in one request.
+    expect(await requestsFor(tributary.producer({ lingerMs: 0 }))).toBe(2);
+    // By default all five wait for each other.
+    expect(await requestsFor(tributary.producer())).toBe(1);
+    expect((await fetchAll(server.url, 'eager', 0)).map((r) => r.value)).toEqual([
+      1, 2, 3, 4, 5, 1, 2, 3, 4, 5,
+    ]);
+  });
+
+  it('fails only the send holding a refused record; the sends it was batched with are written, in order', async () => {
+    await tributary.topics.create({ name: 'one-refused', partitions: 1 });
+    await tributary.topics.alterConfig('one-refused', { 'max.message.bytes': '100' });
+    const producer = tributary.producer();
+    const before = lossy.produced.length;
+    const sends = [
+      [{ value: 'a' }],
+      [{ value: 'b' }],
+      [{ value: 'c' }, { value: 'x'.repeat(200) }],
+      [{ value: 'd' }],
+      [{ value: 'e' }],
+    ].map((records) => producer.send({ topic: 'one-refused', records }));
+    const missing = producer.send({ topic: 'no-such-topic', records: [{ value: 1 }] });
+    const settled = await Promise.allSettled(sends);
+
+    expect(settled.map((s) => s.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value[0]?.offset : -1))).toEqual([
+      0, 1, -1, 2, 3,
+    ]);
+    const refused = settled[2]?.status === 'rejected' ? settled[2].reason : undefined;
+    // Its index counts within the send, as if it had gone alone.
+    expect(refused).toMatchObject({ code: 'RECORD_TOO_LARGE', details: { index: 1 } });
+    expect(await failure(missing)).toMatchObject({ code: 'TOPIC_NOT_FOUND' });
+    // The request refused, then the two sends before, the refused one alone, the two after.
+    expect(lossy.produced.length - before).toBe(4);
+    // Nothing of the refused send, the rest once each, in the order sent. The sequences
+    // stayed right through the resends, or the server would have refused them as out of order.
+    expect((await fetchAll(server.url, 'one-refused', 0)).map((r) => r.value)).toEqual([
+      'a',
+      'b',
+      'd',
+      'e',
+    ]);
+    const [ack] = await producer.send({ topic: 'one-refused', records: [{ value: 'f' }] });
+    expect(ack?.offset).toBe(4);
+    await producer.close();
+  });
+
+  it('retries a batched request whose answer was lost without writing any of its sends twice', async () => {
+    await tributary.topics.create({ name: 'coalesced-lossy', partitions: 2 });
+    const producer = tributary.producer();
+    const before = lossy.produced.length;
+    lossy.loseNextAnswers(1);
+    const sends = Array.from({ length: 10 }, (_, i) =>
+      producer.send({ topic: 'coalesced-lossy', records: [{ value: i, partition: i % 2 }] }),
+    );
+    const acks = (await Promise.all(sends)).map((a) => a[0]);
+    const attempts = lossy.produced.slice(before);
+    expect(attempts).toHaveLength(2);
+    expect(attempts[1]).toBe(attempts[0]);
+    expect(JSON.parse(attempts[0] ?? '').producer.sequence).toEqual({ 0: 0, 1: 0 });
+    expect(acks.map((a) => [a?.partition, a?.offset])).toEqual(
+      Array.from({ length: 10 }, (_, i) => [i % 2, Math.floor(i / 2)]),
+    );
+    for (const partition of [0, 1]) {
+      expect(
+        (await fetchAll(server.url, 'coalesced-lossy', partition)).map((r) => r.value),
+      ).toEqual([0, 2, 4, 6, 8].map((v) => v + partition));
+    }
     await producer.close();
   });
 

@@ -130,7 +130,7 @@ export const produce: Command = {
     const producer = tributary.producer({
       format: as === 'text' ? 'text' : 'json',
       batchSize,
-      linger,
+      lingerMs: linger,
       idempotent,
       ...(transactionalId !== undefined && { transactionalId }),
     });
