@@ -21,7 +21,12 @@ export interface TransactionOffsets {
   }[];
 }
 
-/** Where each record of a committed transaction landed, and how many offsets moved. */
+/**
+ * Where each record of a committed transaction landed, and how many offsets moved.
+ *
+ * @example
+ * const { offsets, committed } = await transaction.commit();
+ */
 export interface TransactionResult {
   readonly offsets: {
     readonly topic: string;
@@ -45,20 +50,43 @@ export interface TransactionResult {
  * await transaction.commit();
  */
 export interface Transaction {
-  /** Adds records to the transaction; nothing is sent before `commit`. */
+  /**
+   * Adds records to the transaction; nothing is sent before `commit`.
+   *
+   * @example
+   * await transaction.send({ topic: 'totals', records: [{ key: 'alice', value: 42 }] });
+   */
   send(request: SendRequest): Promise<void>;
-  /** Adds the consumer's offsets (see {@link TransactionOffsets}); one group per transaction. */
+  /**
+   * Adds the consumer's offsets (see {@link TransactionOffsets}); one group per transaction.
+   *
+   * @example
+   * await transaction.sendOffsets({ consumer });
+   */
   sendOffsets(offsets: TransactionOffsets): Promise<void>;
   /**
    * Commits; retries resend the same request, which the server answers as the original.
    * A refusal (`ILLEGAL_GENERATION`, `STALE_COMMIT`, …) aborts the transaction: the consumer
    * is rewound to its committed offsets, and the error is thrown. `PRODUCER_FENCED` is fatal
    * to the producer.
+   *
+   * @example
+   * const { offsets } = await transaction.commit();
    */
   commit(): Promise<TransactionResult>;
-  /** Drops what was gathered and rewinds the consumer to its committed offsets. */
+  /**
+   * Drops what was gathered and rewinds the consumer to its committed offsets.
+   *
+   * @example
+   * if (!valid) await transaction.abort();
+   */
   abort(): Promise<void>;
-  /** Whether neither `commit` nor `abort` has been called. */
+  /**
+   * Whether neither `commit` nor `abort` has been called.
+   *
+   * @example
+   * if (transaction.isActive()) await transaction.abort();
+   */
   isActive(): boolean;
 }
 
