@@ -130,7 +130,7 @@ function acl(r: Random): Record<string, unknown> {
     principal: r.pick(['fz-user', 'fz-other', '*']),
     permission: r.pick(['ALLOW', 'DENY']),
     operation: r.pick(['READ', 'WRITE', 'DESCRIBE', 'CREATE', 'DELETE', 'ALTER']),
-    resourceType: r.pick(['TOPIC', 'GROUP', 'CLUSTER']),
+    resourceType: r.pick(['TOPIC', 'GROUP', 'CLUSTER', 'TRANSACTIONAL_ID']),
     patternType: r.pick(['LITERAL', 'PREFIXED']),
     resourceName: r.pick(['fz', 'fz', 'fzg', 'cluster', '*']),
   };
@@ -197,6 +197,36 @@ const examples: Record<string, Example> = {
     query: (r) => ({ spec: r.pick(['earliest', 'latest', 'timestamp:0', 'timestamp:2']) }),
   },
   'POST /v1/producers': { body: (r) => r.pick([{}, { transactionalId: 'fz-tx' }]) },
+  'POST /v1/transactions': {
+    weight: 2,
+    query: (r) => ({ format: r.pick(formats) }),
+    body: (r, { member, format }, state) => {
+      const producer = state.producers.at(-1) ?? { id: 1, epoch: 0 };
+      const owned = member?.assignment.flatMap((a) =>
+        a.partitions.map((p, i) => [a.topic, p, a.ownedSince[i] ?? 1] as const),
+      );
+      const [topic, partition, since] = owned?.length
+        ? r.pick(owned)
+        : [r.pick(fuzzTopics), r.int(3), 1];
+      return {
+        producer: { id: producer.id, epoch: producer.epoch, sequence: r.int(3) },
+        records: Array.from({ length: r.int(3) }, () => ({
+          topic: r.pick(fuzzTopics),
+          ...recordFor(r, format),
+          partition: r.int(3),
+        })),
+        ...(member &&
+          r.chance(0.7) && {
+            offsets: {
+              group: member.group,
+              memberId: member.memberId,
+              generation: member.generation,
+              offsets: [{ topic, partition, offset: r.int(3), ownedSince: since }],
+            },
+          }),
+      };
+    },
+  },
   'GET /v1/groups': {},
   'GET /v1/groups/{group}': {},
   'DELETE /v1/groups/{group}': { weight: 0.5 },

@@ -316,7 +316,8 @@ export function planBatches(
   };
 }
 
-function choosePartition(
+/** A record's partition: the one it names, else its key's (murmur2), else the sticky one. */
+export function choosePartition(
   topic: Topic,
   record: ProduceRecord,
   sticky: number,

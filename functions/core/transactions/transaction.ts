@@ -35,6 +35,7 @@ import { headFromItem, type PartitionHead } from '../log/partition-items.ts';
 import {
   appendOps,
   assertLeaderEpoch,
+  choosePartition,
   commitBudgetMs,
   maxCommitDelayMs,
   maxRecordsPerRequest,
@@ -57,7 +58,7 @@ import {
 import { producerIdleMs, producerMetaKey } from '../producers/producer-keys.ts';
 import { producerMetaFromItem } from '../producers/producers.ts';
 import { fenced } from '../producers/sequence.ts';
-import { assertPartition, loadTopic, type Topic } from '../topics/topic.ts';
+import { loadTopic, type Topic } from '../topics/topic.ts';
 
 export interface TransactionRecord extends ProduceRecord {
   readonly topic: string;
@@ -389,20 +390,11 @@ function resolvePartitions(
   const byName = new Map(layout.map((t) => [t[0], t]));
   return request.records.map((record, index) => {
     const [, count, sticky] = byName.get(record.topic) ?? ['', 1, 0];
-    if (record.partition !== undefined) {
-      const topic = topics?.get(record.topic);
-      if (topic) {
-        try {
-          assertPartition(topic, record.partition);
-        } catch (error: unknown) {
-          if (error instanceof TributaryError) error.details.index = index;
-          throw error;
-        }
-      }
-      return record.partition;
-    }
-    if (record.key !== null) return partitionForKey(record.key, count);
-    return sticky;
+    const topic = topics?.get(record.topic);
+    if (topic) return choosePartition(topic, record, sticky, index);
+    // A replay's answer: as chosen when the transaction was committed.
+    if (record.partition !== undefined) return record.partition;
+    return record.key === null ? sticky : partitionForKey(record.key, count);
   });
 }
 
