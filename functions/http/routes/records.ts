@@ -4,9 +4,9 @@ import { takeLeadership } from '../../core/log/leadership.ts';
 import { listOffset, type OffsetSpec } from '../../core/log/list-offsets.ts';
 import { type ProduceConditions, prepareProduce } from '../../core/log/produce.ts';
 import { type ProduceBody, parseProduceBody } from '../produce-body.ts';
-import { renderRecord } from '../record-format.ts';
+import { renderRecordsJson } from '../records-json.ts';
 import { bodyBytes, bodyKind, formatParam, intParam, onlyParams, queryOf } from '../request.ts';
-import { json, rawJson } from '../responses.ts';
+import { json, jsonBytes } from '../responses.ts';
 import type { Route } from './route.ts';
 
 /** Fetch limits: Kafka's max.poll.records default, and a response that fits Lambda's 6 MB. */
@@ -90,27 +90,11 @@ export const recordRoutes: Route[] = [
       const partition = partitionParam(params.partition);
       const result = await fetchRecords(deps, params.topic ?? '', partition, offset, limits);
 
-      // Rendered one by one so the response stops before Lambda's payload limit.
-      const rendered: string[] = [];
-      let size = 0;
-      let nextOffset = result.nextOffset;
-      for (const record of result.records) {
-        const text = JSON.stringify(renderRecord(format, record));
-        size += Buffer.byteLength(text) + 1;
-        if (rendered.length > 0 && size > maxResponseBytes) {
-          nextOffset = record.offset;
-          break;
-        }
-        rendered.push(text);
-      }
-      const tail = JSON.stringify({
-        nextOffset,
-        highWatermark: result.highWatermark,
-        logStartOffset: result.logStartOffset,
-      });
-      deps.metrics.count('Records', rendered.length, { operation: 'fetch' });
-      deps.metrics.count('Bytes', size, { operation: 'fetch' });
-      return rawJson(200, `{"records":[${rendered.join(',')}],${tail.slice(1)}`);
+      // Stopped before Lambda's payload limit.
+      const answer = renderRecordsJson(format, result, maxResponseBytes);
+      deps.metrics.count('Records', answer.count, { operation: 'fetch' });
+      deps.metrics.count('Bytes', answer.size, { operation: 'fetch' });
+      return jsonBytes(200, answer.body);
     },
   },
   {
