@@ -7,6 +7,7 @@ import { readConfig } from './config.ts';
 import { hashApiKey } from './core/auth/api-keys.ts';
 import { readDispatchConfig } from './dispatch/config.ts';
 import { targetPolicy } from './dispatch/runtime.ts';
+import { toApiGatewayResult } from './http/responses.ts';
 import { lambdaObservability } from './observability.ts';
 import { openAwsStores } from './stores/aws.ts';
 
@@ -40,7 +41,7 @@ const app = createApp({
 export const handler = async (event: APIGatewayProxyEventV2, context?: Context) => {
   if (context) logger.addContext(context);
   try {
-    return await app(event);
+    return toApiGatewayResult(await app(event));
   } finally {
     metrics.publishStoredMetrics();
   }

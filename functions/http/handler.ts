@@ -1,4 +1,3 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { ErrorCode } from '../../sdk/src/error-codes.ts';
 import { adminPrincipal, assertPrincipalName, type Principal } from '../core/auth/api-keys.ts';
 import { TributaryError } from '../core/errors.ts';
@@ -7,7 +6,7 @@ import { assertValidSubscriptionName } from '../core/subscriptions/subscription.
 import { assertValidTopicName } from '../core/topics/topic-name.ts';
 import { corsHeaders, preflightHeaders } from './cors.ts';
 import type { Metrics } from './metrics.ts';
-import { header } from './request.ts';
+import { type HttpEvent, header } from './request.ts';
 import { errorCodeOf, errorResponse, type HttpResponse, json } from './responses.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { groupRoutes } from './routes/groups.ts';
@@ -53,7 +52,7 @@ const compiled: readonly CompiledRoute[] = routes.map((route) => {
   return { ...route, pattern: new RegExp(`^${source}${slash}$`), names };
 });
 
-export type Handler = (event: APIGatewayProxyEventV2) => Promise<HttpResponse>;
+export type Handler = (event: HttpEvent) => Promise<HttpResponse>;
 
 /**
  * The API as one function of an API Gateway HTTP API (payload v2) event. Lambda and the

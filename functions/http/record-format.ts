@@ -41,8 +41,11 @@ export function encodeValue(format: RecordFormat, value: unknown, path: FieldPat
   return format === 'base64' ? decodeBase64(value, path, index) : utf8.encode(value);
 }
 
+/** Base64 with padding, in the standard alphabet, and nothing else: what format=base64 takes. */
+export const isBase64 = (text: string) => base64Pattern.test(text);
+
 function decodeBase64(text: string, path: FieldPath, index: number): Uint8Array {
-  if (!base64Pattern.test(text)) throw invalid(path, 'not valid base64', index);
+  if (!isBase64(text)) throw invalid(path, 'not valid base64', index);
   return Buffer.from(text, 'base64');
 }
 

@@ -8,15 +8,26 @@ import { invalidRequest } from './schema-errors.ts';
 /** Lambda refuses invocation payloads over 6 MB; the handler refuses bodies over it first. */
 export const maxBodyBytes = 6_000_000;
 
+/**
+ * The event the handler takes: API Gateway's HTTP API event (payload 2.0). The local server
+ * adds the body's bytes as read from the socket (`rawBody`), which the handler reads rather
+ * than `body`, so they are not decoded into text to be encoded back.
+ */
+export type HttpEvent = APIGatewayProxyEventV2 & { readonly rawBody?: Buffer };
+
 export function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
   // API Gateway HTTP APIs lower-case header names.
   return event.headers?.[name];
 }
 
 /** The body as bytes, refused when over the payload limit. */
-export function bodyBytes(event: APIGatewayProxyEventV2): Buffer {
-  const raw = event.body ?? '';
-  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+export function bodyBytes(event: HttpEvent): Buffer {
+  const raw = event.rawBody ?? event.body ?? '';
+  const bytes = Buffer.isBuffer(raw)
+    ? raw
+    : event.isBase64Encoded
+      ? Buffer.from(raw, 'base64')
+      : Buffer.from(raw, 'utf8');
   if (bytes.byteLength > maxBodyBytes) throw payloadTooLarge(bytes.byteLength);
   return bytes;
 }
@@ -89,10 +100,7 @@ export function jsonTextRefusal(
 }
 
 /** A JSON body checked against a schema; the first problem becomes a clear 400. */
-export function jsonBody<S extends z.ZodType>(
-  event: APIGatewayProxyEventV2,
-  schema: S,
-): z.output<S> {
+export function jsonBody<S extends z.ZodType>(event: HttpEvent, schema: S): z.output<S> {
   bodyKind(event, false);
   const text = bodyBytes(event).toString('utf8');
   const input = text.trim() === '' ? {} : parseJson(text);

@@ -4,7 +4,21 @@ import { isTributaryError } from '../core/errors.ts';
 import { StorageUnavailableError } from '../core/ports/metadata-store.ts';
 import type { Logger } from './logger.ts';
 
-export type HttpResponse = APIGatewayProxyStructuredResultV2;
+/**
+ * What the handler answers: API Gateway's result, but for a body that may be bytes (a
+ * fetch's records), which the local server sends as they are and Lambda as text
+ * ({@link toApiGatewayResult}).
+ */
+export type HttpResponse = Omit<APIGatewayProxyStructuredResultV2, 'body'> & {
+  body?: string | Buffer;
+};
+
+/** The result API Gateway takes: a body of bytes (always UTF-8 JSON here) as text. */
+export function toApiGatewayResult(response: HttpResponse): APIGatewayProxyStructuredResultV2 {
+  const { body, ...rest } = response;
+  if (body === undefined) return rest;
+  return { ...rest, body: typeof body === 'string' ? body : body.toString('utf8') };
+}
 
 export function json(statusCode: number, body: unknown): HttpResponse {
   return {
@@ -16,6 +30,11 @@ export function json(statusCode: number, body: unknown): HttpResponse {
 
 /** A body already serialized as JSON. */
 export function rawJson(statusCode: number, body: string): HttpResponse {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body };
+}
+
+/** A body already serialized as JSON, in UTF-8. */
+export function jsonBytes(statusCode: number, body: Buffer): HttpResponse {
   return { statusCode, headers: { 'content-type': 'application/json' }, body };
 }
 

@@ -25,7 +25,11 @@ export function createLocalServer(handler: Handler, log: Logger): Server {
     for (const [name, value] of Object.entries(response.headers ?? {}))
       res.setHeader(name, String(value));
     const payload = response.body ?? '';
-    res.end(response.isBase64Encoded ? Buffer.from(payload, 'base64') : payload);
+    res.end(
+      response.isBase64Encoded && typeof payload === 'string'
+        ? Buffer.from(payload, 'base64')
+        : payload,
+    );
     accessLog(log, req, res.statusCode, started, response.headers?.['x-request-id']);
   });
   server.on('clientError', (error: Error, socket: Duplex) => answerUnreadable(error, socket, log));

@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { HttpEvent } from '../http/request.ts';
 
 /** Content types API Gateway passes as text; anything else arrives base64-encoded. */
 const textTypes = /^(application\/(json|x-ndjson|jsonl)|text\/)/i;
 
 /**
  * Turns a node:http request into the event API Gateway's HTTP API (payload format 2.0)
- * would send, so the local server runs the Lambda handler unchanged.
+ * would send, so the local server runs the Lambda handler unchanged. The body's bytes go as
+ * they were read (`rawBody`, which the handler reads); `body`, the text or base64 API Gateway
+ * would send, is made only if something asks for it.
  */
-export function toApiGatewayEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+export function toApiGatewayEvent(req: IncomingMessage, body: Buffer): HttpEvent {
   const { path, query: rawQuery } = splitTarget(req.url ?? '/');
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
@@ -23,6 +25,7 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer): APIGatewa
   }
   const isText = textTypes.test(headers['content-type'] ?? 'application/json');
   const now = Date.now();
+  let text: string | undefined;
   return {
     version: '2.0',
     routeKey: '$default',
@@ -48,9 +51,12 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer): APIGatewa
       time: new Date(now).toISOString(),
       timeEpoch: now,
     },
-    ...(body.byteLength > 0 && {
-      body: isText ? body.toString('utf8') : body.toString('base64'),
-    }),
+    rawBody: body,
+    get body() {
+      if (body.byteLength === 0) return undefined;
+      text ??= isText ? body.toString('utf8') : body.toString('base64');
+      return text;
+    },
     isBase64Encoded: !isText && body.byteLength > 0,
   };
 }

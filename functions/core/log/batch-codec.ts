@@ -504,12 +504,17 @@ const hex32 = (n: number) => n.toString(16).padStart(8, '0');
 
 /**
  * Concatenates encoded batches into one segment chunk body, returning where each batch lies
- * so the index can record its byte range.
+ * so the index can record its byte range. The body of a single batch is that batch, not a copy.
  */
 export function concatBatches(batches: readonly Uint8Array[]): {
   body: Uint8Array;
   ranges: { offset: number; length: number }[];
 } {
+  // One batch is its own chunk: no copy.
+  const [only] = batches;
+  if (batches.length === 1 && only) {
+    return { body: only, ranges: [{ offset: 0, length: only.length }] };
+  }
   let total = 0;
   for (const batch of batches) total += batch.length;
   const body = new Uint8Array(total);

@@ -1,62 +1,13 @@
-import { z } from 'zod';
 import { TributaryError } from '../../core/errors.ts';
 import { fetchRecords } from '../../core/log/fetch.ts';
 import { takeLeadership } from '../../core/log/leadership.ts';
 import { listOffset, type OffsetSpec } from '../../core/log/list-offsets.ts';
-import {
-  maxRecordsPerRequest,
-  type ProduceConditions,
-  type ProduceRecord,
-  prepareProduce,
-} from '../../core/log/produce.ts';
-import type { JsonTextProblem } from '../json-text.ts';
-import { encodeKey, encodeValue, type RecordFormat, renderRecord } from '../record-format.ts';
-import {
-  bodyBytes,
-  bodyKind,
-  formatParam,
-  intParam,
-  jsonTextRefusal,
-  onlyParams,
-  parseJson,
-  queryOf,
-} from '../request.ts';
-import { json, rawJson } from '../responses.ts';
-import { invalidRequest } from '../schema-errors.ts';
+import { type ProduceConditions, prepareProduce } from '../../core/log/produce.ts';
+import { type ProduceBody, parseProduceBody } from '../produce-body.ts';
+import { renderRecordsJson } from '../records-json.ts';
+import { bodyBytes, bodyKind, formatParam, intParam, onlyParams, queryOf } from '../request.ts';
+import { json, jsonBytes } from '../responses.ts';
 import type { Route } from './route.ts';
-
-const count = z.number().int().min(0);
-const producerInput = z.strictObject({
-  id: count,
-  epoch: count,
-  sequence: z.union([count, z.record(z.string().regex(/^\d{1,9}$/, 'a partition number'), count)]),
-});
-const produceBody = z.strictObject({
-  records: z.array(z.unknown()),
-  producer: producerInput.optional(),
-  leaderEpoch: count.optional(),
-});
-type ProducerInput = z.output<typeof producerInput>;
-
-const recordInput = z
-  .strictObject({
-    key: z.string().nullable().optional(),
-    value: z.unknown(),
-    headers: z
-      .array(z.strictObject({ name: z.string(), value: z.unknown() }))
-      .optional()
-      .default([]),
-    partition: z.number().int().min(0).optional(),
-    timestamp: z.number().int().min(0).optional(),
-  })
-  .refine((r) => r.value !== undefined, {
-    message: "'value' is required (null for a tombstone)",
-    path: ['value'],
-  })
-  .refine((r) => r.headers.every((h) => h.value !== undefined), {
-    message: "every header needs a 'value' (null allowed)",
-    path: ['headers'],
-  });
 
 /** Fetch limits: Kafka's max.poll.records default, and a response that fits Lambda's 6 MB. */
 const fetchDefaults = { maxRecords: 500, maxBytes: 1024 * 1024, waitMs: 0 };
@@ -92,18 +43,15 @@ export const recordRoutes: Route[] = [
       ]);
       const format = formatParam(query);
       const acks = acksParam(query.acks);
-      const body = parseProduceBody(
-        bodyBytes(event).toString('utf8'),
-        bodyKind(event, true),
-        format,
-      );
+      const bytes = bodyBytes(event);
+      const body = parseProduceBody(bytes, bodyKind(event, true), format);
       const conditions = produceConditions(query, body);
       const prepared = await prepareProduce(deps, params.topic ?? '', body.records, conditions);
       // Counted once committed: request bytes in, as fetch counts response bytes out.
       const commit = async () => {
         const offsets = await prepared.commit();
         deps.metrics.count('Records', offsets.length, { operation: 'produce' });
-        deps.metrics.count('Bytes', bodyBytes(event).byteLength, { operation: 'produce' });
+        deps.metrics.count('Bytes', bytes.byteLength, { operation: 'produce' });
         return offsets;
       };
       if (acks === '0') {
@@ -142,27 +90,11 @@ export const recordRoutes: Route[] = [
       const partition = partitionParam(params.partition);
       const result = await fetchRecords(deps, params.topic ?? '', partition, offset, limits);
 
-      // Rendered one by one so the response stops before Lambda's payload limit.
-      const rendered: string[] = [];
-      let size = 0;
-      let nextOffset = result.nextOffset;
-      for (const record of result.records) {
-        const text = JSON.stringify(renderRecord(format, record));
-        size += Buffer.byteLength(text) + 1;
-        if (rendered.length > 0 && size > maxResponseBytes) {
-          nextOffset = record.offset;
-          break;
-        }
-        rendered.push(text);
-      }
-      const tail = JSON.stringify({
-        nextOffset,
-        highWatermark: result.highWatermark,
-        logStartOffset: result.logStartOffset,
-      });
-      deps.metrics.count('Records', rendered.length, { operation: 'fetch' });
-      deps.metrics.count('Bytes', size, { operation: 'fetch' });
-      return rawJson(200, `{"records":[${rendered.join(',')}],${tail.slice(1)}`);
+      // Stopped before Lambda's payload limit.
+      const answer = renderRecordsJson(format, result, maxResponseBytes);
+      deps.metrics.count('Records', answer.count, { operation: 'fetch' });
+      deps.metrics.count('Bytes', answer.size, { operation: 'fetch' });
+      return jsonBytes(200, answer.body);
     },
   },
   {
@@ -180,53 +112,6 @@ export const recordRoutes: Route[] = [
     },
   },
 ];
-
-interface ProduceBody {
-  readonly records: ProduceRecord[];
-  readonly producer?: ProducerInput;
-  readonly leaderEpoch?: number;
-}
-
-/** JSON `{"records": [...], "producer"?, "leaderEpoch"?}` or NDJSON, one record per line. */
-function parseProduceBody(
-  text: string,
-  kind: 'json' | 'ndjson',
-  format: RecordFormat,
-): ProduceBody {
-  if (kind === 'ndjson') {
-    const records: ProduceRecord[] = [];
-    for (const [i, line] of text.split('\n').entries()) {
-      if (line.trim() === '') continue;
-      if (records.length === maxRecordsPerRequest) throw tooManyRecords();
-      const value = parseJson(line, `NDJSON line ${i + 1}`, (problem) =>
-        invalidRecordText(problem, records.length, `line ${i + 1}`),
-      );
-      records.push(toProduceRecord(value, records.length, format, `line ${i + 1}`));
-    }
-    return { records };
-  }
-  const input = parseJson(text, undefined, (problem) => {
-    const [field, index] = problem.path;
-    return field === 'records' && typeof index === 'number'
-      ? invalidRecordText(problem, index)
-      : undefined;
-  });
-  if (Array.isArray(input)) {
-    throw new TributaryError(
-      'INVALID_REQUEST',
-      'The body is an array; a produce request is an object: wrap the records as {"records": [...]}, or send one record per line as application/x-ndjson.',
-    );
-  }
-  const parsed = produceBody.safeParse(input);
-  if (!parsed.success) throw invalidRequest(parsed.error, produceBody, input);
-  if (parsed.data.records.length > maxRecordsPerRequest) throw tooManyRecords();
-  const { producer, leaderEpoch } = parsed.data;
-  return {
-    records: parsed.data.records.map((r, i) => toProduceRecord(r, i, format, `records[${i}]`)),
-    ...(producer && { producer }),
-    ...(leaderEpoch !== undefined && { leaderEpoch }),
-  };
-}
 
 /**
  * Conditions on a produce, from the JSON body or, for NDJSON (which has no place for them),
@@ -280,43 +165,6 @@ function produceConditions(
     ...(producer && { producer }),
     ...(leaderEpoch !== undefined && { leaderEpoch }),
     ...(expectedOffset !== undefined && { expectedOffset }),
-  };
-}
-
-export const tooManyRecords = () =>
-  new TributaryError(
-    'INVALID_REQUEST',
-    `A produce request carries at most ${maxRecordsPerRequest} records, so that the offsets answered fit a response; send the rest in another request.`,
-    { field: 'records', limit: maxRecordsPerRequest },
-  );
-
-/** A record whose JSON text nests too deep or holds an unpaired surrogate. */
-function invalidRecordText(problem: JsonTextProblem, index: number, prefix = ''): TributaryError {
-  const { message, details } = jsonTextRefusal(problem, `Record ${index}`, prefix);
-  return new TributaryError('INVALID_RECORD', message, { ...details, index });
-}
-
-export function toProduceRecord(
-  input: unknown,
-  index: number,
-  format: RecordFormat,
-  where: string,
-): ProduceRecord {
-  const parsed = recordInput.safeParse(input);
-  if (!parsed.success) {
-    const error = invalidRequest(parsed.error, recordInput, input, where);
-    throw new TributaryError('INVALID_RECORD', error.message, { ...error.details, index });
-  }
-  const r = parsed.data;
-  return {
-    key: encodeKey(format, r.key, `${where}.key`, index),
-    value: encodeValue(format, r.value, `${where}.value`, index),
-    headers: r.headers.map((h, j) => ({
-      name: h.name,
-      value: encodeValue(format, h.value, `${where}.headers[${j}].value`, index),
-    })),
-    ...(r.partition !== undefined && { partition: r.partition }),
-    ...(r.timestamp !== undefined && { timestamp: r.timestamp }),
   };
 }
 

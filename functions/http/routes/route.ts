@@ -1,4 +1,3 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { Operation, ResourceType } from '../../core/auth/acls.ts';
 import type { Principal } from '../../core/auth/api-keys.ts';
 import type { Authorizer } from '../../core/auth/authorizer.ts';
@@ -10,6 +9,7 @@ import type { MaintenanceService } from '../../maintenance/service.ts';
 import type { CorsOrigins } from '../cors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { HttpEvent } from '../request.ts';
 import type { HttpResponse } from '../responses.ts';
 
 /** Everything a route needs, built once per process. */
@@ -39,7 +39,7 @@ export interface HttpDeps {
 export type Access = readonly [Operation, ResourceType, string];
 
 export interface RouteRequest {
-  readonly event: APIGatewayProxyEventV2;
+  readonly event: HttpEvent;
   readonly params: Readonly<Record<string, string>>;
   readonly deps: HttpDeps;
   readonly requestId: string;

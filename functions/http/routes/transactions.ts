@@ -7,12 +7,12 @@ import {
   type TransactionRecord,
   type TransactionRequest,
 } from '../../core/transactions/transaction.ts';
+import { tooManyRecords, toProduceRecord } from '../produce-body.ts';
 import type { RecordFormat } from '../record-format.ts';
 import { bodyBytes, formatParam, jsonBody, onlyParams, queryOf } from '../request.ts';
 import { json } from '../responses.ts';
 import { invalidRequest } from '../schema-errors.ts';
 import { offsetCommitFields, withMemberGeneration } from './groups.ts';
-import { tooManyRecords, toProduceRecord } from './records.ts';
 import type { Access, Route, RouteRequest } from './route.ts';
 
 const count = z.number().int().min(0);

@@ -49,6 +49,16 @@ describe('node:http request → API Gateway HTTP API (payload 2.0) event', () =>
     expect(event.body).toBeUndefined();
   });
 
+  it('hands the handler the body as read, making the text only when asked', () => {
+    const bytes = Buffer.from('{"records":[{"value":"é"}]}');
+    const event = toApiGatewayEvent(
+      request('POST', '/x', { 'content-type': 'application/json' }),
+      bytes,
+    );
+    expect(event.rawBody).toBe(bytes);
+    expect(event.body).toBe('{"records":[{"value":"é"}]}');
+  });
+
   it('base64-encodes a binary body', () => {
     const event = toApiGatewayEvent(
       request('POST', '/x', { 'content-type': 'application/octet-stream' }),

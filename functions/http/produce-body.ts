@@ -1,0 +1,512 @@
+import { isUtf8 } from 'node:buffer';
+import { z } from 'zod';
+import { TributaryError } from '../core/errors.ts';
+import type { RecordHeader } from '../core/log/batch-codec.ts';
+import { maxRecordsPerRequest, type ProduceRecord } from '../core/log/produce.ts';
+import { JsonBytes, notJson } from './json-bytes.ts';
+import type { JsonTextProblem } from './json-text.ts';
+import { encodeKey, encodeValue, isBase64, type RecordFormat } from './record-format.ts';
+import { type BodyKind, jsonTextRefusal, parseJson } from './request.ts';
+import { invalidRequest } from './schema-errors.ts';
+
+/**
+ * The body of a produce request: JSON `{"records": [...], "producer"?, "leaderEpoch"?}`, or
+ * NDJSON, one record per line.
+ *
+ * Read in two ways that give the same answer. The hot path, {@link scanProduceBody}, reads
+ * the bytes once, without building strings or objects, and slices each JSON value out of
+ * them to be stored as it is (values are stored as their compact JSON text, which is most
+ * often the text sent). It takes what it can prove valid and gives the rest up: a body it
+ * cannot take (a mistake, or a shape it does not know) is read by
+ * {@link parseProduceBodyWithSchema}, the schema below, which accepts or refuses it and says
+ * why in the documented words. test/unit/http/produce-body.test.ts holds the two to the same
+ * answers on random and malformed bodies.
+ */
+export function parseProduceBody(bytes: Buffer, kind: BodyKind, format: RecordFormat): ProduceBody {
+  return (
+    scanProduceBody(bytes, kind, format) ??
+    parseProduceBodyWithSchema(bytes.toString('utf8'), kind, format)
+  );
+}
+
+export interface ProducerInput {
+  readonly id: number;
+  readonly epoch: number;
+  /** One number, or one per partition (`{"0": 5, "3": 0}`). */
+  readonly sequence: number | Readonly<Record<string, number>>;
+}
+
+export interface ProduceBody {
+  readonly records: ProduceRecord[];
+  readonly producer?: ProducerInput;
+  readonly leaderEpoch?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The schema: the reference, and the words for every refusal
+// ---------------------------------------------------------------------------------------------
+
+const count = z.number().int().min(0);
+const producerInput = z.strictObject({
+  id: count,
+  epoch: count,
+  sequence: z.union([count, z.record(z.string().regex(/^\d{1,9}$/, 'a partition number'), count)]),
+});
+const produceBodySchema = z.strictObject({
+  records: z.array(z.unknown()),
+  producer: producerInput.optional(),
+  leaderEpoch: count.optional(),
+});
+
+const recordInput = z
+  .strictObject({
+    key: z.string().nullable().optional(),
+    value: z.unknown(),
+    headers: z
+      .array(z.strictObject({ name: z.string(), value: z.unknown() }))
+      .optional()
+      .default([]),
+    partition: z.number().int().min(0).optional(),
+    timestamp: z.number().int().min(0).optional(),
+  })
+  .refine((r) => r.value !== undefined, {
+    message: "'value' is required (null for a tombstone)",
+    path: ['value'],
+  })
+  .refine((r) => r.headers.every((h) => h.value !== undefined), {
+    message: "every header needs a 'value' (null allowed)",
+    path: ['headers'],
+  });
+
+/** The body parsed as text and checked against the schema, record by record. */
+export function parseProduceBodyWithSchema(
+  text: string,
+  kind: BodyKind,
+  format: RecordFormat,
+): ProduceBody {
+  if (kind === 'ndjson') {
+    const records: ProduceRecord[] = [];
+    for (const [i, line] of text.split('\n').entries()) {
+      if (line.trim() === '') continue;
+      if (records.length === maxRecordsPerRequest) throw tooManyRecords();
+      const value = parseJson(line, `NDJSON line ${i + 1}`, (problem) =>
+        invalidRecordText(problem, records.length, `line ${i + 1}`),
+      );
+      records.push(toProduceRecord(value, records.length, format, `line ${i + 1}`));
+    }
+    return { records };
+  }
+  const input = parseJson(text, undefined, (problem) => {
+    const [field, index] = problem.path;
+    return field === 'records' && typeof index === 'number'
+      ? invalidRecordText(problem, index)
+      : undefined;
+  });
+  if (Array.isArray(input)) {
+    throw new TributaryError(
+      'INVALID_REQUEST',
+      'The body is an array; a produce request is an object: wrap the records as {"records": [...]}, or send one record per line as application/x-ndjson.',
+    );
+  }
+  const parsed = produceBodySchema.safeParse(input);
+  if (!parsed.success) throw invalidRequest(parsed.error, produceBodySchema, input);
+  if (parsed.data.records.length > maxRecordsPerRequest) throw tooManyRecords();
+  const { producer, leaderEpoch } = parsed.data;
+  return {
+    records: parsed.data.records.map((r, i) => toProduceRecord(r, i, format, `records[${i}]`)),
+    ...(producer && { producer }),
+    ...(leaderEpoch !== undefined && { leaderEpoch }),
+  };
+}
+
+export const tooManyRecords = () =>
+  new TributaryError(
+    'INVALID_REQUEST',
+    `A produce request carries at most ${maxRecordsPerRequest} records, so that the offsets answered fit a response; send the rest in another request.`,
+    { field: 'records', limit: maxRecordsPerRequest },
+  );
+
+/** A record whose JSON text nests too deep or holds an unpaired surrogate. */
+function invalidRecordText(problem: JsonTextProblem, index: number, prefix = ''): TributaryError {
+  const { message, details } = jsonTextRefusal(problem, `Record ${index}`, prefix);
+  return new TributaryError('INVALID_RECORD', message, { ...details, index });
+}
+
+export function toProduceRecord(
+  input: unknown,
+  index: number,
+  format: RecordFormat,
+  where: string,
+): ProduceRecord {
+  const parsed = recordInput.safeParse(input);
+  if (!parsed.success) {
+    const error = invalidRequest(parsed.error, recordInput, input, where);
+    throw new TributaryError('INVALID_RECORD', error.message, { ...error.details, index });
+  }
+  const r = parsed.data;
+  return {
+    key: encodeKey(format, r.key, `${where}.key`, index),
+    value: encodeValue(format, r.value, `${where}.value`, index),
+    headers: r.headers.map((h, j) => ({
+      name: h.name,
+      value: encodeValue(format, h.value, `${where}.headers[${j}].value`, index),
+    })),
+    ...(r.partition !== undefined && { partition: r.partition }),
+    ...(r.timestamp !== undefined && { timestamp: r.timestamp }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scanner: the hot path
+// ---------------------------------------------------------------------------------------------
+
+const quote = 0x22;
+const comma = 0x2c;
+const colon = 0x3a;
+const openArray = 0x5b;
+const closeArray = 0x5d;
+const openObject = 0x7b;
+const closeObject = 0x7d;
+const newline = 0x0a;
+const letterN = 0x6e;
+
+/** The members of an object, numbered in order: a bit each in a `seen` mask. */
+const bodyField = { records: 0, producer: 1, leaderEpoch: 2 } as const;
+const recordField = { key: 0, value: 1, headers: 2, partition: 3, timestamp: 4 } as const;
+const headerField = { name: 0, value: 1 } as const;
+/** Their names as sent (unescaped), quotes included, in that order. */
+const quoted = (fields: object) =>
+  Object.keys(fields).map((name) => Buffer.from(JSON.stringify(name)));
+const bodyFields = quoted(bodyField);
+const recordFields = quoted(recordField);
+const headerFields = quoted(headerField);
+
+/**
+ * The body read as bytes, or undefined when this reader cannot vouch for it: then the body
+ * is either refused, or has a shape only the schema's reading takes (an escaped member name,
+ * a repeated field, a line of a no-break space, base64 with an escape), and
+ * {@link parseProduceBodyWithSchema} answers. What it returns is exactly what that would.
+ */
+export function scanProduceBody(
+  bytes: Buffer,
+  kind: BodyKind,
+  format: RecordFormat,
+): ProduceBody | undefined {
+  // Text that is not UTF-8 is read with replacement characters: the schema's reading.
+  if (!isUtf8(bytes)) return undefined;
+  const scanner = new BodyScanner(bytes, format);
+  return kind === 'ndjson' ? scanner.lines() : scanner.body();
+}
+
+class BodyScanner {
+  readonly #b: Buffer;
+  readonly #json: JsonBytes;
+  readonly #format: RecordFormat;
+  /** Where what was last read (a record, a value, a member name) ended. */
+  #pos = 0;
+
+  constructor(bytes: Buffer, format: RecordFormat) {
+    this.#b = bytes;
+    this.#json = new JsonBytes(bytes);
+    this.#format = format;
+  }
+
+  /** `{"records": [...], "producer"?: {...}, "leaderEpoch"?: n}` and nothing else. */
+  body(): ProduceBody | undefined {
+    const b = this.#b;
+    const json = this.#json;
+    let i = json.space(0);
+    if (b[i] !== openObject) return undefined;
+    i = json.space(i + 1);
+    let seen = 0;
+    let records: ProduceRecord[] | undefined;
+    let producer: ProducerInput | undefined;
+    let leaderEpoch: number | undefined;
+    for (;;) {
+      const field = this.#field(i, bodyFields, seen);
+      if (field < 0) return undefined;
+      seen |= 1 << field;
+      i = this.#afterName();
+      if (i === notJson) return undefined;
+      if (field === bodyField.records) {
+        records = this.#records(i);
+        if (!records) return undefined;
+        i = this.#pos;
+      } else if (field === bodyField.producer) {
+        const end = json.value(i, 1);
+        if (end === notJson || json.loneSurrogate) return undefined;
+        producer = producerFrom(JSON.parse(b.toString('utf8', i, end)));
+        if (!producer) return undefined;
+        i = end;
+      } else {
+        const end = b[i] === quote ? notJson : json.value(i, 1);
+        if (end === notJson) return undefined;
+        leaderEpoch = json.numberAt(i, end);
+        if (!isCount(leaderEpoch)) return undefined;
+        i = end;
+      }
+      i = json.space(i);
+      if (b[i] === comma) {
+        i = json.space(i + 1);
+        continue;
+      }
+      if (b[i] !== closeObject) return undefined;
+      break;
+    }
+    if (!records || json.space(i + 1) !== b.length) return undefined;
+    return {
+      records,
+      ...(producer && { producer }),
+      ...(leaderEpoch !== undefined && { leaderEpoch }),
+    };
+  }
+
+  /** The records array at `pos`, inside the body's object; leaves #pos past it. */
+  #records(pos: number): ProduceRecord[] | undefined {
+    const b = this.#b;
+    const json = this.#json;
+    if (b[pos] !== openArray) return undefined;
+    let i = json.space(pos + 1);
+    const records: ProduceRecord[] = [];
+    if (b[i] === closeArray) {
+      this.#pos = i + 1;
+      return records;
+    }
+    for (;;) {
+      if (records.length === maxRecordsPerRequest) return undefined;
+      const record = this.#record(i, 2);
+      if (!record) return undefined;
+      records.push(record);
+      i = json.space(this.#pos);
+      if (b[i] === comma) {
+        i = json.space(i + 1);
+        continue;
+      }
+      if (b[i] !== closeArray) return undefined;
+      this.#pos = i + 1;
+      return records;
+    }
+  }
+
+  /** One record per line; lines of nothing but whitespace are skipped. */
+  lines(): ProduceBody | undefined {
+    const b = this.#b;
+    const json = this.#json;
+    const records: ProduceRecord[] = [];
+    for (let start = 0; start <= b.length; ) {
+      const newlineAt = b.indexOf(newline, start);
+      const lineEnd = newlineAt === -1 ? b.length : newlineAt;
+      const i = json.space(start);
+      if (i < lineEnd) {
+        if (records.length === maxRecordsPerRequest) return undefined;
+        const record = this.#record(i, 0);
+        // A record must end on its line (JSON whitespace takes newlines too).
+        if (!record || this.#pos > lineEnd || json.space(this.#pos) < lineEnd) return undefined;
+        records.push(record);
+      }
+      if (newlineAt === -1) break;
+      start = newlineAt + 1;
+    }
+    return { records };
+  }
+
+  /** A record object at `pos`, inside `depth` arrays and objects; leaves #pos past it. */
+  #record(pos: number, depth: number): ProduceRecord | undefined {
+    const b = this.#b;
+    const json = this.#json;
+    if (b[pos] !== openObject) return undefined;
+    let i = json.space(pos + 1);
+    let seen = 0;
+    let key: Uint8Array | null = null;
+    let value: Uint8Array | null | undefined;
+    const headers: RecordHeader[] = [];
+    let partition: number | undefined;
+    let timestamp: number | undefined;
+    if (b[i] === closeObject) return undefined; // no value
+    for (;;) {
+      const field = this.#field(i, recordFields, seen);
+      if (field < 0) return undefined;
+      seen |= 1 << field;
+      i = this.#afterName();
+      if (i === notJson) return undefined;
+      if (field === recordField.value) {
+        value = this.#value(i, depth + 1);
+        if (value === undefined) return undefined;
+        i = this.#pos;
+      } else if (field === recordField.headers) {
+        if (!this.#headers(i, depth + 1, headers)) return undefined;
+        i = this.#pos;
+      } else {
+        const end = json.value(i, depth + 1);
+        if (end === notJson || json.loneSurrogate) return undefined;
+        if (field === recordField.key) {
+          if (b[i] === quote) {
+            const bytes = this.#stringBytes(i, end, json.escaped);
+            if (!bytes) return undefined;
+            key = bytes;
+          } else if (b[i] !== letterN) {
+            return undefined;
+          }
+        } else {
+          const number = b[i] === quote ? Number.NaN : json.numberAt(i, end);
+          if (!isCount(number)) return undefined;
+          if (field === recordField.partition) partition = number;
+          else timestamp = number;
+        }
+        i = end;
+      }
+      i = json.space(i);
+      if (b[i] === comma) {
+        i = json.space(i + 1);
+        continue;
+      }
+      if (b[i] !== closeObject) return undefined;
+      break;
+    }
+    if (value === undefined) return undefined;
+    this.#pos = i + 1;
+    return {
+      key,
+      value,
+      headers,
+      ...(partition !== undefined && { partition }),
+      ...(timestamp !== undefined && { timestamp }),
+    };
+  }
+
+  /**
+   * `"name"` at `pos`, one of `fields` sent unescaped and not seen yet: its index, else -1.
+   * Leaves #pos past it.
+   */
+  #field(pos: number, fields: readonly Buffer[], seen: number): number {
+    const b = this.#b;
+    if (b[pos] !== quote) return -1;
+    const end = b.indexOf(quote, pos + 1) + 1;
+    if (end === 0) return -1;
+    this.#pos = end;
+    for (const [index, field] of fields.entries()) {
+      if (field.length === end - pos && b.compare(field, 0, field.length, pos, end) === 0) {
+        return seen & (1 << index) ? -1 : index;
+      }
+    }
+    return -1;
+  }
+
+  /** Past the colon after the member name #field read, and whitespace: where its value starts. */
+  #afterName(): number {
+    const i = this.#json.space(this.#pos);
+    return this.#b[i] === colon ? this.#json.space(i + 1) : notJson;
+  }
+
+  /**
+   * A record or header value at `pos` as the format stores it (null for JSON null), or
+   * undefined; leaves #pos past it.
+   */
+  #value(pos: number, depth: number): Uint8Array | null | undefined {
+    const b = this.#b;
+    const json = this.#json;
+    const end = json.value(pos, depth);
+    if (end === notJson || json.loneSurrogate) return undefined;
+    this.#pos = end;
+    if (b[pos] === letterN) return null;
+    if (this.#format === 'json') {
+      // Stored as JSON.stringify would write it: most often the very bytes sent.
+      if (json.canonical) return b.subarray(pos, end);
+      return Buffer.from(JSON.stringify(JSON.parse(b.toString('utf8', pos, end))));
+    }
+    return b[pos] === quote ? this.#stringBytes(pos, end, json.escaped) : undefined;
+  }
+
+  /** The bytes of the string at [pos, end) in the format: its UTF-8, or what its base64 says. */
+  #stringBytes(pos: number, end: number, escaped: boolean): Uint8Array | undefined {
+    const b = this.#b;
+    if (this.#format === 'base64') {
+      if (escaped) return undefined;
+      const text = b.toString('latin1', pos + 1, end - 1);
+      return isBase64(text) ? Buffer.from(text, 'base64') : undefined;
+    }
+    if (!escaped) return b.subarray(pos + 1, end - 1);
+    return Buffer.from(this.#decodeString(pos, end));
+  }
+
+  #decodeString(pos: number, end: number): string {
+    const text: unknown = JSON.parse(this.#b.toString('utf8', pos, end));
+    return String(text);
+  }
+
+  /** `[{"name": "...", "value": ...}, ...]` at `pos`, into `headers`; leaves #pos past it. */
+  #headers(pos: number, depth: number, headers: RecordHeader[]): boolean {
+    const b = this.#b;
+    const json = this.#json;
+    if (b[pos] !== openArray) return false;
+    let i = json.space(pos + 1);
+    if (b[i] === closeArray) {
+      this.#pos = i + 1;
+      return true;
+    }
+    for (;;) {
+      if (b[i] !== openObject) return false;
+      i = json.space(i + 1);
+      let seen = 0;
+      let name: string | undefined;
+      let value: Uint8Array | null | undefined;
+      for (;;) {
+        const field = this.#field(i, headerFields, seen);
+        if (field < 0) return false;
+        seen |= 1 << field;
+        i = this.#afterName();
+        if (i === notJson) return false;
+        if (field === headerField.name) {
+          if (b[i] !== quote) return false;
+          const end = json.value(i, depth + 2);
+          if (end === notJson || json.loneSurrogate) return false;
+          name = json.escaped ? this.#decodeString(i, end) : b.toString('utf8', i + 1, end - 1);
+          i = end;
+        } else {
+          value = this.#value(i, depth + 2);
+          if (value === undefined) return false;
+          i = this.#pos;
+        }
+        i = json.space(i);
+        if (b[i] === comma) {
+          i = json.space(i + 1);
+          continue;
+        }
+        if (b[i] !== closeObject) return false;
+        break;
+      }
+      if (name === undefined || value === undefined) return false;
+      headers.push({ name, value });
+      i = json.space(i + 1);
+      if (b[i] === comma) {
+        i = json.space(i + 1);
+        continue;
+      }
+      if (b[i] !== closeArray) return false;
+      this.#pos = i + 1;
+      return true;
+    }
+  }
+}
+
+/** An integer the schema's `count` takes: 0 to 2^53 - 1. */
+const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** `{"id", "epoch", "sequence"}` as the schema takes it, else undefined. */
+function producerFrom(input: unknown): ProducerInput | undefined {
+  if (!isObject(input)) return undefined;
+  if (Object.keys(input).sort().join() !== 'epoch,id,sequence') return undefined;
+  const { id, epoch, sequence } = input;
+  if (!isCount(id) || !isCount(epoch)) return undefined;
+  if (isCount(sequence)) return { id, epoch, sequence };
+  if (!isObject(sequence)) return undefined;
+  const perPartition: Record<string, number> = {};
+  for (const [partition, first] of Object.entries(sequence)) {
+    if (!/^\d{1,9}$/.test(partition) || !isCount(first)) return undefined;
+    perPartition[partition] = first;
+  }
+  return { id, epoch, sequence: perPartition };
+}
