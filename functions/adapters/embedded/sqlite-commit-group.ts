@@ -1,0 +1,236 @@
+/**
+ * Group commit for the embedded metadata store: the write requests that arrived while the
+ * previous commit was being made are applied in one SQLite transaction, each inside a
+ * savepoint of its own, and made durable by one COMMIT (one fsync of the WAL).
+ *
+ *   request A ── SAVEPOINT ─ checks hold ─ writes ─ RELEASE ───────┐
+ *   request B ── SAVEPOINT ─ a check fails ─ nothing written ─ RELEASE ├─ COMMIT (one fsync)
+ *   request C ── SAVEPOINT ─ checks hold ─ writes ─ RELEASE ───────┘   then every answer
+ *
+ * Each request keeps its own all-or-nothing outcome: its checks run against what the
+ * requests before it in the group left (as if they had committed one after another), a
+ * failed check writes nothing, and an error inside one request rolls back to its savepoint
+ * and touches no other. No answer leaves before the COMMIT has returned: with
+ * synchronous=FULL that is after the fsync, and other connections see the group only then.
+ * A crash before it loses the whole group and acknowledged nothing of it. Should the COMMIT
+ * itself fail, every request of the group fails with it (the items a failed check saw may
+ * never have been committed, so they are not reported).
+ *
+ * The writer thread (sqlite-writer-thread.ts) runs this; so does the store itself for a
+ * database in memory, which another thread cannot open.
+ */
+
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { Expectation, ItemKey } from '../../core/ports/metadata-store.ts';
+
+export const schema = `
+  CREATE TABLE IF NOT EXISTS items (
+    pk TEXT NOT NULL,
+    sk TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    expires_at INTEGER,
+    PRIMARY KEY (pk, sk)
+  ) WITHOUT ROWID`;
+
+/** How long a writer waits for another process's write lock before reporting contention. */
+export const busyTimeoutMs = 5_000;
+
+/** An item as SQLite holds it: `data` is JSON text. */
+export interface ItemRow {
+  readonly pk: string;
+  readonly sk: string;
+  readonly version: number;
+  readonly data: string;
+  readonly expires_at: number | null;
+}
+
+/** A WriteOp with its data already JSON text, ready to cross to the writer thread. */
+export interface EncodedOp {
+  readonly type: 'put' | 'delete' | 'check';
+  readonly pk: string;
+  readonly sk: string;
+  /** JSON text of a put's data; null for the other ops. */
+  readonly data: string | null;
+  readonly expiresAt: number | null;
+  readonly expect: Expectation;
+}
+
+export type WriteRequest =
+  /** All or nothing, if every expectation holds. */
+  | { readonly kind: 'transact'; readonly ops: readonly EncodedOp[] }
+  /** Unconditional deletes. */
+  | { readonly kind: 'delete'; readonly keys: readonly ItemKey[] };
+
+export type WriteOutcome =
+  | { readonly kind: 'done' }
+  /** Nothing of the request was written; each failed op with the item it found. */
+  | {
+      readonly kind: 'condition-failed';
+      readonly failures: readonly { readonly index: number; readonly current: ItemRow | null }[];
+    }
+  /** Another process holds the database's write lock; nothing was written. */
+  | { readonly kind: 'busy'; readonly message: string }
+  /** The write transaction could not start; nothing was written. */
+  | { readonly kind: 'unavailable'; readonly message: string }
+  /** SQLite refused or failed; nothing of the request was written. */
+  | { readonly kind: 'failed'; readonly message: string; readonly errcode?: number };
+
+/**
+ * Opens a connection that writes: WAL journal, and synchronous=FULL so that the WAL is
+ * fsynced at every commit, not only at checkpoints (NORMAL would lose the last transactions
+ * on power loss). Creates the table if needed.
+ */
+export function openWriteConnection(path: string): DatabaseSync {
+  const db = new DatabaseSync(path, { timeout: busyTimeoutMs });
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = FULL');
+  db.exec(schema);
+  return db;
+}
+
+/** Applies write requests in one transaction per group; see the top of this file. */
+export class CommitGroups {
+  readonly #db: DatabaseSync;
+  readonly #begin: StatementSync;
+  readonly #commit: StatementSync;
+  readonly #rollback: StatementSync;
+  readonly #savepoint: StatementSync;
+  readonly #release: StatementSync;
+  readonly #rollbackToSavepoint: StatementSync;
+  readonly #read: StatementSync;
+  readonly #put: StatementSync;
+  readonly #delete: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    // BEGIN IMMEDIATE takes the write lock at once, so the reads that check expectations
+    // see what the group will write over.
+    this.#begin = db.prepare('BEGIN IMMEDIATE');
+    this.#commit = db.prepare('COMMIT');
+    this.#rollback = db.prepare('ROLLBACK');
+    this.#savepoint = db.prepare('SAVEPOINT request');
+    this.#release = db.prepare('RELEASE request');
+    this.#rollbackToSavepoint = db.prepare('ROLLBACK TO request');
+    this.#read = db.prepare(
+      'SELECT pk, sk, version, data, expires_at FROM items WHERE pk = ? AND sk = ?',
+    );
+    this.#put = db.prepare(
+      `INSERT INTO items (pk, sk, version, data, expires_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (pk, sk) DO UPDATE SET
+         version = excluded.version, data = excluded.data, expires_at = excluded.expires_at`,
+    );
+    this.#delete = db.prepare('DELETE FROM items WHERE pk = ? AND sk = ?');
+  }
+
+  /** Applies `requests` in order in one transaction; one outcome per request, in order. */
+  commit(requests: readonly WriteRequest[]): WriteOutcome[] {
+    if (requests.length === 0) return [];
+    try {
+      this.#begin.run();
+    } catch (error: unknown) {
+      const message = messageOf(error);
+      const outcome: WriteOutcome = isBusy(error)
+        ? { kind: 'busy', message: `another process holds the database write lock: ${message}` }
+        : { kind: 'unavailable', message: `cannot start a SQLite transaction: ${message}` };
+      return requests.map(() => outcome);
+    }
+    const outcomes: WriteOutcome[] = [];
+    for (const request of requests) {
+      this.#savepoint.run();
+      try {
+        outcomes.push(this.#apply(request));
+        this.#release.run();
+      } catch (error: unknown) {
+        // Some errors (a full disk, an I/O error) make SQLite roll back the whole transaction:
+        // the requests before this one are gone with it.
+        if (!this.#db.isTransaction) return requests.map(() => failed(error));
+        this.#rollbackToSavepoint.run();
+        this.#release.run();
+        outcomes.push(failed(error));
+      }
+    }
+    try {
+      this.#commit.run();
+    } catch (error: unknown) {
+      if (this.#db.isTransaction) this.#rollback.run();
+      return requests.map(() => failed(error));
+    }
+    return outcomes;
+  }
+
+  #apply(request: WriteRequest): WriteOutcome {
+    if (request.kind === 'delete') {
+      for (const key of request.keys) this.#delete.run(key.pk, key.sk);
+      return { kind: 'done' };
+    }
+    // Every expectation is checked before anything is written, so the answer can name all
+    // failed ops with the item each one found.
+    const currents = request.ops.map((op) => this.#readRow(op.pk, op.sk));
+    const failures = request.ops.flatMap((op, index) => {
+      const current = currents[index] ?? null;
+      return holds(op.expect, current) ? [] : [{ index, current }];
+    });
+    if (failures.length > 0) return { kind: 'condition-failed', failures };
+    request.ops.forEach((op, index) => {
+      if (op.type === 'put') {
+        const version = (currents[index]?.version ?? 0) + 1;
+        this.#put.run(op.pk, op.sk, version, op.data ?? 'null', op.expiresAt);
+      } else if (op.type === 'delete') {
+        this.#delete.run(op.pk, op.sk);
+      }
+    });
+    return { kind: 'done' };
+  }
+
+  #readRow(pk: string, sk: string): ItemRow | undefined {
+    const row = this.#read.get(pk, sk);
+    return row === undefined ? undefined : toItemRow(row);
+  }
+}
+
+const holds = (expect: Expectation, current: ItemRow | null): boolean => {
+  switch (expect.kind) {
+    case 'absent':
+      return current === null;
+    case 'version':
+      return current !== null && current.version === expect.version;
+    case 'any':
+      return true;
+  }
+};
+
+export const toItemRow = (row: Record<string, unknown>): ItemRow => {
+  const { pk, sk, version, data, expires_at } = row;
+  if (
+    typeof pk !== 'string' ||
+    typeof sk !== 'string' ||
+    typeof version !== 'number' ||
+    typeof data !== 'string' ||
+    !(expires_at === null || typeof expires_at === 'number')
+  ) {
+    throw new Error(`malformed metadata row ${String(pk)} ${String(sk)}`);
+  }
+  return { pk, sk, version, data, expires_at };
+};
+
+const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);
+
+const failed = (error: unknown): WriteOutcome => {
+  const errcode = errcodeOf(error);
+  return errcode === undefined
+    ? { kind: 'failed', message: messageOf(error) }
+    : { kind: 'failed', message: messageOf(error), errcode };
+};
+
+const errcodeOf = (error: unknown): number | undefined =>
+  error instanceof Error && 'errcode' in error && typeof error.errcode === 'number'
+    ? error.errcode
+    : undefined;
+
+/** SQLITE_BUSY (5) or SQLITE_LOCKED (6); extended codes keep the primary code in the low byte. */
+export const isBusy = (error: unknown): boolean => {
+  const code = errcodeOf(error);
+  return code !== undefined && ((code & 0xff) === 5 || (code & 0xff) === 6);
+};
