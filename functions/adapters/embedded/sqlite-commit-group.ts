@@ -3,9 +3,11 @@
  * previous commit was being made are applied in one SQLite transaction, each inside a
  * savepoint of its own, and made durable by one COMMIT (one fsync of the WAL).
  *
- *   request A ── SAVEPOINT ─ checks hold ─ writes ─ RELEASE ───────┐
- *   request B ── SAVEPOINT ─ a check fails ─ nothing written ─ RELEASE ├─ COMMIT (one fsync)
- *   request C ── SAVEPOINT ─ checks hold ─ writes ─ RELEASE ───────┘   then every answer
+ *   BEGIN IMMEDIATE
+ *   A: SAVEPOINT ─ checks hold ─ writes ─────────── RELEASE
+ *   B: SAVEPOINT ─ a check fails ─ nothing written ─ RELEASE
+ *   C: SAVEPOINT ─ checks hold ─ writes ─────────── RELEASE
+ *   COMMIT (one fsync), then the answers to A, B and C
  *
  * Each request keeps its own all-or-nothing outcome: its checks run against what the
  * requests before it in the group left (as if they had committed one after another), a

@@ -12,14 +12,17 @@ export interface WriterThreadData {
   readonly requests: MessagePort;
   /** The thread posts {@link WriterAnswers} here. */
   readonly answers: MessagePort;
-  /** Int32 words: {@link postedWord} and {@link closedWord}. */
+  /** Int32 words: see {@link postedWord} and the words after it. */
   readonly signal: Int32Array;
 }
 
-/** Requests posted so far: the store adds one after each message, and notifies. */
+/** Messages posted so far: the store adds one after each (it wraps round past 2^31 - 1). */
 export const postedWord = 0;
+/** 1 while the thread sleeps until the next message, else 0: only then does it want a notify. */
+export const sleepingWord = 1;
 /** 0 while open; the thread sets 1, and notifies, once its connection is closed. */
-export const closedWord = 1;
+export const closedWord = 2;
+export const signalWords = 3;
 
 export type WriterMessage =
   | { readonly id: number; readonly request: WriteRequest }
