@@ -1,7 +1,7 @@
 /**
- * Group commit for the embedded metadata store: the write requests that arrived while the
- * previous commit was being made are applied in one SQLite transaction, each inside a
- * savepoint of its own, and made durable by one COMMIT (one fsync of the WAL).
+ * Group commit for the embedded metadata store: the write requests that arrive while the
+ * previous commit is being made are applied in one SQLite transaction, each inside a
+ * savepoint of its own as it arrives, and made durable by one COMMIT (one fsync of the WAL).
  *
  *   BEGIN IMMEDIATE
  *   A: SAVEPOINT ─ checks hold ─ writes ─────────── RELEASE
@@ -103,6 +103,10 @@ export class CommitGroups {
   readonly #read: StatementSync;
   readonly #put: StatementSync;
   readonly #delete: StatementSync;
+  /** Outcomes of the requests added since the last commit, in order. */
+  #outcomes: WriteOutcome[] = [];
+  /** Index in #outcomes of the first request the open transaction holds. */
+  #firstInTransaction = 0;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -125,40 +129,79 @@ export class CommitGroups {
     this.#delete = db.prepare('DELETE FROM items WHERE pk = ? AND sk = ?');
   }
 
-  /** Applies `requests` in order in one transaction; one outcome per request, in order. */
-  commit(requests: readonly WriteRequest[]): WriteOutcome[] {
-    if (requests.length === 0) return [];
-    try {
-      this.#begin.run();
-    } catch (error: unknown) {
-      const message = messageOf(error);
-      const outcome: WriteOutcome = isBusy(error)
-        ? { kind: 'busy', message: `another process holds the database write lock: ${message}` }
-        : { kind: 'unavailable', message: `cannot start a SQLite transaction: ${message}` };
-      return requests.map(() => outcome);
-    }
-    const outcomes: WriteOutcome[] = [];
-    for (const request of requests) {
-      this.#savepoint.run();
+  /** Requests added since the last commit. */
+  get size(): number {
+    return this.#outcomes.length;
+  }
+
+  /**
+   * Applies `request` in a savepoint of the group's transaction (begun by the first request
+   * added), and keeps its outcome for {@link commit}. Nothing is visible to other
+   * connections, or answered, before then.
+   */
+  add(request: WriteRequest): void {
+    if (!this.#db.isTransaction) {
       try {
-        outcomes.push(this.#apply(request));
-        this.#release.run();
+        this.#begin.run();
       } catch (error: unknown) {
-        // Some errors (a full disk, an I/O error) make SQLite roll back the whole transaction:
-        // the requests before this one are gone with it.
-        if (!this.#db.isTransaction) return requests.map(() => failed(error));
+        const message = messageOf(error);
+        this.#outcomes.push(
+          isBusy(error)
+            ? { kind: 'busy', message: `another process holds the database write lock: ${message}` }
+            : { kind: 'unavailable', message: `cannot start a SQLite transaction: ${message}` },
+        );
+        return;
+      }
+      this.#firstInTransaction = this.#outcomes.length;
+    }
+    try {
+      this.#savepoint.run();
+      const outcome = this.#apply(request);
+      this.#release.run();
+      this.#outcomes.push(outcome);
+    } catch (error: unknown) {
+      // Some errors (a full disk, an I/O error) make SQLite roll back the whole transaction:
+      // the requests before this one in the group are gone with it.
+      if (!this.#db.isTransaction) {
+        this.#outcomes.push(failed(error));
+        this.#loseTransaction(error);
+        return;
+      }
+      try {
         this.#rollbackToSavepoint.run();
         this.#release.run();
-        outcomes.push(failed(error));
+        this.#outcomes.push(failed(error));
+      } catch (rollbackError: unknown) {
+        this.#outcomes.push(failed(error));
+        this.#loseTransaction(rollbackError);
       }
     }
-    try {
-      this.#commit.run();
-    } catch (error: unknown) {
-      if (this.#db.isTransaction) this.#rollback.run();
-      return requests.map(() => failed(error));
+  }
+
+  /**
+   * Commits the requests added since the last commit, with one COMMIT, and returns their
+   * outcomes in the order they were added.
+   */
+  commit(): WriteOutcome[] {
+    if (this.#db.isTransaction) {
+      try {
+        this.#commit.run();
+      } catch (error: unknown) {
+        this.#loseTransaction(error);
+      }
     }
+    const outcomes = this.#outcomes;
+    this.#outcomes = [];
+    this.#firstInTransaction = 0;
     return outcomes;
+  }
+
+  /** Rolls the transaction back, if SQLite did not, and fails every request it held. */
+  #loseTransaction(error: unknown): void {
+    if (this.#db.isTransaction) this.#rollback.run();
+    for (let i = this.#firstInTransaction; i < this.#outcomes.length; i++) {
+      this.#outcomes[i] = failed(error);
+    }
   }
 
   #apply(request: WriteRequest): WriteOutcome {

@@ -302,7 +302,8 @@ class ThisThreadWriter implements Writer {
     this.#scheduled = false;
     const group = this.#queue;
     this.#queue = [];
-    const outcomes = this.#groups.commit(group.map((entry) => entry.request));
+    for (const entry of group) this.#groups.add(entry.request);
+    const outcomes = this.#groups.commit();
     for (const [i, entry] of group.entries()) {
       entry.resolve(outcomes[i] ?? { kind: 'failed', message: 'no outcome' });
     }

@@ -29,12 +29,7 @@
  */
 
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import {
-  CommitGroups,
-  openWriteConnection,
-  type WriteOutcome,
-  type WriteRequest,
-} from './sqlite-commit-group.ts';
+import { CommitGroups, openWriteConnection, type WriteOutcome } from './sqlite-commit-group.ts';
 import {
   closedWord,
   postedWord,
@@ -53,7 +48,8 @@ const dozeMs = 0.1;
 const { path, requests, answers, signal } = workerData as WriterThreadData;
 const db = openWriteConnection(path);
 const groups = new CommitGroups(db);
-let queue: { readonly id: number; readonly request: WriteRequest }[] = [];
+/** Ids of the requests applied since the last commit, in order. */
+let queue: number[] = [];
 /** Messages taken so far, counted as the store counts them in `signal[postedWord]`. */
 let received = 0;
 let closing = false;
@@ -73,27 +69,29 @@ const drain = (): void => {
     if ('close' in message) {
       closing = true;
     } else {
-      queue.push(message);
+      // Applied at once, in the group's open transaction: the commit then only has to COMMIT.
+      groups.add(message.request);
+      queue.push(message.id);
       if (awaited > 0) awaited--;
     }
   }
 };
 
 const commit = (): void => {
-  const group = queue;
+  const ids = queue;
   queue = [];
   const started = performance.now();
-  const outcomes = groups.commit(group.map((entry) => entry.request));
+  const outcomes = groups.commit();
   const ended = performance.now();
   commitMs = 0.8 * commitMs + 0.2 * (ended - started);
-  const reply: [number, WriteOutcome][] = group.map((entry, i) => [
-    entry.id,
+  const reply: [number, WriteOutcome][] = ids.map((id, i) => [
+    id,
     outcomes[i] ?? { kind: 'failed', message: 'no outcome' },
   ]);
   answers.postMessage(reply satisfies WriterAnswers);
   // What arrived during the commit was not sent in answer to it.
   drain();
-  awaited = group.length;
+  awaited = ids.length;
   gatherUntil = ended + commitMs;
 };
 
