@@ -12,20 +12,14 @@
  * the queue is committed and answered first, the connection closed, and then
  * `signal[closedWord]` set to 1 and notified, so the store can wait for it synchronously.
  *
- * Gathering. A request a commit answers is usually followed at once by its client's next
- * one. With clients each waiting for their answer, committing whatever is queued the moment
- * the last commit ends splits them into two groups that take turns, each waiting for the
- * other's fsync; waiting for the answered ones to come back first keeps them in one group,
- * one fsync per round. The wait is never longer than a commit takes (then the late ones
- * would have waited for this commit anyway), and there is none when every answered request
- * came back:
+ * Each request is applied as soon as the thread takes it, in the open transaction of the
+ * next group; the group is committed as soon as the thread is free, that is, once the
+ * commit before has returned: what arrives during a commit goes into the next one.
  *
- *   commit {A,B}  │ C,D arrive │ commit {C,D} │ A,B arrive  …   two groups take turns
- *   commit {A,B,C,D} │ A,B,C,D arrive │ commit {A,B,C,D} …      one group, one fsync
- *
- * While it expects them the thread looks every tenth of a millisecond rather than ask the
- * store to wake it: waking a sleeping thread costs the waker tens of microseconds (more in
- * a virtual machine), on the event loop every request goes through.
+ * Between commits the thread looks for new requests every tenth of a millisecond for a
+ * while, rather than sleep until the store wakes it: waking a sleeping thread costs the
+ * waker tens of microseconds (more in a virtual machine), on the event loop every request
+ * goes through. Only when no request came for a while does it sleep until the next.
  */
 
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
@@ -41,8 +35,9 @@ import {
 
 /** How long an idle thread sleeps before looking again (it is woken on every request). */
 const idleWaitMs = 1_000;
-/** How often the thread looks for the requests it expects after a commit. */
+/** How often the thread looks for requests after a commit, and for how long. */
 const dozeMs = 0.1;
+const dozeForMs = 2;
 
 // workerData is untyped; the store passes exactly a WriterThreadData.
 const { path, requests, answers, signal } = workerData as WriterThreadData;
@@ -53,12 +48,8 @@ let queue: number[] = [];
 /** Messages taken so far, counted as the store counts them in `signal[postedWord]`. */
 let received = 0;
 let closing = false;
-/** Requests the last commit answered that have not been followed by a new one. */
-let awaited = 0;
-/** Until when to wait for them: the last commit's end plus about a commit's duration. */
-let gatherUntil = 0;
-/** How long a commit takes, smoothed. */
-let commitMs = 1;
+/** When the thread last committed. */
+let busyAt = 0;
 
 /** Takes every message posted so far. */
 const drain = (): void => {
@@ -72,7 +63,6 @@ const drain = (): void => {
       // Applied at once, in the group's open transaction: the commit then only has to COMMIT.
       groups.add(message.request);
       queue.push(message.id);
-      if (awaited > 0) awaited--;
     }
   }
 };
@@ -80,19 +70,13 @@ const drain = (): void => {
 const commit = (): void => {
   const ids = queue;
   queue = [];
-  const started = performance.now();
   const outcomes = groups.commit();
-  const ended = performance.now();
-  commitMs = 0.8 * commitMs + 0.2 * (ended - started);
   const reply: [number, WriteOutcome][] = ids.map((id, i) => [
     id,
     outcomes[i] ?? { kind: 'failed', message: 'no outcome' },
   ]);
   answers.postMessage(reply satisfies WriterAnswers);
-  // What arrived during the commit was not sent in answer to it.
-  drain();
-  awaited = ids.length;
-  gatherUntil = ended + commitMs;
+  busyAt = performance.now();
 };
 
 /** Sleeps until the next message is posted, or `ms` passed. */
@@ -104,12 +88,7 @@ const sleep = (ms: number): void => {
   Atomics.store(signal, sleepingWord, 0);
 };
 
-/**
- * Sleeps `ms` at most, or less if a message is posted before it starts, without asking the
- * store to wake it: for the requests expected right after a commit, when checking every
- * fraction of a millisecond costs less than the store's notification (a wake-up of another
- * thread, expensive in a virtual machine) would.
- */
+/** Sleeps `ms` at most, or less if a message is posted before it starts; no notify is asked. */
 const doze = (ms: number): void => {
   Atomics.wait(signal, postedWord, Atomics.load(signal, postedWord), ms);
 };
@@ -117,12 +96,10 @@ const doze = (ms: number): void => {
 for (;;) {
   drain();
   if (closing) break;
-  const now = performance.now();
-  const expecting = awaited > 0 && now < gatherUntil;
-  if (queue.length > 0 && !expecting) {
+  if (queue.length > 0) {
     commit();
-  } else if (expecting) {
-    doze(Math.min(dozeMs, gatherUntil - now));
+  } else if (performance.now() - busyAt < dozeForMs) {
+    doze(dozeMs);
   } else {
     sleep(idleWaitMs);
   }
