@@ -306,6 +306,45 @@ describe.each(backends)('MetadataStore contract: $name', (backend) => {
       const entries = await store.query(pk, { from: 'entry-', to: 'entry-~' });
       expect(entries.map((item) => item.data)).toStrictEqual([{ writer: winner }]);
     });
+    it('judges concurrent transactions each on its own: one that fails writes nothing and stops no other', async () => {
+      const pk = partition();
+      const taken = { pk, sk: 'taken' };
+      await store.transact([put(taken, { n: 1 }, expectAbsent)]);
+      const own = (writer: number, part: string) => ({ pk, sk: `own-${writer}-${part}` });
+
+      // Eight writers at once, each on items of its own. Writer 3's middle op expects the
+      // taken item absent; writer 6's last op expects an item of its own that is not there.
+      const attempts = Array.from({ length: 8 }, (_, i) => {
+        const first = put(own(i, 'a'), { writer: i }, expectAbsent);
+        const second = put(own(i, 'b'), { writer: i }, expectAbsent);
+        if (i === 3) return store.transact([first, check(taken, expectAbsent), second]);
+        if (i === 6) return store.transact([first, second, del(own(i, 'c'), expectVersion(1))]);
+        return store.transact([first, second]);
+      });
+      const results = await Promise.allSettled(attempts);
+
+      for (const [i, result] of results.entries()) {
+        if (i !== 3 && i !== 6) {
+          expect(result.status, `writer ${i}`).toBe('fulfilled');
+          continue;
+        }
+        expect(result.status, `writer ${i}`).toBe('rejected');
+        if (result.status === 'fulfilled') continue;
+        expect(result.reason).toBeInstanceOf(ConditionFailedError);
+        expect(result.reason.failures).toStrictEqual(
+          i === 3
+            ? [{ index: 1, current: { ...taken, version: 1, data: { n: 1 } } }]
+            : [{ index: 2, current: undefined }],
+        );
+      }
+      const written = await store.query(pk, { from: 'own-', to: 'own-~' });
+      expect(written.map((item) => item.sk)).toStrictEqual(
+        [0, 1, 2, 4, 5, 7].flatMap((i) => [own(i, 'a').sk, own(i, 'b').sk]),
+      );
+      expect(written.every((item) => item.version === 1)).toBe(true);
+      expect(await store.get(taken)).toStrictEqual({ ...taken, version: 1, data: { n: 1 } });
+    });
+
     it('lets exactly one writer win when lone puts race transactions on one item', async () => {
       const pk = partition();
       const head = { pk, sk: 'head' };
@@ -602,6 +641,62 @@ describe('embedded MetadataStore durability', () => {
         expect(items.length).toBeGreaterThan(acknowledged);
         expect(pairs.map((p) => p.sk)).toStrictEqual(items.map((i) => i.sk));
         expect(items.map((i) => i.data.i)).toStrictEqual(items.map((_, i) => i));
+      } finally {
+        reopened.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps every acknowledged transaction of concurrent writers, and each whole, when killed mid-commit', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tributary-crash-'));
+    try {
+      const path = join(dir, 'metadata.db');
+      const writer = fileURLToPath(
+        new URL('../support/sqlite-group-crash-writer.ts', import.meta.url),
+      );
+      const child = spawn(process.execPath, [writer, path], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const exited = once(child, 'exit');
+
+      // Eight writers share commits; kill -9 after 400 answers, while they are all going.
+      const committed: string[] = [];
+      const refused: string[] = [];
+      for await (const line of createInterface({ input: child.stdout })) {
+        const [outcome, sk] = line.split(' ');
+        if (outcome === 'committed' && sk) committed.push(sk);
+        if (outcome === 'refused' && sk) refused.push(sk);
+        if (committed.length + refused.length >= 400) {
+          child.kill('SIGKILL');
+          break;
+        }
+      }
+      const [, signal] = await exited;
+      expect(signal, stderr).toBe('SIGKILL');
+      expect(refused.length).toBeGreaterThan(0);
+
+      const reopened = openSqliteMetadataStore(path);
+      try {
+        const items = (await reopened.query('item')).map((item) => item.sk);
+        const pairs = (await reopened.query('pair')).map((pair) => pair.sk);
+        // Each transaction is there whole or not at all, a refused one not at all...
+        expect(pairs).toStrictEqual(items);
+        const found = new Set(items);
+        for (const sk of refused) expect(found.has(sk), sk).toBe(false);
+        // ...and every acknowledged one is there.
+        for (const sk of committed) expect(found.has(sk), sk).toBe(true);
+        // A writer waits for each answer before its next transaction: what it committed is
+        // every transaction up to its last, bar the refused ones.
+        for (let w = 0; w < 8; w++) {
+          const ns = items.filter((sk) => sk.startsWith(`${w}-`)).map((sk) => Number(sk.slice(2)));
+          const last = Math.max(-1, ...ns);
+          const expected = Array.from({ length: last + 1 }, (_, n) => n).filter((n) => n % 4 !== 3);
+          expect(ns, `writer ${w}`).toStrictEqual(expected);
+        }
       } finally {
         reopened.close();
       }

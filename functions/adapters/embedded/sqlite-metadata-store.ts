@@ -5,17 +5,28 @@
  *
  * Durability: WAL journal with synchronous=FULL, so a transaction that resolved has been
  * fsynced and survives a killed process (and a power cut).
+ * Writes: one connection in a worker thread (sqlite-writer-thread.ts) makes every write, so
+ * that the fsync of a commit never blocks the event loop, and commits the transactions that
+ * arrive meanwhile together, one savepoint each, with one fsync (sqlite-commit-group.ts).
+ * Each transaction still applies whole or not at all and resolves only after its COMMIT.
+ * Reads: a connection of this thread, which sees a commit once it is durable. A database in
+ * memory cannot be shared with another thread: there this connection writes too, in the same
+ * groups.
  * Order: `sk` is TEXT with SQLite's default BINARY collation, i.e. memcmp over the UTF-8
  * encoding — the same byte order DynamoDB sorts string sort keys by.
  * Expiry: items past `expiresAt` stay readable until {@link SqliteMetadataStore.sweepExpired}
  * removes them, as DynamoDB TTL deletes lazily (up to days later).
  */
 
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
+import {
+  MessageChannel,
+  type MessagePort,
+  receiveMessageOnPort,
+  Worker,
+} from 'node:worker_threads';
 import {
   ConditionFailedError,
-  type Expectation,
-  type FailedExpectation,
   type ItemKey,
   type JsonObject,
   type MetadataStore,
@@ -26,31 +37,34 @@ import {
   type WriteOp,
 } from '../../core/ports/metadata-store.ts';
 import { assertKey, assertQuery, assertTransaction } from '../item-limits.ts';
-
-const schema = `
-  CREATE TABLE IF NOT EXISTS items (
-    pk TEXT NOT NULL,
-    sk TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    expires_at INTEGER,
-    PRIMARY KEY (pk, sk)
-  ) WITHOUT ROWID`;
-
-/** How long a writer waits for another process's write lock before reporting contention. */
-const busyTimeoutMs = 5_000;
+import {
+  CommitGroups,
+  type EncodedOp,
+  type ItemRow,
+  openWriteConnection,
+  toItemRow,
+  type WriteOutcome,
+  type WriteRequest,
+} from './sqlite-commit-group.ts';
+import {
+  closedWord,
+  postedWord,
+  signalWords,
+  sleepingWord,
+  type WriterAnswers,
+  type WriterMessage,
+  type WriterThreadData,
+} from './sqlite-writer-protocol.ts';
 
 export class SqliteMetadataStore implements MetadataStore {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #writer: Writer;
 
   constructor(path: string) {
-    this.#db = new DatabaseSync(path, { timeout: busyTimeoutMs });
-    this.#db.exec('PRAGMA journal_mode = WAL');
-    // FULL: the WAL is fsynced at every commit, not only at checkpoints (NORMAL would lose
-    // the last transactions on power loss).
-    this.#db.exec('PRAGMA synchronous = FULL');
-    this.#db.exec(schema);
+    // This connection creates the table, so it exists before the writer thread opens the file.
+    this.#db = openWriteConnection(path);
+    this.#writer = path === ':memory:' ? new ThisThreadWriter(this.#db) : new WriterThread(path);
   }
 
   async get(key: ItemKey): Promise<StoredItem | undefined> {
@@ -85,59 +99,25 @@ export class SqliteMetadataStore implements MetadataStore {
     }
     return this.#statement(sql)
       .all(...params)
-      .map(toStoredItem);
+      .map((row) => toStoredItem(toItemRow(row)));
   }
 
   async transact(ops: readonly WriteOp[]): Promise<void> {
     assertTransaction(ops);
     if (ops.length === 0) return;
-    this.#begin();
-    try {
-      // Every expectation is checked before anything is written, so the error can name all
-      // failed ops with the item each one found.
-      const failures: FailedExpectation[] = [];
-      const currents = ops.map((op, index) => {
-        const current = this.#read(op.key);
-        if (!holds(op.expect, current)) failures.push({ index, current });
-        return current;
-      });
-      if (failures.length > 0) throw new ConditionFailedError(failures);
-      ops.forEach((op, index) => {
-        if (op.type === 'put') {
-          const version = (currents[index]?.version ?? 0) + 1;
-          this.#statement(
-            `INSERT INTO items (pk, sk, version, data, expires_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (pk, sk) DO UPDATE SET
-               version = excluded.version, data = excluded.data, expires_at = excluded.expires_at`,
-          ).run(op.key.pk, op.key.sk, version, JSON.stringify(op.data), op.expiresAt ?? null);
-        } else if (op.type === 'delete') {
-          this.#statement('DELETE FROM items WHERE pk = ? AND sk = ?').run(op.key.pk, op.key.sk);
-        }
-      });
-      this.#db.exec('COMMIT');
-    } catch (error: unknown) {
-      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      throw error;
-    }
+    throwIfNotDone(await this.#writer.write({ kind: 'transact', ops: ops.map(encodeOp) }));
   }
 
   async deleteMany(keys: readonly ItemKey[]): Promise<void> {
     for (const key of keys) assertKey(key);
     if (keys.length === 0) return;
-    this.#begin();
-    try {
-      const remove = this.#statement('DELETE FROM items WHERE pk = ? AND sk = ?');
-      for (const key of keys) remove.run(key.pk, key.sk);
-      this.#db.exec('COMMIT');
-    } catch (error: unknown) {
-      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      throw error;
-    }
+    const plainKeys = keys.map(({ pk, sk }) => ({ pk, sk }));
+    throwIfNotDone(await this.#writer.write({ kind: 'delete', keys: plainKeys }));
   }
 
   /**
    * Deletes items whose `expiresAt` is before `nowMs`, as DynamoDB TTL eventually does.
-   * Embedded only (tests, maintenance). Returns how many items were deleted.
+   * Embedded only (tests). Returns how many items were deleted.
    */
   sweepExpired(nowMs: number): number {
     const result = this.#statement(
@@ -146,7 +126,9 @@ export class SqliteMetadataStore implements MetadataStore {
     return Number(result.changes);
   }
 
+  /** Commits and answers every write already asked for, then closes both connections. */
   close(): void {
+    this.#writer.close();
     this.#statements.clear();
     if (this.#db.isOpen) this.#db.close();
   }
@@ -155,24 +137,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const row = this.#statement(
       'SELECT pk, sk, version, data, expires_at FROM items WHERE pk = ? AND sk = ?',
     ).get(key.pk, key.sk);
-    return row === undefined ? undefined : toStoredItem(row);
-  }
-
-  /** Takes the write lock now, so the reads that check expectations see what we will write over. */
-  #begin(): void {
-    try {
-      this.#db.exec('BEGIN IMMEDIATE');
-    } catch (error: unknown) {
-      if (isBusy(error)) {
-        throw new TransactionContentionError('another process holds the database write lock', {
-          cause: error,
-        });
-      }
-      throw new StorageUnavailableError('cannot start a SQLite transaction', {
-        throttled: false,
-        cause: error,
-      });
-    }
+    return row === undefined ? undefined : toStoredItem(toItemRow(row));
   }
 
   #statement(sql: string): StatementSync {
@@ -189,38 +154,197 @@ export class SqliteMetadataStore implements MetadataStore {
 export const openSqliteMetadataStore = (path: string): SqliteMetadataStore =>
   new SqliteMetadataStore(path);
 
-const holds = (expect: Expectation, current: StoredItem | undefined): boolean => {
-  switch (expect.kind) {
-    case 'absent':
-      return current === undefined;
-    case 'version':
-      return current !== undefined && current.version === expect.version;
-    case 'any':
-      return true;
+/** Where write requests go to be committed in groups. */
+interface Writer {
+  write(request: WriteRequest): Promise<WriteOutcome>;
+  /** Commits and answers what was asked for, then stops; later writes are refused. */
+  close(): void;
+}
+
+/** How long close waits for the writer thread to commit what it holds and close. */
+const closeWaitMs = 10_000;
+
+/** The writer thread: see sqlite-writer-thread.ts. */
+class WriterThread implements Writer {
+  readonly #worker: Worker;
+  readonly #requests: MessagePort;
+  readonly #answers: MessagePort;
+  readonly #signal = new Int32Array(new SharedArrayBuffer(4 * signalWords));
+  readonly #pending = new Map<
+    number,
+    { resolve(outcome: WriteOutcome): void; reject(error: unknown): void }
+  >();
+  #nextId = 0;
+  #stopped: Error | undefined;
+
+  constructor(path: string) {
+    const requests = new MessageChannel();
+    const answers = new MessageChannel();
+    this.#requests = requests.port1;
+    this.#answers = answers.port1;
+    const workerData: WriterThreadData = {
+      path,
+      requests: requests.port2,
+      answers: answers.port2,
+      signal: this.#signal,
+    };
+    this.#worker = new Worker(new URL('./sqlite-writer-thread.ts', import.meta.url), {
+      workerData,
+      transferList: [requests.port2, answers.port2],
+    });
+    // The port carries only what the writer thread posts: WriterAnswers.
+    this.#answers.on('message', (answers: WriterAnswers) => this.#settle(answers));
+    const stopped = (cause: unknown) =>
+      this.#stop(
+        new StorageUnavailableError('the SQLite writer thread stopped', {
+          throttled: false,
+          cause,
+        }),
+      );
+    this.#worker.on('error', stopped);
+    this.#worker.on('exit', stopped);
+    this.#idle();
+  }
+
+  write(request: WriteRequest): Promise<WriteOutcome> {
+    if (this.#stopped) return Promise.reject(this.#stopped);
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.#pending.size === 0) {
+        this.#worker.ref();
+        this.#answers.ref();
+      }
+      this.#pending.set(id, { resolve, reject });
+      this.#post({ id, request });
+    });
+  }
+
+  close(): void {
+    if (this.#stopped) return;
+    this.#post({ close: true });
+    // Synchronously, as SQLite's own close is: the thread answers everything it was sent
+    // before the close, then closes its connection.
+    Atomics.wait(this.#signal, closedWord, 0, closeWaitMs);
+    for (let m = receiveMessageOnPort(this.#answers); m; m = receiveMessageOnPort(this.#answers)) {
+      // The port carries only what the writer thread posts: WriterAnswers.
+      this.#settle(m.message as WriterAnswers);
+    }
+    this.#stop(new StorageUnavailableError('the metadata store is closed', { throttled: false }));
+    this.#requests.close();
+    this.#answers.close();
+    void this.#worker.terminate();
+  }
+
+  #post(message: WriterMessage): void {
+    this.#requests.postMessage(message);
+    Atomics.add(this.#signal, postedWord, 1);
+    // Waking a thread costs tens of microseconds: only when it sleeps until the next message.
+    if ('close' in message || Atomics.load(this.#signal, sleepingWord) === 1) {
+      Atomics.notify(this.#signal, postedWord);
+    }
+  }
+
+  #settle(answers: WriterAnswers): void {
+    for (const [id, outcome] of answers) {
+      this.#pending.get(id)?.resolve(outcome);
+      this.#pending.delete(id);
+    }
+    if (this.#pending.size === 0) this.#idle();
+  }
+
+  /** Fails every pending write (its fate unknown) and refuses later ones. */
+  #stop(error: Error): void {
+    this.#stopped ??= error;
+    for (const { reject } of this.#pending.values()) reject(error);
+    this.#pending.clear();
+    this.#idle();
+  }
+
+  /** With nothing pending, the thread does not keep the process alive. */
+  #idle(): void {
+    this.#worker.unref();
+    this.#answers.unref();
+  }
+}
+
+/** Writes on the reading connection, in groups all the same: for a database in memory. */
+class ThisThreadWriter implements Writer {
+  readonly #groups: CommitGroups;
+  #queue: { readonly request: WriteRequest; resolve(outcome: WriteOutcome): void }[] = [];
+  #scheduled = false;
+  #closed = false;
+
+  constructor(db: DatabaseSync) {
+    this.#groups = new CommitGroups(db);
+  }
+
+  write(request: WriteRequest): Promise<WriteOutcome> {
+    if (this.#closed) {
+      return Promise.reject(
+        new StorageUnavailableError('the metadata store is closed', { throttled: false }),
+      );
+    }
+    return new Promise((resolve) => {
+      this.#queue.push({ request, resolve });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  close(): void {
+    this.#flush();
+    this.#closed = true;
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const group = this.#queue;
+    this.#queue = [];
+    for (const entry of group) this.#groups.add(entry.request);
+    const outcomes = this.#groups.commit();
+    for (const [i, entry] of group.entries()) {
+      entry.resolve(outcomes[i] ?? { kind: 'failed', message: 'no outcome' });
+    }
+  }
+}
+
+const encodeOp = (op: WriteOp): EncodedOp => ({
+  type: op.type,
+  pk: op.key.pk,
+  sk: op.key.sk,
+  data: op.type === 'put' ? JSON.stringify(op.data) : null,
+  expiresAt: op.type === 'put' ? (op.expiresAt ?? null) : null,
+  expect: op.expect,
+});
+
+/** Turns a refused write into the port's error. */
+const throwIfNotDone = (outcome: WriteOutcome): void => {
+  switch (outcome.kind) {
+    case 'done':
+      return;
+    case 'condition-failed':
+      throw new ConditionFailedError(
+        outcome.failures.map(({ index, current }) => ({
+          index,
+          current: current === null ? undefined : toStoredItem(current),
+        })),
+      );
+    case 'busy':
+      throw new TransactionContentionError(outcome.message);
+    case 'unavailable':
+      throw new StorageUnavailableError(outcome.message, { throttled: false });
+    case 'failed':
+      throw Object.assign(new Error(outcome.message), { errcode: outcome.errcode });
   }
 };
 
-const toStoredItem = (row: Record<string, unknown>): StoredItem => {
+const toStoredItem = (row: ItemRow): StoredItem => {
   const { pk, sk, version, data, expires_at: expiresAt } = row;
-  if (
-    typeof pk !== 'string' ||
-    typeof sk !== 'string' ||
-    typeof version !== 'number' ||
-    typeof data !== 'string' ||
-    !(expiresAt === null || typeof expiresAt === 'number')
-  ) {
-    throw new Error(`malformed metadata row ${String(pk)} ${String(sk)}`);
-  }
-  // JSON.parse is untyped; `data` was written by JSON.stringify of a JsonObject in transact().
+  // JSON.parse is untyped; `data` was written by JSON.stringify of a JsonObject in encodeOp.
   const parsed: JsonObject = JSON.parse(data);
   return expiresAt === null
     ? { pk, sk, version, data: parsed }
     : { pk, sk, version, data: parsed, expiresAt };
-};
-
-const isBusy = (error: unknown): boolean => {
-  if (!(error instanceof Error) || !('errcode' in error)) return false;
-  // SQLITE_BUSY (5) and SQLITE_LOCKED (6); extended codes keep the primary code in the low byte.
-  const code = Number(error.errcode) & 0xff;
-  return code === 5 || code === 6;
 };

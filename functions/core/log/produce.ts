@@ -205,8 +205,14 @@ function prepare(
       if (chunk) await deps.ctx.segments.put(chunk.key, chunk.body);
       let outcome: CommitOutcome;
       try {
-        // 2. Then the index, atomically for every partition touched.
-        outcome = await commitIndex(deps, write, view);
+        // 2. Then the index, atomically for every partition touched, after this process's
+        // commits already under way on the same partitions, on the heads they left.
+        const endTurn = await deps.writers.takeTurn(headKeys(write));
+        try {
+          outcome = await commitIndex(deps, write, await readView(deps, write, 'cached'));
+        } finally {
+          endTurn();
+        }
       } catch (error: unknown) {
         // The commit did not land (or its fate is unknown): the chunk is an orphan, which
         // the maintenance workflow's sweep deletes once no commit can refer to it any more.
@@ -426,9 +432,12 @@ type CommitOutcome = { readonly kind: 'append'; readonly bases: number[] } | Dup
 
 const keyId = (key: ItemKey) => `${key.pk}\u0000${key.sk}`;
 
+const headKeys = ({ topic, placed }: PlannedWrite): ItemKey[] =>
+  placed.map(({ batch }) => headKey(topic.id, batch.partition));
+
 function viewKeys(write: PlannedWrite): ItemKey[] {
   const { topic, placed, conditions } = write;
-  const keys = placed.map(({ batch }) => headKey(topic.id, batch.partition));
+  const keys = headKeys(write);
   const producer = conditions.producer;
   if (producer) {
     keys.push(producerMetaKey(producer.id));

@@ -14,6 +14,8 @@ export class WriterCache {
   readonly #topics = new Map<string, { readonly topic: Topic; readonly readAt: number }>();
   // Map keeps insertion order: the first key is the least recently used.
   readonly #items = new Map<string, StoredItem>();
+  /** Per item: settles when the last commit that took a turn on it is done. */
+  readonly #turns = new Map<string, Promise<void>>();
 
   constructor(options: { topicTtlMs: number; maxItems: number }) {
     this.#topicTtlMs = options.topicTtlMs;
@@ -57,6 +59,36 @@ export class WriterCache {
 
   forgetItem(key: ItemKey): void {
     this.#items.delete(itemId(key));
+  }
+
+  /**
+   * Waits until no commit of this process that took a turn on any of `keys` before is still
+   * under way, and holds the turn on them until the returned function is called. Commits
+   * conditioned on one item then go one after another, each on the version the one before
+   * left here, rather than all on the same version, where all but one would fail and retry.
+   *
+   *   without turns: A, B read head 7 ─ both commit ─ A ✓, B ✗ reads 10, commits again ✓
+   *   with turns:    A reads head 7, commits ✓ head 10 ─ B reads 10, commits ✓
+   *
+   * A store that commits asynchronously (the embedded one groups commits on another thread)
+   * leaves room for such races that a synchronous one did not. Turns only order this
+   * process's commits; the conditions still guard against every other writer.
+   */
+  async takeTurn(keys: readonly ItemKey[]): Promise<() => void> {
+    const ids = keys.map(itemId);
+    const before = ids.flatMap((id) => this.#turns.get(id) ?? []);
+    let done = () => {};
+    const mine = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    for (const id of ids) this.#turns.set(id, mine);
+    // Each earlier turn waited for the ones before it: waiting for the last is enough, and
+    // a turn only waits for earlier ones, so turns never wait on each other in a circle.
+    await Promise.all(before);
+    return () => {
+      done();
+      for (const id of ids) if (this.#turns.get(id) === mine) this.#turns.delete(id);
+    };
   }
 }
 
