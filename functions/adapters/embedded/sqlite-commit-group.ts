@@ -129,11 +129,6 @@ export class CommitGroups {
     this.#delete = db.prepare('DELETE FROM items WHERE pk = ? AND sk = ?');
   }
 
-  /** Requests added since the last commit. */
-  get size(): number {
-    return this.#outcomes.length;
-  }
-
   /**
    * Applies `request` in a savepoint of the group's transaction (begun by the first request
    * added), and keeps its outcome for {@link commit}. Nothing is visible to other
@@ -198,7 +193,11 @@ export class CommitGroups {
 
   /** Rolls the transaction back, if SQLite did not, and fails every request it held. */
   #loseTransaction(error: unknown): void {
-    if (this.#db.isTransaction) this.#rollback.run();
+    try {
+      if (this.#db.isTransaction) this.#rollback.run();
+    } catch {
+      // Nothing of it was committed either way: the requests it held fail below.
+    }
     for (let i = this.#firstInTransaction; i < this.#outcomes.length; i++) {
       this.#outcomes[i] = failed(error);
     }
