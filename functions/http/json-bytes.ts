@@ -12,14 +12,15 @@ import { maxJsonDepth } from './json-text.ts';
 /** Returned by a scan in place of an end: not JSON (or nested deeper than allowed). */
 export const notJson = -1;
 
-const quote = 0x22;
+/** The bytes of JSON's structure, for scanners of JSON text. */
+export const quote = 0x22;
 const backslash = 0x5c;
-const comma = 0x2c;
-const colon = 0x3a;
-const openArray = 0x5b;
-const closeArray = 0x5d;
-const openObject = 0x7b;
-const closeObject = 0x7d;
+export const comma = 0x2c;
+export const colon = 0x3a;
+export const openArray = 0x5b;
+export const closeArray = 0x5d;
+export const openObject = 0x7b;
+export const closeObject = 0x7d;
 const minus = 0x2d;
 const plus = 0x2b;
 const dot = 0x2e;

@@ -3,7 +3,17 @@ import { z } from 'zod';
 import { TributaryError } from '../core/errors.ts';
 import type { RecordHeader } from '../core/log/batch-codec.ts';
 import { maxRecordsPerRequest, type ProduceRecord } from '../core/log/produce.ts';
-import { JsonBytes, notJson } from './json-bytes.ts';
+import {
+  closeArray,
+  closeObject,
+  colon,
+  comma,
+  JsonBytes,
+  notJson,
+  openArray,
+  openObject,
+  quote,
+} from './json-bytes.ts';
 import type { JsonTextProblem } from './json-text.ts';
 import { encodeKey, encodeValue, isBase64, type RecordFormat } from './record-format.ts';
 import { type BodyKind, jsonTextRefusal, parseJson } from './request.ts';
@@ -160,13 +170,6 @@ export function toProduceRecord(
 // The scanner: the hot path
 // ---------------------------------------------------------------------------------------------
 
-const quote = 0x22;
-const comma = 0x2c;
-const colon = 0x3a;
-const openArray = 0x5b;
-const closeArray = 0x5d;
-const openObject = 0x7b;
-const closeObject = 0x7d;
 const newline = 0x0a;
 const letterN = 0x6e;
 

@@ -13,8 +13,8 @@ import { encodeRecords, type ProducerRecord, type ValueFormat } from './records.
  * await transaction.sendOffsets({ consumer, topics: [{ topic: 'orders', partitions: [{ partition: 0, offset: 42 }] }] });
  */
 export interface TransactionOffsets {
-  // biome-ignore lint/suspicious/noExplicitAny: any consumer, whatever format it reads.
-  readonly consumer: Consumer<any>;
+  /** A consumer of this client, whatever format it reads. */
+  readonly consumer: Pick<Consumer, typeof transactionSupport>;
   readonly topics?: readonly {
     readonly topic: string;
     readonly partitions: readonly { partition: number; offset: number; metadata?: string }[];
@@ -113,8 +113,7 @@ const fatalCodes = ['PRODUCER_FENCED', 'UNKNOWN_PRODUCER_ID'];
 export class OpenTransaction implements Transaction {
   readonly #host: TransactionHost;
   readonly #records: (ProducerRecord & { topic: string })[] = [];
-  // biome-ignore lint/suspicious/noExplicitAny: as TransactionOffsets.
-  #consumer: Consumer<any> | undefined;
+  #consumer: TransactionOffsets['consumer'] | undefined;
   #topics: TransactionOffsets['topics'];
   #active = true;
 
