@@ -1,8 +1,9 @@
 import type { CoreContext } from '../core/context.ts';
 import { groupPk, groupsPk, offsetSkPrefix } from '../core/groups/group.ts';
-import { chunkPrefix, deletedTopicKey, partitionPk, sweepKey } from '../core/keys.ts';
+import { chunkPrefix, deletedTopicKey, headKey, sweepKey } from '../core/keys.ts';
 import { expectVersion, lostRace, type StoredItem } from '../core/ports/metadata-store.ts';
 import { purgeTopicSubscriptions } from '../core/subscriptions/subscriptions.ts';
+import { fenceDeletedTopic } from '../core/topics/topics.ts';
 import type { StepOutcome } from './retention.ts';
 import type { MaintenanceSettings } from './settings.ts';
 
@@ -31,11 +32,13 @@ interface PurgeProgress {
  * committed offsets for it, its orphan sweep cursor, and its chunks; finally the
  * `deleted-topics` item itself.
  *
- * The topic's id is never reused and its tombstone refuses every write to it (each commit
- * and each maintenance write is conditioned on the topic item), so nothing new appears
- * under it except chunks of produce requests still in flight at the delete, which can
- * never be committed. The item goes last, and only once the orphan grace has passed since
- * the delete with no chunk left, so such a late chunk is found and deleted too. A crash
+ * The topic's id is never reused and nothing new is committed under it: each maintenance
+ * write is conditioned on the topic item, and each produce on partition heads the delete
+ * marked deleted (made sure of first, should the delete have failed half-way). Only chunks
+ * of produce requests still in flight at the delete appear, which can never be committed.
+ * The marked heads and the item go last, and only once the orphan grace has passed since
+ * the delete with no chunk left, so such a late chunk is found and deleted too, and no
+ * commit can still be under way to find a head missing and create it. A crash
  * anywhere leaves the item, and the next pass carries on from the progress saved in it;
  * every delete is idempotent.
  */
@@ -44,19 +47,25 @@ export async function purgeTopic(
   settings: MaintenanceSettings,
   work: PurgeWork,
 ): Promise<StepOutcome> {
-  const item = await ctx.metadata.get(deletedTopicKey(work.topicId));
+  let item = await ctx.metadata.get(deletedTopicKey(work.topicId));
+  if (item && item.data.headsFenced !== true) {
+    // The delete failed before marking every head: nothing is removed until it is done.
+    await fenceDeletedTopic(ctx, work.topicId);
+    item = await ctx.metadata.get(deletedTopicKey(work.topicId));
+  }
   if (!item) return { more: false, counts: {} };
   const partitions = Number(item.data.partitions ?? 0);
   const deletedAt = Number(item.data.deletedAt ?? 0);
   const progress = progressFrom(item);
 
   if (progress.partitionsDone < partitions) {
-    const page = await ctx.metadata.query(partitionPk(work.topicId, progress.partitionsDone), {
-      limit: itemsPerStep,
-    });
-    if (page.length > 0) {
-      await ctx.metadata.deleteMany(page);
-      return { more: true, counts: { purgedItems: page.length } };
+    const head = headKey(work.topicId, progress.partitionsDone);
+    const page = await ctx.metadata.query(head.pk, { limit: itemsPerStep });
+    // The head, marked deleted, stays until the end: it is what stops a late commit.
+    const doomed = page.filter((i) => i.sk !== head.sk);
+    if (doomed.length > 0) {
+      await ctx.metadata.deleteMany(doomed);
+      return { more: true, counts: { purgedItems: doomed.length } };
     }
     await saveProgress(ctx, item, { ...progress, partitionsDone: progress.partitionsDone + 1 });
     return { more: true, counts: {} };
@@ -98,8 +107,12 @@ export async function purgeTopic(
     // A produce request in flight at the delete may still write a chunk: look again later.
     return { more: false, counts: {} };
   }
+  // No commit begun before the delete can still be under way (none starts over 30 s after
+  // its chunk was named, and the grace is longer): the heads have done their work.
+  const heads = Array.from({ length: partitions }, (_, p) => headKey(work.topicId, p));
+  await ctx.metadata.deleteMany(heads);
   await ctx.metadata.deleteMany([deletedTopicKey(work.topicId)]);
-  return { more: false, counts: { topicsPurged: 1 } };
+  return { more: false, counts: { purgedItems: heads.length, topicsPurged: 1 } };
 }
 
 function progressFrom(item: StoredItem): PurgeProgress {

@@ -4,7 +4,13 @@ import { chunkKey, deletedTopicKey } from '../../functions/core/keys.ts';
 import { chunkSized, createTopic, fetchAll, produce } from '../support/api.ts';
 import { backends } from '../support/backends.ts';
 import { call, type RunningServer, startServer } from '../support/server.ts';
-import { chunksOf, indexItems, partitionItems } from '../support/storage.ts';
+import {
+  chunksOf,
+  failingWhen,
+  indexItems,
+  marksHeadDeleted,
+  partitionItems,
+} from '../support/storage.ts';
 
 const minute = 60_000;
 const hour = 60 * minute;
@@ -157,10 +163,15 @@ describe.each(backends)('the maintenance pass ($name)', (backend) => {
     // The delete is instant for readers and writers; the data goes with the next passes.
     expect((await call(server.url, 'GET', '/v1/topics/doomed')).status).toBe(404);
     const first = await runPass();
-    expect(first.purgedItems).toBeGreaterThanOrEqual(3 * 2 + 1);
+    expect(first.purgedItems).toBeGreaterThanOrEqual(3);
     expect(first.purgedChunks).toBe(1);
     expect(first.topicsPurged).toBe(0);
-    for (const p of [0, 1, 2]) expect(await partitionItems(server.stores, topicId, p)).toEqual([]);
+    // All but each partition's head, which the delete marked deleted and which stays until
+    // no commit begun before the delete can still be under way.
+    for (const p of [0, 1, 2]) {
+      const left = await partitionItems(server.stores, topicId, p);
+      expect(left.map((i) => [i.sk, i.data.deleted])).toEqual([['head', true]]);
+    }
     expect(await chunksOf(server.stores, topicId)).toEqual([]);
     const offsets = (await call(server.url, 'GET', '/v1/groups/doomed-readers/offsets')).body;
     expect(offsets.offsets).toEqual([]);
@@ -176,9 +187,36 @@ describe.each(backends)('the maintenance pass ($name)', (backend) => {
     await server.stores.segments.put(chunkKey(topicId, now, randomUUID()), new Uint8Array(10));
     now += grace + 1;
     const last = await runPass();
-    expect(last).toMatchObject({ topicsPurged: 1, purgedChunks: 1 });
+    expect(last).toMatchObject({ topicsPurged: 1, purgedChunks: 1, purgedItems: 3 });
     expect(await chunksOf(server.stores, topicId)).toEqual([]);
+    for (const p of [0, 1, 2]) expect(await partitionItems(server.stores, topicId, p)).toEqual([]);
     expect(await server.stores.metadata.get(deletedTopicKey(topicId))).toBeUndefined();
+  });
+
+  it('marks the heads of a topic whose delete failed half-way before purging anything', async () => {
+    await createTopic(server.url, 'half-deleted', 2);
+    const { topicId } = await describeTopic('half-deleted');
+    await produce(server.url, 'half-deleted', [{ value: 1, partition: 0 }]);
+    // An instance that dies right after the delete's first write, before marking the heads.
+    const dying = await startServer(backend, {
+      now: () => now,
+      stores: { ...server.stores, metadata: failingWhen(server.stores.metadata, marksHeadDeleted) },
+    });
+    try {
+      expect((await call(dying.url, 'DELETE', '/v1/topics/half-deleted')).status).toBe(500);
+    } finally {
+      await dying.stop();
+    }
+    expect((await partitionItems(server.stores, topicId, 1)).map((i) => i.sk)).toEqual([]);
+
+    await runPass();
+    for (const p of [0, 1]) {
+      const left = await partitionItems(server.stores, topicId, p);
+      expect(left.map((i) => [i.sk, i.data.deleted])).toEqual([['head', true]]);
+    }
+    expect(await server.stores.metadata.get(deletedTopicKey(topicId))).toMatchObject({
+      data: { headsFenced: true },
+    });
   });
 
   it('sweeps chunks no commit refers to once they are older than the grace, and no others', async () => {

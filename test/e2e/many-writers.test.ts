@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { headKey, partitionPk } from '../../functions/core/keys.ts';
 import { createTopic, fetchAll, produce } from '../support/api.ts';
 import { backends } from '../support/backends.ts';
 import { call, type RunningServer, startServer } from '../support/server.ts';
+import { failingWhen, marksHeadDeleted } from '../support/storage.ts';
 
 /**
  * Several API processes over one store, as several Lambda instances are: each remembers
@@ -51,6 +53,47 @@ describe.each(backends)('several API instances over one store ($name)', (backend
       records: [{ value: 2 }],
     });
     expect(response.status).toBe(404);
+    expect(response.body.error.code).toBe('TOPIC_NOT_FOUND');
+  });
+
+  it('refuses to produce into a partition never written to, of a topic another instance deleted', async () => {
+    await createTopic(a.url, 'vanished', 2);
+    const { topicId } = (await call(a.url, 'GET', '/v1/topics/vanished')).body;
+    await produce(a.url, 'vanished', [{ value: 1, partition: 0 }]);
+    expect((await call(b.url, 'DELETE', '/v1/topics/vanished')).status).toBe(204);
+    // a still remembers the topic; partition 1 has no head yet for it to remember.
+    const response = await call(a.url, 'POST', '/v1/topics/vanished/records', {
+      records: [{ value: 2, partition: 1 }],
+    });
+    expect(response.status).toBe(404);
+    expect(response.body.error.code).toBe('TOPIC_NOT_FOUND');
+    const left = await a.stores.metadata.query(partitionPk(topicId, 1));
+    expect(left.map((i) => [i.sk, i.data.nextOffset, i.data.deleted])).toEqual([['head', 0, true]]);
+  });
+
+  it('finishes a delete that failed half-way before calling the topic gone', async () => {
+    await createTopic(a.url, 'half-deleted', 2);
+    const { topicId } = (await call(a.url, 'GET', '/v1/topics/half-deleted')).body;
+    await produce(a.url, 'half-deleted', [{ value: 1, partition: 0 }]);
+    // An instance that dies right after the delete's first write, before marking the heads.
+    const dying = await startServer(backend, {
+      stores: { ...a.stores, metadata: failingWhen(a.stores.metadata, marksHeadDeleted) },
+    });
+    try {
+      expect((await call(dying.url, 'DELETE', '/v1/topics/half-deleted')).status).toBe(500);
+    } finally {
+      await dying.stop();
+    }
+    const heads = () => a.stores.metadata.getMany([0, 1].map((p) => headKey(topicId, p)));
+    expect((await heads()).map((h) => h?.data.deleted)).toEqual([undefined, undefined]);
+
+    // The delete sent again finds the topic gone and finishes the job before saying so.
+    const again = await call(b.url, 'DELETE', '/v1/topics/half-deleted');
+    expect(again.status).toBe(404);
+    expect((await heads()).map((h) => h?.data.deleted)).toEqual([true, true]);
+    const response = await call(a.url, 'POST', '/v1/topics/half-deleted/records', {
+      records: [{ value: 2, partition: 0 }],
+    });
     expect(response.body.error.code).toBe('TOPIC_NOT_FOUND');
   });
 

@@ -7,7 +7,11 @@
 import { expect } from 'vitest';
 import { batchSkEnd, batchSkPrefix, chunkPrefix, partitionPk } from '../../functions/core/keys.ts';
 import { gcSkPrefix } from '../../functions/core/log/partition-maint.ts';
-import type { StoredItem } from '../../functions/core/ports/metadata-store.ts';
+import type {
+  MetadataStore,
+  StoredItem,
+  WriteOp,
+} from '../../functions/core/ports/metadata-store.ts';
 import type { SegmentObject } from '../../functions/core/ports/segment-store.ts';
 import type { OpenBackend } from './backends.ts';
 import { call, type RunningServer } from './server.ts';
@@ -62,3 +66,19 @@ export async function expectStoredExactly(server: RunningServer, topic: string):
   const stored = (await chunksOf(server.stores, described.topicId)).map((o) => o.key);
   expect(new Set(stored), `${topic}'s chunks`).toEqual(referenced);
 }
+
+/** The store as it is, but a transaction matching `fails` dies before it reaches it. */
+export const failingWhen = (
+  store: MetadataStore,
+  fails: (ops: readonly WriteOp[]) => boolean,
+): MetadataStore => ({
+  get: (key) => store.get(key),
+  getMany: (keys) => store.getMany(keys),
+  query: (pk, options) => store.query(pk, options),
+  deleteMany: (keys) => store.deleteMany(keys),
+  transact: (ops) => (fails(ops) ? Promise.reject(new Error('process died')) : store.transact(ops)),
+});
+
+/** The writes of a topic delete that mark its partition heads deleted. */
+export const marksHeadDeleted = (ops: readonly WriteOp[]) =>
+  ops.some((op) => op.type === 'put' && op.key.sk === 'head' && op.data.deleted === true);

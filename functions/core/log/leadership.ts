@@ -1,7 +1,7 @@
 import type { CoreContext } from '../context.ts';
 import { headKey } from '../keys.ts';
 import { expectAbsent, expectVersion, lostRace } from '../ports/metadata-store.ts';
-import { assertPartition, loadTopic } from '../topics/topic.ts';
+import { assertPartition, loadTopic, topicNotFound } from '../topics/topic.ts';
 import { headData, headFromItem } from './partition-items.ts';
 
 /**
@@ -21,6 +21,8 @@ export async function takeLeadership(
   let item = await ctx.metadata.get(key);
   for (;;) {
     const head = headFromItem(item);
+    // Deleted since it was read (the delete marks every head): the topic is gone.
+    if (head.deleted) throw topicNotFound(topic.name);
     const leaderEpoch = head.leaderEpoch + 1;
     try {
       await ctx.metadata.transact([

@@ -11,6 +11,12 @@ export interface PartitionHead {
   readonly nextPosition: number;
   /** Raised by an exclusive writer taking the partition; older epochs are fenced. */
   readonly leaderEpoch: number;
+  /**
+   * Set when the topic was deleted: the delete rewrites every head with this mark, so a
+   * commit based on a head read before the delete fails its version condition, and one
+   * that reads the head after it learns the topic is gone (see fenceHeads in topics.ts).
+   */
+  readonly deleted?: true;
   /** Item version, or undefined when no batch was ever committed (the item is absent). */
   readonly version: number | undefined;
 }
@@ -21,6 +27,7 @@ export function headFromItem(item: StoredItem | undefined): PartitionHead {
     nextOffset: numberField(item, 'nextOffset'),
     nextPosition: numberField(item, 'nextPosition'),
     leaderEpoch: numberField(item, 'leaderEpoch'),
+    ...(item.data.deleted === true && { deleted: true }),
     version: item.version,
   };
 }
@@ -29,6 +36,7 @@ export const headData = (head: Omit<PartitionHead, 'version'>) => ({
   nextOffset: head.nextOffset,
   nextPosition: head.nextPosition,
   leaderEpoch: head.leaderEpoch,
+  ...(head.deleted && { deleted: true }),
 });
 
 /**

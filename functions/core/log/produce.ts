@@ -1,7 +1,7 @@
 import { partitionForKey } from '../../../sdk/src/partitioner.ts';
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
-import { batchSk, chunkKey as chunkKeyAt, headKey, partitionPk, topicKey } from '../keys.ts';
+import { batchSk, chunkKey as chunkKeyAt, headKey, partitionPk } from '../keys.ts';
 import {
   ConditionFailedError,
   type Expectation,
@@ -185,51 +185,58 @@ function prepare(
     return acks;
   };
 
+  const commit = async (): Promise<RecordAck[]> => {
+    // A refusal or a replay is decided before any byte is written.
+    let view = await readView(deps, write, 'cached');
+    let verdict: Verdict;
+    try {
+      verdict = judge(write, view, deps.ctx.now());
+    } catch (error: unknown) {
+      if (!(error instanceof TributaryError || error instanceof TopicDeleted)) throw error;
+      // Remembered state may be stale: only fresh state refuses.
+      view = await readView(deps, write, 'fresh');
+      verdict = judge(write, view, deps.ctx.now());
+    }
+    if (verdict.kind === 'duplicate') return acksFrom(verdict.bases, verdict.appendTimes);
+
+    // 1. The chunk first: nothing refers to it yet, so nothing is visible.
+    if (chunk) await deps.ctx.segments.put(chunk.key, chunk.body);
+    // 2. Then the index, atomically for every partition touched, after this process's
+    // commits already under way on the same partitions, on the heads they left. Should
+    // the commit not land (or its fate be unknown), the chunk is an orphan, which the
+    // maintenance workflow's sweep deletes once no commit can refer to it any more.
+    let outcome: CommitOutcome;
+    const endTurn = await deps.writers.takeTurn(headKeys(write));
+    try {
+      outcome = await commitIndex(deps, write, await readView(deps, write, 'cached'));
+    } finally {
+      endTurn();
+    }
+    // A duplicate: our own earlier attempt (whose answer was lost) landed meanwhile, and
+    // this chunk is an orphan for the sweep.
+    if (outcome.kind === 'duplicate') return acksFrom(outcome.bases, outcome.appendTimes);
+    return acksFrom(
+      outcome.bases,
+      batches.map(() => now),
+    );
+  };
+
   return {
     recordCount: records.length,
     commit: async () => {
-      // A refusal or a replay is decided before any byte is written.
-      let view = await readView(deps, write, 'cached');
-      let verdict: Verdict;
       try {
-        verdict = judge(write, view, deps.ctx.now());
+        return await commit();
       } catch (error: unknown) {
-        if (!(error instanceof TributaryError)) throw error;
-        // Remembered state may be stale: only fresh state refuses.
-        view = await readView(deps, write, 'fresh');
-        verdict = judge(write, view, deps.ctx.now());
+        if (!(error instanceof TopicDeleted)) throw error;
+        // A head says the topic was deleted since it was read. Deleted and created again:
+        // produce to the new one, as a Kafka producer does once its metadata catches up.
+        deps.writers.forgetTopic(topic.name);
+        const current = await findTopic(deps.ctx, topic.name);
+        if (!current) throw topicNotFound(topic.name);
+        if (current.id === topic.id) throw new Error(`topic ${topic.name} has a deleted head`);
+        deps.writers.rememberTopic(current, deps.ctx.now());
+        return prepare(deps, current, records, conditions).commit();
       }
-      if (verdict.kind === 'duplicate') return acksFrom(verdict.bases, verdict.appendTimes);
-
-      // 1. The chunk first: nothing refers to it yet, so nothing is visible.
-      if (chunk) await deps.ctx.segments.put(chunk.key, chunk.body);
-      let outcome: CommitOutcome;
-      try {
-        // 2. Then the index, atomically for every partition touched, after this process's
-        // commits already under way on the same partitions, on the heads they left.
-        const endTurn = await deps.writers.takeTurn(headKeys(write));
-        try {
-          outcome = await commitIndex(deps, write, await readView(deps, write, 'cached'));
-        } finally {
-          endTurn();
-        }
-      } catch (error: unknown) {
-        // The commit did not land (or its fate is unknown): the chunk is an orphan, which
-        // the maintenance workflow's sweep deletes once no commit can refer to it any more.
-        // The topic was deleted and created again since it was read: produce to the new one,
-        // as a Kafka producer does once its metadata catches up.
-        if (error instanceof TopicReplaced) {
-          return prepare(deps, error.topic, records, conditions).commit();
-        }
-        throw error;
-      }
-      // A duplicate: our own earlier attempt (whose answer was lost) landed meanwhile, and
-      // this chunk is an orphan for the sweep.
-      if (outcome.kind === 'duplicate') return acksFrom(outcome.bases, outcome.appendTimes);
-      return acksFrom(
-        outcome.bases,
-        batches.map(() => now),
-      );
     },
   };
 }
@@ -417,7 +424,6 @@ interface PlannedWrite {
 
 /** The versioned items a commit is conditioned on, as last read or remembered. */
 interface View {
-  topicVersion: number;
   readonly items: Map<string, StoredItem | undefined>;
 }
 
@@ -467,7 +473,7 @@ async function readView(
       else deps.writers.forgetItem(key);
     }
   }
-  return { topicVersion: write.topic.version, items };
+  return { items };
 }
 
 /**
@@ -521,6 +527,7 @@ function judge(write: PlannedWrite, view: View, now: number): Verdict {
   }
   for (const { batch } of placed) {
     const head = headFromItem(view.items.get(keyId(headKey(topic.id, batch.partition))));
+    if (head.deleted) throw new TopicDeleted();
     assertLeaderEpoch(topic, batch.partition, head, conditions.leaderEpoch);
     if (conditions.expectedOffset !== undefined && head.nextOffset !== conditions.expectedOffset) {
       throw new TributaryError(
@@ -585,12 +592,15 @@ export const commitBudgetMs = 15_000;
  */
 export const maxCommitDelayMs = 30_000;
 
-type OpRole = 'topic' | 'producer' | 'head' | 'entry' | 'state';
+type OpRole = 'producer' | 'head' | 'entry' | 'state';
 
 /**
  * Commits one index entry per batch and advances each partition head, in one transaction
- * conditioned on the topic and every head (and, for an idempotent producer, its epoch and
- * sequence state) being as they were judged. Returns the base offsets, or the original
+ * conditioned on every head (and, for an idempotent producer, its epoch and sequence
+ * state) being as they were judged. The topic item is not checked: a delete marks every
+ * head (fenceHeads in topics.ts), so a head still as judged means the topic was not
+ * deleted, and a config change needs no fence (as in Kafka, it reaches writers soon
+ * after, here within the 5 s a writer remembers a topic). Returns the base offsets, or the original
  * ones when the request turns out to be a replay.
  *
  *   writer A reads head 7 ─┐          ┌─ A commits 7..9, head → 10 ✓
@@ -643,12 +653,6 @@ async function commitIndex(
       return item ? expectVersion(item.version) : expectAbsent;
     };
 
-    // The topic is unchanged: not deleted (nor re-created) since this request read it.
-    add('topic', {
-      type: 'check',
-      key: topicKey(topic.name),
-      expect: expectVersion(view.topicVersion),
-    });
     if (producer) {
       // The producer's epoch is unchanged: no newer instance fenced it meanwhile. Its
       // expiry is pushed back when it has less than a day left.
@@ -714,30 +718,24 @@ async function commitIndex(
         for (const failure of error.failures) {
           const role = roles[failure.index];
           const key = ops[failure.index]?.key;
-          if (role === 'topic') {
-            writers.forgetTopic(topic.name);
-            const current = await findTopic(ctx, topic.name);
-            if (!current) throw topicNotFound(topic.name);
-            if (current.id !== topic.id) throw new TopicReplaced(current);
-            writers.rememberTopic(current, ctx.now());
-            view.topicVersion = current.version;
-          } else if (role === 'entry' || !key) {
+          if (role === 'entry' || !key) {
             reread = true;
           } else {
-            // Another writer committed first, a newer producer instance fenced this one,
-            // or a writer took the partition: the failure carries the item as it is now.
+            // Another writer committed first, a newer producer instance fenced this one, a
+            // writer took the partition, or the topic was deleted: the failure carries the
+            // item as it is now, which the next judgement sees.
             view.items.set(keyId(key), failure.current);
             if (failure.current) writers.rememberItem(failure.current);
             else writers.forgetItem(key);
           }
         }
-        if (reread) view = await rereadView(deps, write, view);
+        if (reread) view = await readView(deps, write, 'fresh');
         // The first loss retries at once; repeated losses mean heavy contention, where
         // spreading out helps every writer through.
         if (attempt > 1) await pause(attempt);
       } else if (error instanceof TransactionContentionError) {
         await pause(attempt);
-        view = await rereadView(deps, write, view);
+        view = await readView(deps, write, 'fresh');
       } else {
         throw error;
       }
@@ -798,18 +796,13 @@ export function appendOps(
   };
 }
 
-async function rereadView(deps: ProduceDeps, write: PlannedWrite, stale: View): Promise<View> {
-  const fresh = await readView(deps, write, 'fresh');
-  fresh.topicVersion = stale.topicVersion;
-  return fresh;
-}
-
-/** The topic was deleted and re-created under the same name while a request was in flight. */
-class TopicReplaced extends Error {
-  readonly topic: Topic;
-  constructor(topic: Topic) {
-    super(`topic ${topic.name} was re-created`);
-    this.topic = topic;
+/**
+ * A partition head carries the deleted mark: the topic was deleted since it was read
+ * (see fenceHeads in topics.ts). Never written past; the caller looks the topic up again.
+ */
+class TopicDeleted extends Error {
+  constructor() {
+    super('a partition head says the topic was deleted');
   }
 }
 

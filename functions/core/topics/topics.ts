@@ -1,7 +1,8 @@
 import type { TopicDescription } from '../../../sdk/src/topics.ts';
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
-import { deletedTopicKey, maintKey, topicKey, topicsPk } from '../keys.ts';
+import { deletedTopicKey, headKey, maintKey, topicKey, topicsPk } from '../keys.ts';
+import { headData, headFromItem } from '../log/partition-items.ts';
 import { maintFromItem, storedBytes } from '../log/partition-maint.ts';
 import { readPartitionStates } from '../log/partition-state.ts';
 import {
@@ -9,8 +10,17 @@ import {
   expectAbsent,
   expectVersion,
   lostRace,
+  maxTransactionOps,
+  type WriteOp,
 } from '../ports/metadata-store.ts';
-import { loadTopic, maxPartitions, type Topic, topicData, topicFromItem } from './topic.ts';
+import {
+  loadTopic,
+  maxPartitions,
+  type Topic,
+  topicData,
+  topicFromItem,
+  topicNotFound,
+} from './topic.ts';
 import {
   effectiveConfigStrings,
   parseConfigOverrides,
@@ -176,9 +186,23 @@ async function updateTopic(ctx: CoreContext, name: string, change: (topic: Topic
  * Deletes the topic at once: it is gone for every reader and writer the moment this
  * commits. Its data is listed under `deleted-topics` for the maintenance workflow, which
  * removes it (functions/maintenance/purge.ts).
+ *
+ * Before answering, every partition head is marked deleted ({@link fenceHeads}): a produce
+ * commits without checking the topic item, conditioned only on the heads it writes, so a
+ * writer that still remembers the topic (or a request in flight) is stopped by the head,
+ * never writes into the deleted topic once this answers, and learns the topic is gone.
  */
 export async function deleteTopic(ctx: CoreContext, name: string): Promise<void> {
-  const topic = await loadTopic(ctx, name);
+  assertValidTopicName(name);
+  const item = await ctx.metadata.get(topicKey(name));
+  const topic = item && topicFromItem(item);
+  if (!topic) {
+    // A delete that failed after its tombstone may not have fenced every head: finish that
+    // before saying the topic is gone.
+    const id = item?.data.id;
+    if (typeof id === 'string') await fenceDeletedTopic(ctx, id);
+    throw topicNotFound(name);
+  }
   try {
     await ctx.metadata.transact([
       {
@@ -198,6 +222,76 @@ export async function deleteTopic(ctx: CoreContext, name: string): Promise<void>
     // Changed or deleted meanwhile: start again from what is there now.
     if (await lostRace(error)) return deleteTopic(ctx, name);
     throw error;
+  }
+  await fenceDeletedTopic(ctx, topic.id);
+}
+
+/**
+ * Marks every head of a deleted topic deleted, unless its `deleted-topics` item says that
+ * was done (or the purge already removed it), then says so in the item. Idempotent: the
+ * delete, a delete repeated after a crash, and the purge all call it.
+ */
+export async function fenceDeletedTopic(ctx: CoreContext, topicId: string): Promise<void> {
+  for (;;) {
+    const item = await ctx.metadata.get(deletedTopicKey(topicId));
+    if (!item || item.data.headsFenced === true) return;
+    await fenceHeads(ctx, topicId, Number(item.data.partitions ?? 0));
+    try {
+      await ctx.metadata.transact([
+        {
+          type: 'put',
+          key: deletedTopicKey(topicId),
+          data: { ...item.data, headsFenced: true },
+          expect: expectVersion(item.version),
+        },
+      ]);
+      return;
+    } catch (error: unknown) {
+      // The purge saved its progress meanwhile: read the item again.
+      if (!(await lostRace(error))) throw error;
+    }
+  }
+}
+
+/**
+ * Rewrites the heads of partitions 0..partitions-1 with the `deleted` mark, each
+ * conditioned on the version read (absent heads are created marked), so that every
+ * commit based on a head read before this fails, and every later read of a head says the
+ * topic is gone. A head already marked is left alone.
+ */
+export async function fenceHeads(
+  ctx: CoreContext,
+  topicId: string,
+  partitions: number,
+): Promise<void> {
+  for (let from = 0; from < partitions; from += maxTransactionOps) {
+    const keys = Array.from({ length: Math.min(maxTransactionOps, partitions - from) }, (_, i) =>
+      headKey(topicId, from + i),
+    );
+    for (;;) {
+      const items = await ctx.metadata.getMany(keys);
+      const ops = keys.flatMap((key, i): WriteOp[] => {
+        const item = items[i];
+        const head = headFromItem(item);
+        if (head.deleted) return [];
+        return [
+          {
+            type: 'put',
+            key,
+            data: headData({ ...head, deleted: true }),
+            expect: item ? expectVersion(item.version) : expectAbsent,
+          },
+        ];
+      });
+      if (ops.length === 0) break;
+      try {
+        await ctx.metadata.transact(ops);
+        break;
+      } catch (error: unknown) {
+        // A commit landed on one of them since the read: read them again.
+        if (!(await lostRace(error))) throw error;
+      }
+    }
   }
 }
 
