@@ -16,7 +16,7 @@ const config = readConfig();
 if (config.store !== 'aws') {
   throw new Error('The Lambda handler runs on the AWS store: set TRIBUTARY_STORE=aws');
 }
-const { logger, metrics, log, counters } = lambdaObservability();
+const { logger, log, counters, publish } = lambdaObservability();
 const stores = await openAwsStores(config);
 const { stateMachineArn } = config;
 
@@ -43,7 +43,7 @@ export const handler = async (event: APIGatewayProxyEventV2, context?: Context) 
   try {
     return toApiGatewayResult(await app(event));
   } finally {
-    metrics.publishStoredMetrics();
+    publish();
   }
 };
 

@@ -18,10 +18,17 @@ export function lambdaObservability(env: Record<string, string | undefined> = pr
     serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'tributary',
     logLevel,
   });
-  const metrics = new PowertoolsMetrics({
+  const settings = {
     namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'Tributary',
     serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'tributary',
-  });
+  };
+  const metrics = new PowertoolsMetrics(settings);
+  /**
+   * Metrics with dimensions of their own, one Powertools instance per combination, so that
+   * what one invocation counts under it (a produce's Records and Bytes) goes out as one
+   * log line rather than one each: CloudWatch Logs bills every byte ingested.
+   */
+  const dimensioned = new Map<string, PowertoolsMetrics>();
   const log: Logger = {
     info: (message, fields) => logger.info(message, { ...fields }),
     error: (message, fields) => logger.error(message, { ...fields }),
@@ -32,12 +39,21 @@ export function lambdaObservability(env: Record<string, string | undefined> = pr
         metrics.addMetric(name, MetricUnit.Count, value);
         return;
       }
-      // A metric with its own dimensions goes out on its own.
-      const single = metrics.singleMetric();
-      for (const [key, dimension] of Object.entries(dimensions))
-        single.addDimension(key, dimension);
-      single.addMetric(name, MetricUnit.Count, value);
+      const key = JSON.stringify(Object.entries(dimensions).sort());
+      let set = dimensioned.get(key);
+      if (!set) {
+        set = new PowertoolsMetrics({ ...settings, defaultDimensions: { ...dimensions } });
+        dimensioned.set(key, set);
+      }
+      set.addMetric(name, MetricUnit.Count, value);
     },
   };
-  return { logger, metrics, log, counters };
+  /** Writes what the invocation counted, once, at its end. */
+  const publish = (): void => {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    for (const set of dimensioned.values()) {
+      if (set.hasStoredMetrics()) set.publishStoredMetrics();
+    }
+  };
+  return { logger, metrics, log, counters, publish };
 }

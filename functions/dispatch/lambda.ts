@@ -18,7 +18,7 @@ if (config.store !== 'aws') {
   throw new Error('The dispatcher runs on the AWS store: set TRIBUTARY_STORE=aws');
 }
 const dispatchConfig = readDispatchConfig();
-const { logger, metrics, log } = lambdaObservability();
+const { logger, metrics, log, publish } = lambdaObservability();
 const stores = await openAwsStores(config);
 const dispatcher = createDispatcher({
   ...stores,
@@ -41,6 +41,6 @@ export const handler = async (event: DynamoDBStreamEvent | ScheduledEvent, conte
   try {
     await dispatcher.pass(scope, Date.now() + remaining - reserveMs);
   } finally {
-    metrics.publishStoredMetrics();
+    publish();
   }
 };

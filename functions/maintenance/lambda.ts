@@ -17,7 +17,7 @@ const config = readConfig();
 if (config.store !== 'aws') {
   throw new Error('The maintenance function runs on the AWS store: set TRIBUTARY_STORE=aws');
 }
-const { logger, metrics, log, counters } = lambdaObservability();
+const { logger, log, counters, publish } = lambdaObservability();
 const stores = await openAwsStores(config);
 const deps: MaintenanceDeps = {
   ctx: {
@@ -41,7 +41,7 @@ export const handler = async (event: unknown, context?: Context): Promise<unknow
     if (!parsed.success) throw new Error(`not a maintenance step: ${parsed.error.message}`);
     return await runStep(deps, parsed.data.step, parsed.data.input);
   } finally {
-    // Only `finish` counts anything; the other steps would publish an empty document.
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    // Only `finish` counts anything; the other steps publish nothing.
+    publish();
   }
 };

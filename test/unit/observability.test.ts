@@ -62,12 +62,12 @@ describe('metrics the deployment graphs and alarms on', () => {
       return true;
     });
     try {
-      const { metrics, counters } = lambdaObservability({
+      const { counters, publish } = lambdaObservability({
         POWERTOOLS_METRICS_NAMESPACE: 'TributaryTest',
       });
       counters.count('Requests');
       counters.count('Errors', 1, { code: 'FORBIDDEN' });
-      metrics.publishStoredMetrics();
+      publish();
     } finally {
       spy.mockRestore();
     }
@@ -83,6 +83,37 @@ describe('metrics the deployment graphs and alarms on', () => {
     expect(names.sort()).toEqual(['Errors', 'Requests']);
     expect(emf.every((m) => m._aws.CloudWatchMetrics[0].Namespace === 'TributaryTest')).toBe(true);
     expect(emf.find((m) => m.Errors === 1)?.code).toBe('FORBIDDEN');
+  });
+
+  it('writes what one invocation counts under the same dimensions as one line, once', () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      const { counters, publish } = lambdaObservability({});
+      for (const round of [1, 2]) {
+        counters.count('Requests');
+        counters.count('Records', 2 * round, { operation: 'produce' });
+        counters.count('Bytes', 100 * round, { operation: 'produce' });
+        publish();
+      }
+      publish(); // nothing counted since: nothing written
+    } finally {
+      spy.mockRestore();
+    }
+    const emf = lines
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.includes('_aws'))
+      .map((l) => JSON.parse(l));
+    const produce = emf.filter((m) => m.operation === 'produce');
+    expect(produce.map((m) => [m.Records, m.Bytes])).toEqual([
+      [2, 100],
+      [4, 200],
+    ]);
+    expect(emf.filter((m) => m.Requests === 1)).toHaveLength(2);
+    expect(emf).toHaveLength(4);
   });
 
   it('refuses an unknown log level at start', () => {
