@@ -16,7 +16,8 @@
  *
  * Durability. put writes a temp file, fsyncs it, renames it into place and fsyncs the
  * directory (and any directory it had to create), so after put resolves the object is
- * complete on disk, and a crash never leaves a partial object under its key.
+ * complete on disk, and a crash never leaves a partial object under its key. Those calls
+ * run on a thread of their own (file-object-writer.ts), off the server's event loop.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -39,6 +40,7 @@ import {
   type SegmentPage,
   type SegmentStore,
 } from '../../core/ports/segment-store.ts';
+import { ObjectWriter } from './file-object-writer.ts';
 
 /** Objects per list page, as S3's ListObjectsV2 default. */
 const pageSize = 1000;
@@ -47,36 +49,14 @@ const tempMarker = '~tmp-';
 
 export class FileSegmentStore implements SegmentStore {
   readonly #root: string;
+  readonly #writer = new ObjectWriter();
 
   constructor(root: string) {
     this.#root = resolve(root);
   }
 
   async put(key: string, body: Uint8Array): Promise<void> {
-    const path = this.#pathOf(key);
-    const dir = dirname(path);
-    // A concurrent delete may remove an emptied directory between mkdir and open; retry then.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const created = await mkdir(dir, { recursive: true });
-        const temp = `${path.slice(0, -objectSuffix.length)}${tempMarker}${randomBytes(8).toString('hex')}`;
-        await writeDurably(temp, body);
-        try {
-          await rename(temp, path);
-        } catch (error: unknown) {
-          await unlink(temp).catch(() => undefined);
-          throw error;
-        }
-        await syncDirectory(dir);
-        // New directories are only durable once their own parent directory is synced.
-        if (created !== undefined) {
-          for (let d = dir; d !== dirname(created); d = dirname(d)) await syncDirectory(dirname(d));
-        }
-        return;
-      } catch (error: unknown) {
-        if (attempt >= 3 || errorCode(error) !== 'ENOENT') throw error;
-      }
-    }
+    await this.#writer.write(this.#pathOf(key), body);
   }
 
   async get(key: string, range?: ByteRange): Promise<Uint8Array> {
@@ -217,6 +197,37 @@ export class FileSegmentStore implements SegmentStore {
     const last = names.length - 1;
     names[last] = `${names[last]}${objectSuffix}`;
     return join(this.#root, ...names);
+  }
+}
+
+/**
+ * Writes `body` durably as the object file `path`: a temp file, fsynced, renamed into
+ * place, then the directory fsynced (and any directory it had to create). Runs on the
+ * object writer thread (file-object-writer.ts).
+ */
+export async function writeObject(path: string, body: Uint8Array): Promise<void> {
+  const dir = dirname(path);
+  // A concurrent delete may remove an emptied directory between mkdir and open; retry then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const created = await mkdir(dir, { recursive: true });
+      const temp = `${path.slice(0, -objectSuffix.length)}${tempMarker}${randomBytes(8).toString('hex')}`;
+      await writeDurably(temp, body);
+      try {
+        await rename(temp, path);
+      } catch (error: unknown) {
+        await unlink(temp).catch(() => undefined);
+        throw error;
+      }
+      await syncDirectory(dir);
+      // New directories are only durable once their own parent directory is synced.
+      if (created !== undefined) {
+        for (let d = dir; d !== dirname(created); d = dirname(d)) await syncDirectory(dirname(d));
+      }
+      return;
+    } catch (error: unknown) {
+      if (attempt >= 3 || errorCode(error) !== 'ENOENT') throw error;
+    }
   }
 }
 
