@@ -456,6 +456,40 @@ describe('the produce body, scanned as bytes and parsed by the schema', () => {
     compare(Buffer.from(text), kind, format);
   });
 
+  // The scanner reads long strings a 32-bit word of the buffer at a time: a byte it must see
+  // is put at every place in a word, and in the bytes before the first word and after the last.
+  it.each([
+    ['a quote', '"'],
+    ['an escaped quote', '\\"'],
+    ['an escaped newline', '\\n'],
+    ['an escaped slash', '\\/'],
+    ['a \\u escape', '\\u00e9'],
+    ['an escaped pair', '\\ud83d\\ude00'],
+    ['a lone surrogate', '\\udc00'],
+    ['an escape cut short', '\\u00'],
+    ['a control character', '\u0001'],
+    ['a tab', '\t'],
+    ['a DEL', '\u007f'],
+    ['a character of two bytes', 'é'],
+    ['a character of four bytes', '😀'],
+  ])(
+    'answers as the schema does on long strings holding %s at every place in a word',
+    (_, special) => {
+      for (let length = 0; length < 40; length++) {
+        for (let at = 0; at <= length; at++) {
+          const text = `${'x'.repeat(at)}${special}${'y'.repeat(length - at)}`;
+          const body = `{"records":[{"key":"${text}","value":"${text}"}]}`;
+          // At each offset in the buffer, so the words start anywhere in the body.
+          const offset = (length + at) % 8;
+          const backing = Buffer.alloc(offset + Buffer.byteLength(body));
+          backing.write(body, offset);
+          const bytes = backing.subarray(offset);
+          for (const format of formats) compare(bytes, 'json', format);
+        }
+      }
+    },
+  );
+
   it('answers as the schema does on bytes that are not UTF-8', () => {
     const body = Buffer.concat([
       Buffer.from('{"records":[{"value":"'),
