@@ -172,6 +172,11 @@ export function toProduceRecord(
 
 const newline = 0x0a;
 const letterN = 0x6e;
+const zero = 0x30;
+const nine = 0x39;
+const dot = 0x2e;
+const letterE = 0x65;
+const capitalE = 0x45;
 
 /** The members of an object, numbered in order: a bit each in a `seen` mask. */
 const bodyField = { records: 0, producer: 1, leaderEpoch: 2 } as const;
@@ -339,22 +344,21 @@ class BodyScanner {
       } else if (field === recordField.headers) {
         if (!this.#headers(i, depth + 1, headers)) return undefined;
         i = this.#pos;
+      } else if (field !== recordField.key) {
+        const number = this.#count(i, depth + 1);
+        if (number === undefined) return undefined;
+        if (field === recordField.partition) partition = number;
+        else timestamp = number;
+        i = this.#pos;
       } else {
         const end = json.value(i, depth + 1);
         if (end === notJson || json.loneSurrogate) return undefined;
-        if (field === recordField.key) {
-          if (b[i] === quote) {
-            const bytes = this.#stringBytes(i, end, json.escaped);
-            if (!bytes) return undefined;
-            key = bytes;
-          } else if (b[i] !== letterN) {
-            return undefined;
-          }
-        } else {
-          const number = b[i] === quote ? Number.NaN : json.numberAt(i, end);
-          if (!isCount(number)) return undefined;
-          if (field === recordField.partition) partition = number;
-          else timestamp = number;
+        if (b[i] === quote) {
+          const bytes = this.#stringBytes(i, end, json.escaped);
+          if (!bytes) return undefined;
+          key = bytes;
+        } else if (b[i] !== letterN) {
+          return undefined;
         }
         i = end;
       }
@@ -378,17 +382,56 @@ class BodyScanner {
   }
 
   /**
-   * `"name"` at `pos`, one of `fields` sent unescaped and not seen yet: its index, else -1.
-   * Leaves #pos past it.
+   * A record's partition or timestamp at `pos`, as the schema's `count` takes it (an integer
+   * from 0 to 2^53 - 1), else undefined; leaves #pos past it.
+   */
+  #count(pos: number, depth: number): number | undefined {
+    const b = this.#b;
+    // Most often a few digits: up to 15 of them, without a leading zero, nor a fraction or an
+    // exponent after them, are read as JSON.parse reads them without making a string of them.
+    let i = pos;
+    let number = 0;
+    for (; i - pos < 15; i++) {
+      const digit = (b[i] as number) - zero;
+      if (!(digit >= 0 && digit <= 9)) break;
+      number = number * 10 + digit;
+    }
+    const next = b[i];
+    const plain =
+      i > pos &&
+      !(b[pos] === zero && i - pos > 1) &&
+      !(next !== undefined && next >= zero && next <= nine) &&
+      next !== dot &&
+      next !== letterE &&
+      next !== capitalE;
+    if (plain) {
+      this.#pos = i;
+      return number;
+    }
+    const json = this.#json;
+    const end = json.value(pos, depth);
+    if (end === notJson || json.loneSurrogate) return undefined;
+    const read = b[pos] === quote ? Number.NaN : json.numberAt(pos, end);
+    if (!isCount(read)) return undefined;
+    this.#pos = end;
+    return read;
+  }
+
+  /**
+   * `"name"` at `pos`, one of `fields` sent unescaped and not seen yet: its index, and #pos
+   * past it; else -1.
    */
   #field(pos: number, fields: readonly Buffer[], seen: number): number {
     const b = this.#b;
     if (b[pos] !== quote) return -1;
-    const end = b.indexOf(quote, pos + 1) + 1;
-    if (end === 0) return -1;
-    this.#pos = end;
-    for (const [index, field] of fields.entries()) {
-      if (field.length === end - pos && b.compare(field, 0, field.length, pos, end) === 0) {
+    // Compared byte by byte in place: names are a few bytes, fewer than a native call costs.
+    // A field's bytes hold no quote but its last, so a match is a whole name.
+    for (let index = 0; index < fields.length; index++) {
+      const field = fields[index] as Buffer;
+      let k = 1;
+      while (k < field.length && b[pos + k] === field[k]) k++;
+      if (k === field.length) {
+        this.#pos = pos + k;
         return seen & (1 << index) ? -1 : index;
       }
     }

@@ -3,10 +3,11 @@ import { fetchRecords } from '../../core/log/fetch.ts';
 import { takeLeadership } from '../../core/log/leadership.ts';
 import { listOffset, type OffsetSpec } from '../../core/log/list-offsets.ts';
 import { type ProduceConditions, prepareProduce } from '../../core/log/produce.ts';
+import { acksJson } from '../acks-json.ts';
 import { type ProduceBody, parseProduceBody } from '../produce-body.ts';
 import { renderRecordsJson } from '../records-json.ts';
 import { bodyBytes, bodyKind, formatParam, intParam, onlyParams, queryOf } from '../request.ts';
-import { json, jsonBytes } from '../responses.ts';
+import { json, jsonBytes, rawJson } from '../responses.ts';
 import type { Route } from './route.ts';
 
 /** Fetch limits: Kafka's max.poll.records default, and a response that fits Lambda's 6 MB. */
@@ -58,7 +59,7 @@ export const recordRoutes: Route[] = [
         await deps.defer(commit);
         return json(202, { accepted: prepared.recordCount });
       }
-      return json(200, { offsets: await commit() });
+      return rawJson(200, acksJson(await commit()));
     },
   },
   {

@@ -406,6 +406,35 @@ describe('the produce body, scanned as bytes and parsed by the schema', () => {
     ],
     ['a partition of -0', 'json', 'json', '{"records":[{"value":1,"partition":-0}]}'],
     ['a partition of 1.0', 'json', 'json', '{"records":[{"value":1,"partition":1.0}]}'],
+    ['a partition of 007', 'json', 'json', '{"records":[{"value":1,"partition":007}]}'],
+    ['a partition of 1e2', 'json', 'json', '{"records":[{"value":1,"partition":1e2}]}'],
+    ['a partition of 2E0', 'json', 'json', '{"records":[{"value":1,"partition":2E0}]}'],
+    ['a partition of 1-', 'json', 'json', '{"records":[{"value":1,"partition":1-}]}'],
+    ['a partition as a string', 'json', 'json', '{"records":[{"value":1,"partition":"1"}]}'],
+    ['a partition of null', 'json', 'json', '{"records":[{"value":1,"partition":null}]}'],
+    ['a partition of [1]', 'json', 'json', '{"records":[{"value":1,"partition":[1]}]}'],
+    ['a partition last', 'json', 'json', '{"records":[{"value":1,"partition":0}]}'],
+    ['a partition cut short', 'json', 'json', '{"records":[{"value":1,"partition":12'],
+    ['a partition before a space', 'json', 'json', '{"records":[{"partition":3 ,"value":1}]}'],
+    [
+      'a timestamp of 15 digits',
+      'json',
+      'json',
+      '{"records":[{"value":1,"timestamp":999999999999999}]}',
+    ],
+    [
+      'a timestamp of 2^53 - 1',
+      'json',
+      'json',
+      '{"records":[{"value":1,"timestamp":9007199254740991}]}',
+    ],
+    [
+      'a timestamp of 2^53',
+      'json',
+      'json',
+      '{"records":[{"value":1,"timestamp":9007199254740992}]}',
+    ],
+    ['a timestamp of 1e400', 'json', 'json', '{"records":[{"value":1,"timestamp":1e400}]}'],
     ['a record field twice', 'json', 'json', '{"records":[{"value":1,"value":2}]}'],
     ['a body field twice', 'json', 'json', '{"records":[],"records":[{"value":1}]}'],
     ['an escaped field name', 'json', 'json', '{"records":[{"\\u0076alue":1}]}'],
@@ -455,6 +484,40 @@ describe('the produce body, scanned as bytes and parsed by the schema', () => {
   it.each(edges)('answers as the schema does: %s', (_, kind, format, text) => {
     compare(Buffer.from(text), kind, format);
   });
+
+  // The scanner reads long strings a 32-bit word of the buffer at a time: a byte it must see
+  // is put at every place in a word, and in the bytes before the first word and after the last.
+  it.each([
+    ['a quote', '"'],
+    ['an escaped quote', '\\"'],
+    ['an escaped newline', '\\n'],
+    ['an escaped slash', '\\/'],
+    ['a \\u escape', '\\u00e9'],
+    ['an escaped pair', '\\ud83d\\ude00'],
+    ['a lone surrogate', '\\udc00'],
+    ['an escape cut short', '\\u00'],
+    ['a control character', '\u0001'],
+    ['a tab', '\t'],
+    ['a DEL', '\u007f'],
+    ['a character of two bytes', 'é'],
+    ['a character of four bytes', '😀'],
+  ])(
+    'answers as the schema does on long strings holding %s at every place in a word',
+    (_, special) => {
+      for (let length = 0; length < 40; length++) {
+        for (let at = 0; at <= length; at++) {
+          const text = `${'x'.repeat(at)}${special}${'y'.repeat(length - at)}`;
+          const body = `{"records":[{"key":"${text}","value":"${text}"}]}`;
+          // At each offset in the buffer, so the words start anywhere in the body.
+          const offset = (length + at) % 8;
+          const backing = Buffer.alloc(offset + Buffer.byteLength(body));
+          backing.write(body, offset);
+          const bytes = backing.subarray(offset);
+          for (const format of formats) compare(bytes, 'json', format);
+        }
+      }
+    },
+  );
 
   it('answers as the schema does on bytes that are not UTF-8', () => {
     const body = Buffer.concat([

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import type { RecordAck } from '../../../functions/core/log/produce.ts';
+import { acksJson } from '../../../functions/http/acks-json.ts';
+
+describe("a produce's answer", () => {
+  const answer = (offsets: RecordAck[]) =>
+    expect(acksJson(offsets)).toBe(JSON.stringify({ offsets }));
+
+  it('is written as JSON.stringify writes it', () => {
+    answer([]);
+    answer([{ partition: 0, offset: 0, timestamp: 0 }]);
+    answer(
+      Array.from({ length: 1000 }, (_, i) => ({
+        partition: i % 7,
+        offset: 2 ** 53 - 1000 + i,
+        timestamp: 1_700_000_000_000 + i * 31,
+      })),
+    );
+    answer([{ partition: 1, offset: 1e21, timestamp: -0 }]);
+  });
+
+  it('falls back to JSON.stringify for numbers it writes as null', () => {
+    answer([
+      { partition: 1, offset: 2, timestamp: 3 },
+      { partition: Number.NaN, offset: Number.POSITIVE_INFINITY, timestamp: 3 },
+    ]);
+  });
+});
