@@ -20,6 +20,24 @@ const event = (method: string, path: string, body?: unknown, query = ''): APIGat
     isBase64Encoded: false,
   }) as unknown as APIGatewayProxyEventV2; // only the fields the handler reads
 
+/** The Embedded Metric Format documents `run` writes to stdout, parsed. */
+function emfWrittenBy(run: () => void) {
+  const lines: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  try {
+    run();
+  } finally {
+    spy.mockRestore();
+  }
+  return lines
+    .flatMap((l) => l.split('\n'))
+    .filter((l) => l.includes('_aws'))
+    .map((l) => JSON.parse(l));
+}
+
 describe('metrics the deployment graphs and alarms on', () => {
   let stores: OpenBackend;
   let app: Handler;
@@ -56,25 +74,14 @@ describe('metrics the deployment graphs and alarms on', () => {
   });
 
   it('writes them in Lambda as CloudWatch Embedded Metric Format under the configured namespace', () => {
-    const lines: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      lines.push(String(chunk));
-      return true;
-    });
-    try {
+    const emf = emfWrittenBy(() => {
       const { counters, publish } = lambdaObservability({
         POWERTOOLS_METRICS_NAMESPACE: 'TributaryTest',
       });
       counters.count('Requests');
       counters.count('Errors', 1, { code: 'FORBIDDEN' });
       publish();
-    } finally {
-      spy.mockRestore();
-    }
-    const emf = lines
-      .flatMap((l) => l.split('\n'))
-      .filter((l) => l.includes('_aws'))
-      .map((l) => JSON.parse(l));
+    });
     const names = emf.flatMap((m) =>
       m._aws.CloudWatchMetrics.flatMap((c: { Metrics: { Name: string }[] }) =>
         c.Metrics.map((x) => x.Name),
@@ -86,12 +93,7 @@ describe('metrics the deployment graphs and alarms on', () => {
   });
 
   it('writes what one invocation counts under the same dimensions as one line, once', () => {
-    const lines: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      lines.push(String(chunk));
-      return true;
-    });
-    try {
+    const emf = emfWrittenBy(() => {
       const { counters, publish } = lambdaObservability({});
       for (const round of [1, 2]) {
         counters.count('Requests');
@@ -100,13 +102,7 @@ describe('metrics the deployment graphs and alarms on', () => {
         publish();
       }
       publish(); // nothing counted since: nothing written
-    } finally {
-      spy.mockRestore();
-    }
-    const emf = lines
-      .flatMap((l) => l.split('\n'))
-      .filter((l) => l.includes('_aws'))
-      .map((l) => JSON.parse(l));
+    });
     const produce = emf.filter((m) => m.operation === 'produce');
     expect(produce.map((m) => [m.Records, m.Bytes])).toEqual([
       [2, 100],
