@@ -597,11 +597,13 @@ type OpRole = 'producer' | 'head' | 'entry' | 'state';
 /**
  * Commits one index entry per batch and advances each partition head, in one transaction
  * conditioned on every head (and, for an idempotent producer, its epoch and sequence
- * state) being as they were judged. The topic item is not checked: a delete marks every
- * head (fenceHeads in topics.ts), so a head still as judged means the topic was not
- * deleted, and a config change needs no fence (as in Kafka, it reaches writers soon
- * after, here within the 5 s a writer remembers a topic). Returns the base offsets, or the original
- * ones when the request turns out to be a replay.
+ * state) being as they were judged. Returns the base offsets, or the original ones when
+ * the request turns out to be a replay.
+ *
+ * The topic item is not checked: a delete marks every head (fenceHeads in topics.ts), so
+ * a head still as judged means the topic was not deleted, and a config change needs no
+ * fence (as in Kafka, it reaches writers soon after: here within the 5 s a writer
+ * remembers a topic).
  *
  *   writer A reads head 7 ─┐          ┌─ A commits 7..9, head → 10 ✓
  *   writer B reads head 7 ─┴──────────┴─ B's condition "head still 7" fails ✗
