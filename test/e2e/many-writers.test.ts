@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { headKey, partitionPk } from '../../functions/core/keys.ts';
 import { createTopic, fetchAll, produce } from '../support/api.ts';
 import { backends } from '../support/backends.ts';
+import { Random } from '../support/random.ts';
 import { call, type RunningServer, startServer } from '../support/server.ts';
 import { failingWhen, marksHeadDeleted } from '../support/storage.ts';
 
@@ -95,6 +96,55 @@ describe.each(backends)('several API instances over one store ($name)', (backend
       records: [{ value: 2, partition: 0 }],
     });
     expect(response.body.error.code).toBe('TOPIC_NOT_FOUND');
+  });
+
+  it('acknowledges nothing into a deleted topic once its delete answered, under concurrent produce', async () => {
+    const seed = Number(process.env.TRIBUTARY_TEST_SEED ?? 20_261_202);
+    const random = new Random(seed);
+    const partitions = 4;
+    await createTopic(a.url, 'churned', partitions);
+    type Ack = { value: string; partition: number; offset: number; sentAt: number };
+    const acks: Ack[] = [];
+    let deleteAnsweredAt = Number.POSITIVE_INFINITY;
+    let stop = false;
+    // Writers on a, which remembers the topic and its heads; b deletes and re-creates it.
+    const writer = async (id: number) => {
+      for (let n = 0; !stop; n++) {
+        const value = `${id}-${n}`;
+        const partition = random.int(partitions);
+        const sentAt = performance.now();
+        const response = await call(a.url, 'POST', '/v1/topics/churned/records', {
+          records: [{ value, partition }],
+        });
+        if (response.status === 200) {
+          acks.push({ value, partition, offset: response.body.offsets[0].offset, sentAt });
+        } else {
+          expect(response.body.error.code, JSON.stringify(response.body)).toBe('TOPIC_NOT_FOUND');
+        }
+      }
+    };
+    const writers = Array.from({ length: 4 }, (_, id) => writer(id));
+    await new Promise((resolve) => setTimeout(resolve, 50 + random.int(150)));
+    expect((await call(b.url, 'DELETE', '/v1/topics/churned')).status).toBe(204);
+    deleteAnsweredAt = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, random.int(100)));
+    await createTopic(b.url, 'churned', partitions);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    stop = true;
+    await Promise.all(writers);
+
+    // Every record acknowledged for a request sent after the delete answered is in the new
+    // topic, at the offset acknowledged; none went into the deleted one.
+    const after = acks.filter((ack) => ack.sentAt > deleteAnsweredAt);
+    expect(after.length, `seed ${seed}`).toBeGreaterThan(0);
+    for (let partition = 0; partition < partitions; partition++) {
+      const found = new Map(
+        (await fetchAll(b.url, 'churned', partition)).map((r) => [String(r.value), r.offset]),
+      );
+      for (const ack of after.filter((x) => x.partition === partition)) {
+        expect(found.get(ack.value), `${ack.value} (seed ${seed})`).toBe(ack.offset);
+      }
+    }
   });
 
   it('sees partitions another instance added', async () => {
