@@ -171,6 +171,8 @@ export function toProduceRecord(
 // ---------------------------------------------------------------------------------------------
 
 const newline = 0x0a;
+/** What {@link BodyScanner} `#next` returns at the end of an object or array. */
+const closed = -2;
 const letterN = 0x6e;
 const zero = 0x30;
 const nine = 0x39;
@@ -253,15 +255,11 @@ class BodyScanner {
         if (!isCount(leaderEpoch)) return undefined;
         i = end;
       }
-      i = json.space(i);
-      if (b[i] === comma) {
-        i = json.space(i + 1);
-        continue;
-      }
-      if (b[i] !== closeObject) return undefined;
-      break;
+      i = this.#next(i, closeObject);
+      if (i === notJson) return undefined;
+      if (i === closed) break;
     }
-    if (!records || json.space(i + 1) !== b.length) return undefined;
+    if (!records || json.space(this.#pos) !== b.length) return undefined;
     return {
       records,
       ...(producer && { producer }),
@@ -285,14 +283,9 @@ class BodyScanner {
       const record = this.#record(i, 2);
       if (!record) return undefined;
       records.push(record);
-      i = json.space(this.#pos);
-      if (b[i] === comma) {
-        i = json.space(i + 1);
-        continue;
-      }
-      if (b[i] !== closeArray) return undefined;
-      this.#pos = i + 1;
-      return records;
+      i = this.#next(this.#pos, closeArray);
+      if (i === notJson) return undefined;
+      if (i === closed) return records;
     }
   }
 
@@ -362,16 +355,11 @@ class BodyScanner {
         }
         i = end;
       }
-      i = json.space(i);
-      if (b[i] === comma) {
-        i = json.space(i + 1);
-        continue;
-      }
-      if (b[i] !== closeObject) return undefined;
-      break;
+      i = this.#next(i, closeObject);
+      if (i === notJson) return undefined;
+      if (i === closed) break;
     }
     if (value === undefined) return undefined;
-    this.#pos = i + 1;
     return {
       key,
       value,
@@ -436,6 +424,21 @@ class BodyScanner {
       }
     }
     return -1;
+  }
+
+  /**
+   * After a member or element ending at `pos`: where the next one starts, past a comma and
+   * whitespace; or {@link closed} when `close` ends the object or array, leaving #pos past
+   * it; else {@link notJson}.
+   */
+  #next(pos: number, close: number): number {
+    const json = this.#json;
+    const i = json.space(pos);
+    const c = this.#b[i];
+    if (c === comma) return json.space(i + 1);
+    if (c !== close) return notJson;
+    this.#pos = i + 1;
+    return closed;
   }
 
   /** Past the colon after the member name #field read, and whitespace: where its value starts. */
@@ -513,24 +516,15 @@ class BodyScanner {
           if (value === undefined) return false;
           i = this.#pos;
         }
-        i = json.space(i);
-        if (b[i] === comma) {
-          i = json.space(i + 1);
-          continue;
-        }
-        if (b[i] !== closeObject) return false;
-        break;
+        i = this.#next(i, closeObject);
+        if (i === notJson) return false;
+        if (i === closed) break;
       }
       if (name === undefined || value === undefined) return false;
       headers.push({ name, value });
-      i = json.space(i + 1);
-      if (b[i] === comma) {
-        i = json.space(i + 1);
-        continue;
-      }
-      if (b[i] !== closeArray) return false;
-      this.#pos = i + 1;
-      return true;
+      i = this.#next(this.#pos, closeArray);
+      if (i === notJson) return false;
+      if (i === closed) return true;
     }
   }
 }
