@@ -496,24 +496,9 @@ async function benchBackend(
     measured.cost = await awsCostCells({ url: server.url, load, stores, progress });
   }
   // Last, so the produce and fetch cells run under the same conditions as before.
-  if (sections.has('groups')) {
-    measured.groups = await groupCells({
-      backend: backend.name,
-      url: server.url,
-      load,
-      stores,
-      progress,
-    });
-  }
-  if (sections.has('maintenance')) {
-    measured.maintenance = await maintenanceCells({
-      backend: backend.name,
-      url: server.url,
-      load,
-      stores,
-      progress,
-    });
-  }
+  const onThisServer = { backend: backend.name, url: server.url, load, stores, progress };
+  if (sections.has('groups')) measured.groups = await groupCells(onThisServer);
+  if (sections.has('maintenance')) measured.maintenance = await maintenanceCells(onThisServer);
 
   await closeNewWriterServer();
   await closeServer();
