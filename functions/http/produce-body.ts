@@ -455,7 +455,7 @@ class BodyScanner {
     const b = this.#b;
     const json = this.#json;
     const end = json.value(pos, depth);
-    if (end === notJson || json.loneSurrogate) return undefined;
+    if (end === notJson || json.loneSurrogate || json.outOfRange) return undefined;
     this.#pos = end;
     if (b[pos] === letterN) return null;
     if (this.#format === 'json') {

@@ -68,7 +68,10 @@ export function renderBytes(
   if (format === 'text' || kind === 'key') return text;
   // Stored as text or bytes, a value may nest deeper than rendering it as JSON can take
   // (nesting N deep takes at least 2N characters).
-  if (text.length > 2 * maxJsonDepth && jsonTextProblem(text, { surrogates: false })) {
+  if (
+    text.length > 2 * maxJsonDepth &&
+    jsonTextProblem(text, { surrogates: false, numbers: false })
+  ) {
     throw notDecodable(format, kind, offset, `it nests deeper than ${maxJsonDepth} levels`);
   }
   try {

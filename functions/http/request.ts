@@ -88,15 +88,23 @@ export function jsonTextRefusal(
 ): { message: string; details: ErrorDetails } {
   const field = renderPath(problem.path, { prefix });
   const at = field ? ` at ${field}` : '';
-  return problem.kind === 'too-deep'
-    ? {
+  switch (problem.kind) {
+    case 'too-deep':
+      return {
         message: `${where} nests arrays and objects deeper than ${maxJsonDepth} levels${at}; send deeper data as a string (format=text).`,
         details: { ...(field && { field }), limit: maxJsonDepth },
-      }
-    : {
+      };
+    case 'lone-surrogate':
+      return {
         message: `${where} holds a string with an unpaired UTF-16 surrogate${at} (such as \\ud800 without its pair); strings must be well-formed Unicode.`,
         details: { ...(field && { field }) },
       };
+    case 'number-out-of-range':
+      return {
+        message: `${where} holds a number beyond the range of a double${at} (such as 1e400, which would be read as null); send it as a string.`,
+        details: { ...(field && { field }) },
+      };
+  }
 }
 
 /** A JSON body checked against a schema; the first problem becomes a clear 400. */

@@ -96,6 +96,33 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
         'INVALID_RECORD',
       ],
       [
+        'a record value beyond the range of a double',
+        'POST',
+        records,
+        '{"records": [{"value": {"amount": 1e400}}]}',
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'an NDJSON header value beyond the range of a double',
+        'POST',
+        records,
+        '{"value": 1}\n{"value": 2, "headers": [{"name": "h", "value": -2e308}]}\n',
+        ndjson,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a transaction record beyond the range of a double',
+        'POST',
+        '/v1/transactions',
+        '{"producer": {"id": 1, "epoch": 0, "sequence": 0}, "records": [{"topic": "events", "value": [1e309]}]}',
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
         'malformed base64',
         'POST',
         `${records}?format=base64`,
@@ -553,6 +580,21 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
     });
     expect(response.body.error).toMatchObject({ code: 'INVALID_RECORD', index: 2 });
     expect(response.body.error.message).toContain('records[2].partition');
+  });
+
+  it('names the record holding a number beyond a double, rather than store it as null', async () => {
+    const response = await call(
+      server.url,
+      'POST',
+      records,
+      '{"records":[{"value":1},{"value":{"n":[0, 1e400]}}]}',
+    );
+    expect(response.status).toBe(400);
+    expect(response.body.error).toMatchObject({
+      code: 'INVALID_RECORD',
+      index: 1,
+      field: 'records[1].value.n[1]',
+    });
   });
 
   it('names the record nested too deep, and where in it', async () => {
