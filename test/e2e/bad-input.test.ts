@@ -649,6 +649,53 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
     expect(await snapshot(server)).toEqual(before);
   });
 
+  it('answers a request before refusing unreadable bytes sent after it on its connection', async () => {
+    /** The statuses and bodies of every answer on one connection, in order. */
+    const answers = async (text: string) => {
+      const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+      // Not ended: a client that half-closes is answered nothing (node:http's allowHalfOpen).
+      socket.write(text);
+      const chunks: Buffer[] = [];
+      for await (const chunk of socket) chunks.push(chunk as Buffer);
+      const all = Buffer.concat(chunks).toString('utf8');
+      return [...all.matchAll(/HTTP\/1\.1 (\d+)[\s\S]*?\r\n\r\n(\{[^\r]*?\}(?=HTTP\/|$))/g)].map(
+        ([, status, body = '']) => ({ status, body: JSON.parse(body) }),
+      );
+    };
+    const body = JSON.stringify({ records: [{ value: 'then garbage', partition: 1 }] });
+    const produceRequest = (connection: string) =>
+      `POST ${records} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: ${connection}\r\n\r\n${body}`;
+    for (const [connection, after, statuses] of [
+      // Bytes after a request that closes the connection are no request: they go unanswered.
+      ['close', 'garbage', ['200']],
+      // An unreadable request after it is refused once the first is answered.
+      ['keep-alive', 'garbage\r\n\r\n', ['200', '400']],
+    ] as const) {
+      const before = await call(
+        server.url,
+        'GET',
+        '/v1/topics/events/partitions/1/offsets?spec=latest',
+      );
+      const got = await answers(`${produceRequest(connection)}${after}`);
+      expect(
+        got.map((a) => a.status),
+        connection,
+      ).toEqual(statuses);
+      // The record the answer acknowledges is the one written, and it is the only one.
+      expect(got[0]?.body.offsets).toEqual([
+        expect.objectContaining({ partition: 1, offset: before.body.offset }),
+      ]);
+      if (statuses.length > 1) expect(got[1]?.body.error.code).toBe('INVALID_REQUEST');
+      const latest = await call(
+        server.url,
+        'GET',
+        '/v1/topics/events/partitions/1/offsets?spec=latest',
+      );
+      expect(latest.body.offset).toBe(before.body.offset + 1);
+    }
+  });
+
   it('keeps an error answer small, whatever the request gave it to echo', async () => {
     const before = await snapshot(server);
     const huge = 'x'.repeat(2_000_000);
