@@ -57,10 +57,18 @@ export interface ProduceBody {
 // ---------------------------------------------------------------------------------------------
 
 const count = z.number().int().min(0);
+/**
+ * A partition number as a member name, written one way only (no leading zero), so that no
+ * two names in a producer's `sequence` map stand for one partition.
+ */
+const partitionName = /^(0|[1-9]\d{0,8})$/;
 const producerInput = z.strictObject({
   id: count,
   epoch: count,
-  sequence: z.union([count, z.record(z.string().regex(/^\d{1,9}$/, 'a partition number'), count)]),
+  sequence: z.union([
+    count,
+    z.record(z.string().regex(partitionName, 'a partition number without leading zeros'), count),
+  ]),
 });
 const produceBodySchema = z.strictObject({
   records: z.array(z.unknown()),
@@ -545,7 +553,7 @@ function producerFrom(input: unknown): ProducerInput | undefined {
   if (!isObject(sequence)) return undefined;
   const perPartition: Record<string, number> = {};
   for (const [partition, first] of Object.entries(sequence)) {
-    if (!/^\d{1,9}$/.test(partition) || !isCount(first)) return undefined;
+    if (!partitionName.test(partition) || !isCount(first)) return undefined;
     perPartition[partition] = first;
   }
   return { id, epoch, sequence: perPartition };
