@@ -582,6 +582,43 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
     expect(response.body.error.message).toContain('records[2].partition');
   });
 
+  it('refuses a body that is not UTF-8 rather than store replacement characters', async () => {
+    const before = await snapshot(server);
+    /** The text with `bytes` in place of its `?`: 0xff, a lone byte of a pair, a surrogate. */
+    const withBytes = (text: string, bytes: number[]) => {
+      const at = text.indexOf('?');
+      return Buffer.concat([
+        Buffer.from(text.slice(0, at)),
+        Buffer.from(bytes),
+        Buffer.from(text.slice(at + 1)),
+      ]);
+    };
+    for (const bytes of [[0xff], [0xc3], [0xed, 0xa0, 0x80], [0xc0, 0x80]]) {
+      for (const [path, text, headers] of [
+        [records, '{"records": [{"value": "a?b", "partition": 1}]}', json],
+        [`${records}?format=text`, '{"records": [{"value": "a?b", "partition": 1}]}', json],
+        [records, '{"value": 1}\n{"key": "?", "value": 2}\n', ndjson],
+        ['/v1/topics', '{"name": "?", "partitions": 1}', json],
+        [
+          '/v1/groups/g/offsets',
+          '{"offsets": [{"topic": "events", "partition": 0, "offset": 1, "metadata": "?"}]}',
+          json,
+        ],
+      ] as const) {
+        const response = await fetch(`${server.url}${path}`, {
+          method: 'POST',
+          headers,
+          body: withBytes(text, bytes),
+        });
+        const answer = await response.json();
+        expect(response.status, `${path} ${bytes}`).toBe(400);
+        expect(answer.error.code).toBe('INVALID_REQUEST');
+        expect(answer.error.message).toContain('UTF-8');
+      }
+    }
+    expect(await snapshot(server)).toEqual(before);
+  });
+
   it('names the record holding a number beyond a double, rather than store it as null', async () => {
     const response = await call(
       server.url,

@@ -6,7 +6,15 @@ import { type ProduceConditions, prepareProduce } from '../../core/log/produce.t
 import { acksJson } from '../acks-json.ts';
 import { type ProduceBody, parseProduceBody } from '../produce-body.ts';
 import { renderRecordsJson } from '../records-json.ts';
-import { bodyBytes, bodyKind, formatParam, intParam, onlyParams, queryOf } from '../request.ts';
+import {
+  assertUtf8,
+  bodyBytes,
+  bodyKind,
+  formatParam,
+  intParam,
+  onlyParams,
+  queryOf,
+} from '../request.ts';
 import { json, jsonBytes, rawJson } from '../responses.ts';
 import type { Route } from './route.ts';
 
@@ -45,7 +53,9 @@ export const recordRoutes: Route[] = [
       const format = formatParam(query);
       const acks = acksParam(query.acks);
       const bytes = bodyBytes(event);
-      const body = parseProduceBody(bytes, bodyKind(event, true), format);
+      const kind = bodyKind(event, true);
+      assertUtf8(bytes);
+      const body = parseProduceBody(bytes, kind, format);
       const conditions = produceConditions(query, body);
       const prepared = await prepareProduce(deps, params.topic ?? '', body.records, conditions);
       // Counted once committed: request bytes in, as fetch counts response bytes out.
