@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { TributaryError } from '../core/errors.ts';
-import type { RecordHeader } from '../core/log/batch-codec.ts';
+import { maxRecordTimestamp, type RecordHeader } from '../core/log/batch-codec.ts';
 import { maxRecordsPerRequest, type ProduceRecord } from '../core/log/produce.ts';
 import {
   closeArray,
@@ -85,7 +85,7 @@ const recordInput = z
       .optional()
       .default([]),
     partition: z.number().int().min(0).optional(),
-    timestamp: z.number().int().min(0).optional(),
+    timestamp: z.number().int().min(0).max(maxRecordTimestamp).optional(),
   })
   .refine((r) => r.value !== undefined, {
     message: "'value' is required (null for a tombstone)",
@@ -349,6 +349,7 @@ class BodyScanner {
         const number = this.#count(i, depth + 1);
         if (number === undefined) return undefined;
         if (field === recordField.partition) partition = number;
+        else if (number > maxRecordTimestamp) return undefined;
         else timestamp = number;
         i = this.#pos;
       } else {

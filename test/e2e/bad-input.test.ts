@@ -619,6 +619,49 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
     expect(await snapshot(server)).toEqual(before);
   });
 
+  it('takes record timestamps up to 2^52 - 1 ms, so that one batch holds any of them', async () => {
+    const latest = 2 ** 52 - 1;
+    const written = await produce(server.url, 'events', [
+      { value: 'epoch', partition: 2, timestamp: 0 },
+      { value: 'far', partition: 2, timestamp: latest },
+    ]);
+    expect(written.map((w) => w.timestamp)).toEqual([0, latest]);
+    const before = await snapshot(server);
+    for (const [path, body, code, field] of [
+      [
+        records,
+        {
+          records: [
+            { value: 1, partition: 2, timestamp: 0 },
+            { value: 2, partition: 2, timestamp: Number.MAX_SAFE_INTEGER },
+          ],
+        },
+        'INVALID_RECORD',
+        'records[1].timestamp',
+      ],
+      [
+        records,
+        { records: [{ value: 1, timestamp: latest + 1 }] },
+        'INVALID_RECORD',
+        'records[0].timestamp',
+      ],
+      [
+        '/v1/transactions',
+        {
+          producer: { id: 1, epoch: 0, sequence: 0 },
+          records: [{ topic: 'events', value: 1, timestamp: latest + 1 }],
+        },
+        'INVALID_RECORD',
+        'records[0].timestamp',
+      ],
+    ] as const) {
+      const response = await call(server.url, 'POST', path, body);
+      expect(response.status, JSON.stringify(response.body)).toBe(400);
+      expect(response.body.error).toMatchObject({ code, field });
+    }
+    expect(await snapshot(server)).toEqual(before);
+  });
+
   it('names the record holding a number beyond a double, rather than store it as null', async () => {
     const response = await call(
       server.url,
