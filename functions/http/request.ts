@@ -121,6 +121,19 @@ export function jsonTextRefusal(
   }
 }
 
+/**
+ * Refuses a body on a route that takes none, so that what it asks (`{"ifEmpty": true}` on a
+ * delete) is not silently ignored. No body, whitespace or `{}` is none.
+ */
+export function noBody(event: HttpEvent): void {
+  const text = bodyBytes(event).toString('utf8').trim();
+  if (text === '' || /^\{\s*\}$/.test(text)) return;
+  throw new TributaryError(
+    'INVALID_REQUEST',
+    'This route takes no body; send none (or {}): its request is the method, path and query.',
+  );
+}
+
 /** A JSON body checked against a schema; the first problem becomes a clear 400. */
 export function jsonBody<S extends z.ZodType>(event: HttpEvent, schema: S): z.output<S> {
   bodyKind(event, false);

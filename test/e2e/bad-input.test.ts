@@ -662,6 +662,44 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
     expect(await snapshot(server)).toEqual(before);
   });
 
+  it('refuses a body on a route that takes none, rather than ignore what it asks', async () => {
+    await createTopic(server.url, 'bodiless', 1);
+    const joined = await call(server.url, 'POST', '/v1/groups/bodiless-g/members', {
+      topics: ['bodiless'],
+    });
+    const member = `/v1/groups/bodiless-g/members/${joined.body.memberId}`;
+    await call(server.url, 'POST', '/v1/admin/keys', { principal: 'bodiless-p' });
+    await call(server.url, 'POST', '/v1/topics/bodiless/subscriptions', {
+      name: 's',
+      target: { type: 'lambda', function: 'f' },
+    });
+    const before = await snapshot(server);
+    // In an order each can succeed in, one after another.
+    const routes = [
+      ['POST', '/v1/topics/bodiless/partitions/0/leader'],
+      ['POST', `${member}/heartbeat`],
+      ['DELETE', member],
+      ['DELETE', '/v1/groups/bodiless-g'],
+      ['DELETE', '/v1/topics/bodiless/subscriptions/s'],
+      ['DELETE', '/v1/topics/bodiless'],
+      ['DELETE', '/v1/admin/keys/bodiless-p'],
+    ] as const;
+    for (const [method, path] of routes) {
+      for (const body of ['{"ifEmpty": true}', '[]', 'not json']) {
+        const response = await call(server.url, method, path, body);
+        expect(response.status, `${method} ${path} ${body}`).toBe(400);
+        expect(response.body.error.code).toBe('INVALID_REQUEST');
+      }
+    }
+    expect(await snapshot(server)).toEqual(before);
+    // No body, or an empty object, is none.
+    for (const [method, path] of routes) {
+      const body = path.endsWith('heartbeat') || path.endsWith('leader') ? '{}' : undefined;
+      const response = await call(server.url, method, path, body);
+      expect(response.status, `${method} ${path}`).toBeLessThan(300);
+    }
+  });
+
   it('names the record holding a number beyond a double, rather than store it as null', async () => {
     const response = await call(
       server.url,

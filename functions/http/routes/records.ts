@@ -12,6 +12,7 @@ import {
   bodyKind,
   formatParam,
   intParam,
+  noBody,
   onlyParams,
   queryOf,
 } from '../request.ts';
@@ -31,6 +32,7 @@ export const recordRoutes: Route[] = [
     access: ({ params }) => [['WRITE', 'TOPIC', params.topic ?? '']],
     handle: async ({ event, params, deps }) => {
       onlyParams(queryOf(event), []);
+      noBody(event);
       const partition = partitionParam(params.partition);
       return json(200, await takeLeadership(deps.ctx, params.topic ?? '', partition));
     },
