@@ -743,6 +743,23 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
     expect(asText.body.records[0].value).toBe(deep);
   });
 
+  it('refuses to show a stored number beyond a double as JSON, rather than show null', async () => {
+    // Written as text, the bytes are kept as sent; JSON.parse would read them as Infinity,
+    // which JSON shows as null: a tombstone, to a reader of a compacted topic.
+    const [stored] = await produce(
+      server.url,
+      'events',
+      [{ value: '{"amount": 1e400}', partition: 2 }],
+      '?format=text',
+    );
+    const at = `/v1/topics/events/partitions/2/records?offset=${stored?.offset}&maxRecords=1`;
+    const asJson = await call(server.url, 'GET', `${at}&format=json`);
+    expect(asJson.status, JSON.stringify(asJson.body)).toBe(422);
+    expect(asJson.body.error.code).toBe('RECORD_NOT_DECODABLE');
+    const asText = await call(server.url, 'GET', `${at}&format=text`);
+    expect(asText.body.records[0].value).toBe('{"amount": 1e400}');
+  });
+
   it('answers a request node:http cannot parse in the error shape, a HEAD without a body', async () => {
     const raw = async (text: string) => {
       const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
