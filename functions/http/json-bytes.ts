@@ -74,6 +74,8 @@ export class JsonBytes {
   canonical = true;
   /** The last value scanned holds an escaped UTF-16 surrogate without its pair (`\ud800`). */
   loneSurrogate = false;
+  /** The last value scanned holds a number beyond a double's range (`1e400`). */
+  outOfRange = false;
   /** The last string scanned holds an escape. */
   escaped = false;
   /** Per open container: 0 array, 1 object; reused between scans. */
@@ -238,7 +240,11 @@ export class JsonBytes {
     }
     // Up to 15 digits, an integer is exact and written back as sent (but for -0).
     const simple = integer && digitsEnd - pos <= 15 && !(b[pos] === minus && b[pos + 1] === zero);
-    if (!simple && String(this.numberAt(pos, i)) !== this.#latin1(pos, i)) this.canonical = false;
+    if (!simple) {
+      const n = this.numberAt(pos, i);
+      if (String(n) !== this.#latin1(pos, i)) this.canonical = false;
+      if (Math.abs(n) === Infinity) this.outOfRange = true;
+    }
     return i;
   }
 
@@ -262,7 +268,8 @@ export class JsonBytes {
   /**
    * The value starting at `pos` (no whitespace before it), inside `depth` open arrays and
    * objects: returns its end, or {@link notJson} when it is not JSON or opens an array or
-   * object deeper than {@link maxJsonDepth}. Sets `canonical` and `loneSurrogate` for it.
+   * object deeper than {@link maxJsonDepth}. Sets `canonical`, `loneSurrogate` and `outOfRange`
+   * for it.
    */
   value(pos: number, depth: number): number {
     const b = this.bytes;
@@ -272,6 +279,7 @@ export class JsonBytes {
     names.length = 0;
     this.canonical = true;
     this.loneSurrogate = false;
+    this.outOfRange = false;
     let i = pos;
     for (;;) {
       // A value at i.

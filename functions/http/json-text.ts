@@ -16,8 +16,11 @@ export const maxJsonDepth = 100;
 export type JsonPath = readonly (string | number)[];
 
 export interface JsonTextProblem {
-  readonly kind: 'too-deep' | 'lone-surrogate';
-  /** Where: the container that opens too deep, or the string holding the surrogate. */
+  readonly kind: 'too-deep' | 'lone-surrogate' | 'number-out-of-range';
+  /**
+   * Where: the container that opens too deep, the string holding the surrogate, or the
+   * number too large for a double.
+   */
   readonly path: JsonPath;
 }
 
@@ -35,13 +38,15 @@ const u = 0x75;
 /**
  * The first problem in a JSON text: nesting deeper than `maxDepth`, or (when `surrogates`
  * is true) a string holding an unpaired UTF-16 surrogate, such as the escape `\ud800`,
- * which UTF-8 and DynamoDB cannot carry (I-JSON, RFC 7493, forbids it too). Undefined when
- * there is none. Text that is not JSON is left to the parser: this only promises to find
- * the problems of text that is.
+ * which UTF-8 and DynamoDB cannot carry (I-JSON, RFC 7493, forbids it too), or (when
+ * `numbers` is true) a number beyond a double's range, such as `1e400`, which JSON.parse
+ * reads as Infinity and JSON.stringify writes as null (I-JSON's interoperable numbers are
+ * doubles). Undefined when there is none. Text that is not JSON is left to the parser:
+ * this only promises to find the problems of text that is.
  */
 export function jsonTextProblem(
   text: string,
-  { maxDepth = maxJsonDepth, surrogates = true } = {},
+  { maxDepth = maxJsonDepth, surrogates = true, numbers = true } = {},
 ): JsonTextProblem | undefined {
   const open: Open[] = [];
   const pathHere = (): (string | number)[] =>
@@ -63,10 +68,25 @@ export function jsonTextProblem(
       const top = open.at(-1);
       if (top?.array) top.index++;
       else if (top) top.name = undefined;
+    } else if (c === minus || (c >= zero && c <= nine)) {
+      let end = i + 1;
+      while (end < text.length && isNumberPart(text.charCodeAt(end))) end++;
+      // Past a double's range takes at least five characters (1e309).
+      if (numbers && end - i >= 5 && Math.abs(Number(text.slice(i, end))) === Infinity) {
+        return { kind: 'number-out-of-range', path: pathHere() };
+      }
+      i = end - 1;
     }
   }
   return undefined;
 }
+
+const minus = 0x2d;
+const zero = 0x30;
+const nine = 0x39;
+/** Digits, `.`, `e`, `E`, `+` and `-`: what a JSON number is written with. */
+const isNumberPart = (c: number) =>
+  (c >= zero && c <= nine) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === minus;
 
 /** Where the string opened at `start` ends (its closing quote), and whether it holds an unpaired surrogate. */
 function scanString(text: string, start: number): { end: number; lone: boolean } {

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { TributaryError } from '../core/errors.ts';
-import type { RecordHeader } from '../core/log/batch-codec.ts';
+import { maxRecordTimestamp, type RecordHeader } from '../core/log/batch-codec.ts';
 import { maxRecordsPerRequest, type ProduceRecord } from '../core/log/produce.ts';
 import {
   closeArray,
@@ -57,10 +57,18 @@ export interface ProduceBody {
 // ---------------------------------------------------------------------------------------------
 
 const count = z.number().int().min(0);
+/**
+ * A partition number as a member name, written one way only (no leading zero), so that no
+ * two names in a producer's `sequence` map stand for one partition.
+ */
+const partitionName = /^(0|[1-9]\d{0,8})$/;
 const producerInput = z.strictObject({
   id: count,
   epoch: count,
-  sequence: z.union([count, z.record(z.string().regex(/^\d{1,9}$/, 'a partition number'), count)]),
+  sequence: z.union([
+    count,
+    z.record(z.string().regex(partitionName, 'a partition number without leading zeros'), count),
+  ]),
 });
 const produceBodySchema = z.strictObject({
   records: z.array(z.unknown()),
@@ -77,7 +85,7 @@ const recordInput = z
       .optional()
       .default([]),
     partition: z.number().int().min(0).optional(),
-    timestamp: z.number().int().min(0).optional(),
+    timestamp: z.number().int().min(0).max(maxRecordTimestamp).optional(),
   })
   .refine((r) => r.value !== undefined, {
     message: "'value' is required (null for a tombstone)",
@@ -341,6 +349,7 @@ class BodyScanner {
         const number = this.#count(i, depth + 1);
         if (number === undefined) return undefined;
         if (field === recordField.partition) partition = number;
+        else if (number > maxRecordTimestamp) return undefined;
         else timestamp = number;
         i = this.#pos;
       } else {
@@ -455,7 +464,7 @@ class BodyScanner {
     const b = this.#b;
     const json = this.#json;
     const end = json.value(pos, depth);
-    if (end === notJson || json.loneSurrogate) return undefined;
+    if (end === notJson || json.loneSurrogate || json.outOfRange) return undefined;
     this.#pos = end;
     if (b[pos] === letterN) return null;
     if (this.#format === 'json') {
@@ -545,7 +554,7 @@ function producerFrom(input: unknown): ProducerInput | undefined {
   if (!isObject(sequence)) return undefined;
   const perPartition: Record<string, number> = {};
   for (const [partition, first] of Object.entries(sequence)) {
-    if (!/^\d{1,9}$/.test(partition) || !isCount(first)) return undefined;
+    if (!partitionName.test(partition) || !isCount(first)) return undefined;
     perPartition[partition] = first;
   }
   return { id, epoch, sequence: perPartition };

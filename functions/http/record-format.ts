@@ -67,9 +67,17 @@ export function renderBytes(
   }
   if (format === 'text' || kind === 'key') return text;
   // Stored as text or bytes, a value may nest deeper than rendering it as JSON can take
-  // (nesting N deep takes at least 2N characters).
-  if (text.length > 2 * maxJsonDepth && jsonTextProblem(text, { surrogates: false })) {
-    throw notDecodable(format, kind, offset, `it nests deeper than ${maxJsonDepth} levels`);
+  // (nesting N deep takes at least 2N characters), or hold a number beyond a double, which
+  // JSON.parse reads as Infinity and JSON would show as null: a tombstone, to a reader of a
+  // compacted topic. Within 2N characters, such a number has an exponent of 3 digits.
+  const mayFail = text.length > 2 * maxJsonDepth || /[eE]\+?\d{3}/.test(text);
+  const problem = mayFail ? jsonTextProblem(text, { surrogates: false }) : undefined;
+  if (problem) {
+    const why =
+      problem.kind === 'too-deep'
+        ? `it nests deeper than ${maxJsonDepth} levels`
+        : 'it holds a number beyond the range of a double';
+    throw notDecodable(format, kind, offset, why);
   }
   try {
     return JSON.parse(text);

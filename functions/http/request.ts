@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { z } from 'zod';
 import { type ErrorDetails, TributaryError } from '../core/errors.ts';
@@ -30,6 +31,19 @@ export function bodyBytes(event: HttpEvent): Buffer {
       : Buffer.from(raw, 'utf8');
   if (bytes.byteLength > maxBodyBytes) throw payloadTooLarge(bytes.byteLength);
   return bytes;
+}
+
+/**
+ * Refuses a body that is not UTF-8, as JSON text must be (RFC 8259). Decoded anyway, each
+ * bad byte would become U+FFFD and be stored in place of what was sent, and an encoded
+ * surrogate (ED A0 80) would pass where its escape `\ud800` is refused.
+ */
+export function assertUtf8(bytes: Buffer): void {
+  if (isUtf8(bytes)) return;
+  throw new TributaryError(
+    'INVALID_REQUEST',
+    'The request body is not valid UTF-8, as JSON text must be; send binary data as base64 (format=base64).',
+  );
 }
 
 export const payloadTooLarge = (size: number) =>
@@ -88,21 +102,44 @@ export function jsonTextRefusal(
 ): { message: string; details: ErrorDetails } {
   const field = renderPath(problem.path, { prefix });
   const at = field ? ` at ${field}` : '';
-  return problem.kind === 'too-deep'
-    ? {
+  switch (problem.kind) {
+    case 'too-deep':
+      return {
         message: `${where} nests arrays and objects deeper than ${maxJsonDepth} levels${at}; send deeper data as a string (format=text).`,
         details: { ...(field && { field }), limit: maxJsonDepth },
-      }
-    : {
+      };
+    case 'lone-surrogate':
+      return {
         message: `${where} holds a string with an unpaired UTF-16 surrogate${at} (such as \\ud800 without its pair); strings must be well-formed Unicode.`,
         details: { ...(field && { field }) },
       };
+    case 'number-out-of-range':
+      return {
+        message: `${where} holds a number beyond the range of a double${at} (such as 1e400, which would be read as null); send it as a string.`,
+        details: { ...(field && { field }) },
+      };
+  }
+}
+
+/**
+ * Refuses a body on a route that takes none, so that what it asks (`{"ifEmpty": true}` on a
+ * delete) is not silently ignored. No body, whitespace or `{}` is none.
+ */
+export function noBody(event: HttpEvent): void {
+  const text = bodyBytes(event).toString('utf8').trim();
+  if (text === '' || /^\{\s*\}$/.test(text)) return;
+  throw new TributaryError(
+    'INVALID_REQUEST',
+    'This route takes no body; send none (or {}): its request is the method, path and query.',
+  );
 }
 
 /** A JSON body checked against a schema; the first problem becomes a clear 400. */
 export function jsonBody<S extends z.ZodType>(event: HttpEvent, schema: S): z.output<S> {
   bodyKind(event, false);
-  const text = bodyBytes(event).toString('utf8');
+  const bytes = bodyBytes(event);
+  assertUtf8(bytes);
+  const text = bytes.toString('utf8');
   const input = text.trim() === '' ? {} : parseJson(text);
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw invalidRequest(parsed.error, schema, input);

@@ -8,10 +8,24 @@ import { maxBodyBytes, payloadTooLarge } from '../http/request.ts';
 import { errorResponse, type HttpResponse } from '../http/responses.ts';
 import { toApiGatewayEvent } from './to-event.ts';
 
+/**
+ * The last request read in full on each connection, until it is answered: bytes after it
+ * that cannot be read wait for its answer before they are refused (see answerUnreadable).
+ */
+const answering = new WeakMap<
+  Duplex,
+  { readonly req: IncomingMessage; readonly answered: Promise<void> }
+>();
+
 /** Serves the Lambda handler over node:http, as API Gateway would invoke it. */
 export function createLocalServer(handler: Handler, log: Logger): Server {
   const server = createServer(async (req, res) => {
     const started = performance.now();
+    const answered = new Promise<void>((resolve) => {
+      res.once('finish', resolve);
+      res.once('close', resolve);
+    });
+    answering.set(req.socket, { req, answered });
     let response: HttpResponse;
     try {
       const body = await readBody(req);
@@ -59,6 +73,18 @@ function answerUnreadable(
   socket: Duplex,
   log: Logger,
 ): void {
+  // Unreadable bytes after a request read in full (a pipelined request, or anything after a
+  // request that said `connection: close`) are no part of it: that request is being served,
+  // and may have written records, so its answer goes first. Refused at once, the client
+  // would read a 400 as that request's answer, and retry what was done.
+  //   POST …records (read in full) → handler writes the record
+  //   "garbage" → clientError → 400 written and the socket ended → the 200 is never sent
+  const current = answering.get(socket);
+  if (current?.req.complete) {
+    answering.delete(socket);
+    void current.answered.then(() => answerUnreadable(error, socket, log));
+    return;
+  }
   if (!socket.writable) {
     socket.destroy();
     return;

@@ -96,6 +96,33 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
         'INVALID_RECORD',
       ],
       [
+        'a record value beyond the range of a double',
+        'POST',
+        records,
+        '{"records": [{"value": {"amount": 1e400}}]}',
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'an NDJSON header value beyond the range of a double',
+        'POST',
+        records,
+        '{"value": 1}\n{"value": 2, "headers": [{"name": "h", "value": -2e308}]}\n',
+        ndjson,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a transaction record beyond the range of a double',
+        'POST',
+        '/v1/transactions',
+        '{"producer": {"id": 1, "epoch": 0, "sequence": 0}, "records": [{"topic": "events", "value": [1e309]}]}',
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
         'malformed base64',
         'POST',
         `${records}?format=base64`,
@@ -555,6 +582,139 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
     expect(response.body.error.message).toContain('records[2].partition');
   });
 
+  it('refuses a body that is not UTF-8 rather than store replacement characters', async () => {
+    const before = await snapshot(server);
+    /** The text with `bytes` in place of its `?`: 0xff, a lone byte of a pair, a surrogate. */
+    const withBytes = (text: string, bytes: number[]) => {
+      const at = text.indexOf('?');
+      return Buffer.concat([
+        Buffer.from(text.slice(0, at)),
+        Buffer.from(bytes),
+        Buffer.from(text.slice(at + 1)),
+      ]);
+    };
+    for (const bytes of [[0xff], [0xc3], [0xed, 0xa0, 0x80], [0xc0, 0x80]]) {
+      for (const [path, text, headers] of [
+        [records, '{"records": [{"value": "a?b", "partition": 1}]}', json],
+        [`${records}?format=text`, '{"records": [{"value": "a?b", "partition": 1}]}', json],
+        [records, '{"value": 1}\n{"key": "?", "value": 2}\n', ndjson],
+        ['/v1/topics', '{"name": "?", "partitions": 1}', json],
+        [
+          '/v1/groups/g/offsets',
+          '{"offsets": [{"topic": "events", "partition": 0, "offset": 1, "metadata": "?"}]}',
+          json,
+        ],
+      ] as const) {
+        const response = await fetch(`${server.url}${path}`, {
+          method: 'POST',
+          headers,
+          body: withBytes(text, bytes),
+        });
+        const answer = await response.json();
+        expect(response.status, `${path} ${bytes}`).toBe(400);
+        expect(answer.error.code).toBe('INVALID_REQUEST');
+        expect(answer.error.message).toContain('UTF-8');
+      }
+    }
+    expect(await snapshot(server)).toEqual(before);
+  });
+
+  it('takes record timestamps up to 2^52 - 1 ms, so that one batch holds any of them', async () => {
+    const latest = 2 ** 52 - 1;
+    const written = await produce(server.url, 'events', [
+      { value: 'epoch', partition: 2, timestamp: 0 },
+      { value: 'far', partition: 2, timestamp: latest },
+    ]);
+    expect(written.map((w) => w.timestamp)).toEqual([0, latest]);
+    const before = await snapshot(server);
+    for (const [path, body, code, field] of [
+      [
+        records,
+        {
+          records: [
+            { value: 1, partition: 2, timestamp: 0 },
+            { value: 2, partition: 2, timestamp: Number.MAX_SAFE_INTEGER },
+          ],
+        },
+        'INVALID_RECORD',
+        'records[1].timestamp',
+      ],
+      [
+        records,
+        { records: [{ value: 1, timestamp: latest + 1 }] },
+        'INVALID_RECORD',
+        'records[0].timestamp',
+      ],
+      [
+        '/v1/transactions',
+        {
+          producer: { id: 1, epoch: 0, sequence: 0 },
+          records: [{ topic: 'events', value: 1, timestamp: latest + 1 }],
+        },
+        'INVALID_RECORD',
+        'records[0].timestamp',
+      ],
+    ] as const) {
+      const response = await call(server.url, 'POST', path, body);
+      expect(response.status, JSON.stringify(response.body)).toBe(400);
+      expect(response.body.error).toMatchObject({ code, field });
+    }
+    expect(await snapshot(server)).toEqual(before);
+  });
+
+  it('refuses a body on a route that takes none, rather than ignore what it asks', async () => {
+    await createTopic(server.url, 'bodiless', 1);
+    const joined = await call(server.url, 'POST', '/v1/groups/bodiless-g/members', {
+      topics: ['bodiless'],
+    });
+    const member = `/v1/groups/bodiless-g/members/${joined.body.memberId}`;
+    await call(server.url, 'POST', '/v1/admin/keys', { principal: 'bodiless-p' });
+    await call(server.url, 'POST', '/v1/topics/bodiless/subscriptions', {
+      name: 's',
+      target: { type: 'lambda', function: 'f' },
+    });
+    const before = await snapshot(server);
+    // In an order each can succeed in, one after another.
+    const routes = [
+      ['POST', '/v1/topics/bodiless/partitions/0/leader'],
+      ['POST', `${member}/heartbeat`],
+      ['DELETE', member],
+      ['DELETE', '/v1/groups/bodiless-g'],
+      ['DELETE', '/v1/topics/bodiless/subscriptions/s'],
+      ['DELETE', '/v1/topics/bodiless'],
+      ['DELETE', '/v1/admin/keys/bodiless-p'],
+    ] as const;
+    for (const [method, path] of routes) {
+      for (const body of ['{"ifEmpty": true}', '[]', 'not json']) {
+        const response = await call(server.url, method, path, body);
+        expect(response.status, `${method} ${path} ${body}`).toBe(400);
+        expect(response.body.error.code).toBe('INVALID_REQUEST');
+      }
+    }
+    expect(await snapshot(server)).toEqual(before);
+    // No body, or an empty object, is none.
+    for (const [method, path] of routes) {
+      const body = path.endsWith('heartbeat') || path.endsWith('leader') ? '{}' : undefined;
+      const response = await call(server.url, method, path, body);
+      expect(response.status, `${method} ${path}`).toBeLessThan(300);
+    }
+  });
+
+  it('names the record holding a number beyond a double, rather than store it as null', async () => {
+    const response = await call(
+      server.url,
+      'POST',
+      records,
+      '{"records":[{"value":1},{"value":{"n":[0, 1e400]}}]}',
+    );
+    expect(response.status).toBe(400);
+    expect(response.body.error).toMatchObject({
+      code: 'INVALID_RECORD',
+      index: 1,
+      field: 'records[1].value.n[1]',
+    });
+  });
+
   it('names the record nested too deep, and where in it', async () => {
     const response = await call(
       server.url,
@@ -583,6 +743,23 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
     expect(asText.body.records[0].value).toBe(deep);
   });
 
+  it('refuses to show a stored number beyond a double as JSON, rather than show null', async () => {
+    // Written as text, the bytes are kept as sent; JSON.parse would read them as Infinity,
+    // which JSON shows as null: a tombstone, to a reader of a compacted topic.
+    const [stored] = await produce(
+      server.url,
+      'events',
+      [{ value: '{"amount": 1e400}', partition: 2 }],
+      '?format=text',
+    );
+    const at = `/v1/topics/events/partitions/2/records?offset=${stored?.offset}&maxRecords=1`;
+    const asJson = await call(server.url, 'GET', `${at}&format=json`);
+    expect(asJson.status, JSON.stringify(asJson.body)).toBe(422);
+    expect(asJson.body.error.code).toBe('RECORD_NOT_DECODABLE');
+    const asText = await call(server.url, 'GET', `${at}&format=text`);
+    expect(asText.body.records[0].value).toBe('{"amount": 1e400}');
+  });
+
   it('answers a request node:http cannot parse in the error shape, a HEAD without a body', async () => {
     const raw = async (text: string) => {
       const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
@@ -605,6 +782,53 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
     const head = await raw(`HEAD /v1/topics?x=${'x'.repeat(20_000)} HTTP/1.1\r\nhost: x\r\n\r\n`);
     expect(head).toEqual({ status: '400', body: '' });
     expect(await snapshot(server)).toEqual(before);
+  });
+
+  it('answers a request before refusing unreadable bytes sent after it on its connection', async () => {
+    /** The statuses and bodies of every answer on one connection, in order. */
+    const answers = async (text: string) => {
+      const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+      // Not ended: a client that half-closes is answered nothing (node:http's allowHalfOpen).
+      socket.write(text);
+      const chunks: Buffer[] = [];
+      for await (const chunk of socket) chunks.push(chunk as Buffer);
+      const all = Buffer.concat(chunks).toString('utf8');
+      return [...all.matchAll(/HTTP\/1\.1 (\d+)[\s\S]*?\r\n\r\n(\{[^\r]*?\}(?=HTTP\/|$))/g)].map(
+        ([, status, body = '']) => ({ status, body: JSON.parse(body) }),
+      );
+    };
+    const body = JSON.stringify({ records: [{ value: 'then garbage', partition: 1 }] });
+    const produceRequest = (connection: string) =>
+      `POST ${records} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: ${connection}\r\n\r\n${body}`;
+    for (const [connection, after, statuses] of [
+      // Bytes after a request that closes the connection are no request: they go unanswered.
+      ['close', 'garbage', ['200']],
+      // An unreadable request after it is refused once the first is answered.
+      ['keep-alive', 'garbage\r\n\r\n', ['200', '400']],
+    ] as const) {
+      const before = await call(
+        server.url,
+        'GET',
+        '/v1/topics/events/partitions/1/offsets?spec=latest',
+      );
+      const got = await answers(`${produceRequest(connection)}${after}`);
+      expect(
+        got.map((a) => a.status),
+        connection,
+      ).toEqual(statuses);
+      // The record the answer acknowledges is the one written, and it is the only one.
+      expect(got[0]?.body.offsets).toEqual([
+        expect.objectContaining({ partition: 1, offset: before.body.offset }),
+      ]);
+      if (statuses.length > 1) expect(got[1]?.body.error.code).toBe('INVALID_REQUEST');
+      const latest = await call(
+        server.url,
+        'GET',
+        '/v1/topics/events/partitions/1/offsets?spec=latest',
+      );
+      expect(latest.body.offset).toBe(before.body.offset + 1);
+    }
   });
 
   it('keeps an error answer small, whatever the request gave it to echo', async () => {

@@ -370,6 +370,15 @@ describe.each(backends)(
         'INVALID_REQUEST',
       ],
       [
+        'two sequences for one partition, its number written two ways',
+        {
+          records: [{ value: 1, partition: 0 }],
+          producer: { id: 1, epoch: 0, sequence: { '0': 0, '00': 5 } },
+        },
+        '',
+        'INVALID_REQUEST',
+      ],
+      [
         'a negative sequence',
         { records: [{ value: 1 }], producer: { id: 1, epoch: 0, sequence: -1 } },
         '',

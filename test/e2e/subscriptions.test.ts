@@ -199,6 +199,33 @@ describe.each(backends)('subscriptions API on $name', (backend) => {
     await request('DELETE', '/v1/topics/orders/subscriptions/kept');
   });
 
+  it('keeps any filter the matcher takes, whatever numbers and field names it holds', async () => {
+    // Numbers past 2^53 or below 1e-130 and an empty field name are all valid patterns,
+    // though DynamoDB cannot hold them as numbers and map keys.
+    const filters = [
+      { value: { id: [12345678901234567000] } },
+      { value: { amount: [{ numeric: ['>=', 1e308] }] } },
+      { value: { ratio: [{ 'anything-but': [1e-200] }] } },
+      { value: { '': ['blank'] } },
+    ];
+    for (const [i, filter] of filters.entries()) {
+      const name = `filtered-${i}`;
+      const created = await request('POST', '/v1/topics/orders/subscriptions', {
+        name,
+        target: lambdaTarget,
+        filter,
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      expect(created.body.filter).toEqual(filter);
+      const path = `/v1/topics/orders/subscriptions/${name}`;
+      expect((await request('GET', path)).body.filter).toEqual(filter);
+      const changed = await request('PATCH', path, { filter: filters[(i + 1) % filters.length] });
+      expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+      expect(changed.body.filter).toEqual(filters[(i + 1) % filters.length]);
+      expect((await request('DELETE', path)).status).toBe(204);
+    }
+  });
+
   it('answers 404 for an unknown topic or subscription', async () => {
     const onTopic = await request('POST', '/v1/topics/nope/subscriptions', {
       name: 'x',

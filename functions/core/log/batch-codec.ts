@@ -88,6 +88,13 @@ const MAX_VARINT_BYTES = 8;
 /** Largest |n| whose zigzag encoding (2|n| or 2|n|-1) stays a safe integer. */
 const MAX_SVARINT_MAGNITUDE = 2 ** 52 - 1;
 
+/**
+ * The latest record timestamp a producer may set (year 144,683): from 0 to this, any two
+ * timestamps are less than 2^52 ms apart, so any records of a partition fit one batch,
+ * whether a produce request or a merge or compaction brings them together.
+ */
+export const maxRecordTimestamp = MAX_SVARINT_MAGNITUDE;
+
 const textEncoder = new TextEncoder();
 // fatal: invalid UTF-8 is corruption, not U+FFFD. ignoreBOM: keep a leading U+FEFF in a name.
 const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

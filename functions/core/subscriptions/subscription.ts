@@ -1,7 +1,7 @@
 import type { SubscriptionDescription } from '../../../sdk/src/subscriptions.ts';
 import { TributaryError } from '../errors.ts';
 import { isLegalName } from '../names.ts';
-import type { ItemKey, JsonObject, StoredItem } from '../ports/metadata-store.ts';
+import type { ItemKey, JsonObject, JsonValue, StoredItem } from '../ports/metadata-store.ts';
 import type { FilterPattern } from './filter.ts';
 
 /**
@@ -133,7 +133,9 @@ export function subscriptionData(sub: Omit<Subscription, 'version'>): JsonObject
     maxRecordAgeMs: sub.maxRecordAgeMs,
     bisectBatchOnFunctionError: sub.bisectBatchOnFunctionError,
     onFailure: sub.onFailure && { topic: sub.onFailure.topic },
-    filter: sub.filter,
+    // As JSON text: a pattern may hold numbers past 2^53 or below 1e-130 and an empty field
+    // name, which a stored number or map (DynamoDB's) cannot hold.
+    filter: sub.filter && JSON.stringify(sub.filter),
     enabled: sub.enabled,
   };
 }
@@ -167,7 +169,6 @@ export function subscriptionFromItem(item: StoredItem): Subscription {
     throw corrupt();
   }
   const onFailure = d.onFailure;
-  const filter = d.filter;
   return {
     id: d.id,
     name: d.name,
@@ -189,10 +190,16 @@ export function subscriptionFromItem(item: StoredItem): Subscription {
       onFailure && typeof onFailure === 'object' && !Array.isArray(onFailure)
         ? { topic: String(onFailure.topic) }
         : null,
-    filter: filter && typeof filter === 'object' && !Array.isArray(filter) ? filter : null,
+    filter: filterFrom(d.filter),
     enabled: d.enabled !== false,
     version: item.version,
   };
+}
+
+/** The stored filter: JSON text, or (as first written) the pattern itself. */
+function filterFrom(stored: JsonValue | undefined): FilterPattern | null {
+  const filter: JsonValue | undefined = typeof stored === 'string' ? JSON.parse(stored) : stored;
+  return filter && typeof filter === 'object' && !Array.isArray(filter) ? filter : null;
 }
 
 function startingPositionOf(value: unknown): StartingPosition {

@@ -11,7 +11,7 @@ import {
 } from '../../core/auth/acls.ts';
 import { createApiKey, deleteApiKey, listApiKeys } from '../../core/auth/api-keys.ts';
 import { TributaryError } from '../../core/errors.ts';
-import { jsonBody, onlyParams, queryOf } from '../request.ts';
+import { jsonBody, noBody, onlyParams, queryOf } from '../request.ts';
 import { json, noContent } from '../responses.ts';
 import type { Access, Route, RouteRequest } from './route.ts';
 
@@ -91,6 +91,7 @@ export const adminRoutes: Route[] = [
     access: alterCluster,
     handle: async (req) => {
       noParams(req);
+      noBody(req.event);
       await deleteApiKey(req.deps.ctx, req.params.principal ?? '');
       changed(req);
       return noContent();

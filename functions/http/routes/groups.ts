@@ -16,7 +16,7 @@ import {
 import { pollGroup } from '../../core/groups/poll.ts';
 import { legalName } from '../../core/names.ts';
 import { renderRecord } from '../record-format.ts';
-import { formatParam, intParam, jsonBody, onlyParams, queryOf } from '../request.ts';
+import { formatParam, intParam, jsonBody, noBody, onlyParams, queryOf } from '../request.ts';
 import { json, noContent } from '../responses.ts';
 import type { Access, Route, RouteRequest } from './route.ts';
 
@@ -100,6 +100,7 @@ export const groupRoutes: Route[] = [
     access: (req) => [['DELETE', 'GROUP', group(req)]],
     handle: async (req) => {
       noParams(req);
+      noBody(req.event);
       await deleteGroup(req.deps.ctx, group(req));
       return noContent();
     },
@@ -124,6 +125,7 @@ export const groupRoutes: Route[] = [
     access: (req) => [['READ', 'GROUP', group(req)]],
     handle: async (req) => {
       noParams(req);
+      noBody(req.event);
       return json(200, await heartbeat(req.deps.ctx, group(req), member(req)));
     },
   },
@@ -133,6 +135,7 @@ export const groupRoutes: Route[] = [
     access: (req) => [['READ', 'GROUP', group(req)]],
     handle: async (req) => {
       noParams(req);
+      noBody(req.event);
       await leaveGroup(req.deps.ctx, group(req), member(req));
       return noContent();
     },

@@ -6,7 +6,16 @@ import { type ProduceConditions, prepareProduce } from '../../core/log/produce.t
 import { acksJson } from '../acks-json.ts';
 import { type ProduceBody, parseProduceBody } from '../produce-body.ts';
 import { renderRecordsJson } from '../records-json.ts';
-import { bodyBytes, bodyKind, formatParam, intParam, onlyParams, queryOf } from '../request.ts';
+import {
+  assertUtf8,
+  bodyBytes,
+  bodyKind,
+  formatParam,
+  intParam,
+  noBody,
+  onlyParams,
+  queryOf,
+} from '../request.ts';
 import { json, jsonBytes, rawJson } from '../responses.ts';
 import type { Route } from './route.ts';
 
@@ -23,6 +32,7 @@ export const recordRoutes: Route[] = [
     access: ({ params }) => [['WRITE', 'TOPIC', params.topic ?? '']],
     handle: async ({ event, params, deps }) => {
       onlyParams(queryOf(event), []);
+      noBody(event);
       const partition = partitionParam(params.partition);
       return json(200, await takeLeadership(deps.ctx, params.topic ?? '', partition));
     },
@@ -45,7 +55,9 @@ export const recordRoutes: Route[] = [
       const format = formatParam(query);
       const acks = acksParam(query.acks);
       const bytes = bodyBytes(event);
-      const body = parseProduceBody(bytes, bodyKind(event, true), format);
+      const kind = bodyKind(event, true);
+      assertUtf8(bytes);
+      const body = parseProduceBody(bytes, kind, format);
       const conditions = produceConditions(query, body);
       const prepared = await prepareProduce(deps, params.topic ?? '', body.records, conditions);
       // Counted once committed: request bytes in, as fetch counts response bytes out.

@@ -9,7 +9,7 @@ import {
   updateSubscription,
 } from '../../core/subscriptions/subscriptions.ts';
 import { assertValidTopicName } from '../../core/topics/topic-name.ts';
-import { jsonBody, onlyParams, queryOf } from '../request.ts';
+import { jsonBody, noBody, onlyParams, queryOf } from '../request.ts';
 import { json, noContent } from '../responses.ts';
 import type { Access, Route, RouteRequest } from './route.ts';
 
@@ -153,6 +153,7 @@ export const subscriptionRoutes: Route[] = [
     access: (req) => [['ALTER', 'TOPIC', topic(req)]],
     handle: async (req) => {
       noParams(req);
+      noBody(req.event);
       await deleteSubscription(req.deps.ctx, topic(req), name(req));
       return noContent();
     },

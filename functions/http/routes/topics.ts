@@ -7,7 +7,7 @@ import {
   describeTopic,
   listTopics,
 } from '../../core/topics/topics.ts';
-import { jsonBody, onlyParams, queryOf } from '../request.ts';
+import { jsonBody, noBody, onlyParams, queryOf } from '../request.ts';
 import { json, noContent } from '../responses.ts';
 import type { Route, RouteRequest } from './route.ts';
 
@@ -64,6 +64,7 @@ export const topicRoutes: Route[] = [
     access: (req) => [['DELETE', 'TOPIC', topic(req)]],
     handle: async (req) => {
       noParams(req);
+      noBody(req.event);
       await deleteTopic(req.deps.ctx, req.params.topic ?? '');
       return noContent();
     },

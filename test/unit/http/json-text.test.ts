@@ -47,6 +47,23 @@ describe('checks on JSON text before it is parsed', () => {
     expect(jsonTextProblem('["\\ud800"]', { surrogates: false })).toBeUndefined();
   });
 
+  it('refuses numbers beyond the range of a double, which would be read as Infinity', () => {
+    const fine =
+      '[1e308, -1.7976931348623157e308, 1e-400, 123456789012345678901234567890, "1e400"]';
+    expect(jsonTextProblem(fine)).toBeUndefined();
+    for (const [text, path] of [
+      ['{"a":[0,1e400]}', ['a', 1]],
+      ['{"a":-2E+308}', ['a']],
+      [`[${'9'.repeat(400)}]`, [0]],
+      ['1e309', []],
+    ] as const) {
+      expect(jsonTextProblem(text), text).toEqual({ kind: 'number-out-of-range', path });
+    }
+    expect(jsonTextProblem('[1e400]', { numbers: false })).toBeUndefined();
+    // Not a number JSON would read: the parser's to refuse.
+    expect(jsonTextProblem('[1-2e400x]')).toBeUndefined();
+  });
+
   it('leaves text that is not JSON to the parser', () => {
     for (const text of ['', '{', ']]]', '"\\u12', '"\\ud800\\u', '{"a" "b"}']) {
       expect(() => jsonTextProblem(text), text).not.toThrow();
