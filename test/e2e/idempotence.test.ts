@@ -113,6 +113,32 @@ describe.each(backends)(
       expect((await fetchAll(server.url, 'lost', 2)).map((r) => r.value)).toEqual(['b']);
     });
 
+    it('refuses a request that replays some of its partitions but not others, naming them', async () => {
+      await createTopic(server.url, 'half-replayed', 3);
+      const { producerId, producerEpoch } = await initProducer();
+      const first = await send('half-replayed', {
+        records: [{ value: 'a', partition: 0 }],
+        producer: { id: producerId, epoch: producerEpoch, sequence: 0 },
+      });
+      expect(first.status).toBe(200);
+      const before = await snapshot(server);
+      // Partition 0's batch was committed; partition 2's at the same sequence never was.
+      const mixed = await send('half-replayed', {
+        records: [
+          { value: 'a', partition: 0 },
+          { value: 'b', partition: 2 },
+        ],
+        producer: { id: producerId, epoch: producerEpoch, sequence: { '0': 0, '2': 0 } },
+      });
+      expect(mixed.status).toBe(409);
+      expect(mixed.body.error).toMatchObject({
+        code: 'OUT_OF_ORDER_SEQUENCE',
+        topic: 'half-replayed',
+        replayedPartitions: [0],
+      });
+      expect(await snapshot(server)).toEqual(before);
+    });
+
     it('refuses every sequence gap, and a refused batch writes nothing', async () => {
       await createTopic(server.url, 'gaps', 1);
       const { producerId, producerEpoch } = await initProducer();

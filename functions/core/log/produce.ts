@@ -494,6 +494,7 @@ function judge(write: PlannedWrite, view: View, now: number): Verdict {
     );
     if (producer.epoch < meta.epoch) throw fenced(meta.epoch, producer.epoch);
     const replays: ProducerBatch[] = [];
+    const replayed: number[] = [];
     for (const { batch } of placed) {
       const state = stateFromItem(
         view.items.get(keyId(producerStateKey(topic.id, batch.partition, producer.id))),
@@ -508,7 +509,10 @@ function judge(write: PlannedWrite, view: View, now: number): Verdict {
         batch.records.length,
         where,
       );
-      if (verdict.kind === 'duplicate') replays.push(verdict.batch);
+      if (verdict.kind === 'duplicate') {
+        replays.push(verdict.batch);
+        replayed.push(batch.partition);
+      }
     }
     if (replays.length === placed.length) {
       return {
@@ -520,8 +524,8 @@ function judge(write: PlannedWrite, view: View, now: number): Verdict {
     if (replays.length > 0) {
       throw new TributaryError(
         'OUT_OF_ORDER_SEQUENCE',
-        'The request replays batches already committed on some partitions but not on others; a retry must repeat the original request exactly.',
-        { topic: topic.name },
+        `The request replays batches already committed on partitions ${replayed.join(', ')} of '${topic.name}' but not on the others it writes; a retry must repeat the original request exactly.`,
+        { topic: topic.name, replayedPartitions: replayed },
       );
     }
   }
