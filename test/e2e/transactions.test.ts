@@ -274,6 +274,30 @@ describe.each(backends)('transactions on $name', (backend) => {
     expect(await highWatermarks(output, 2)).toEqual([0, 0]);
   });
 
+  it('refuses a malformed topic or group name as such, before judging the sequence', async () => {
+    const { output, input, group, producer, member } = await setup(1);
+    // Sequence 5 is out of order too: the names are the request's first mistake.
+    const at = { id: producer.producerId, epoch: producer.producerEpoch, sequence: 5 };
+    const badTopic = await transact({ producer: at, records: [{ topic: 'bad/name', value: 1 }] });
+    expect(badTopic.status).toBe(400);
+    expect(badTopic.body.error).toMatchObject({ code: 'INVALID_TOPIC', topic: 'bad/name' });
+    const badGroup = await transact({
+      producer: at,
+      records: [{ topic: output, value: 1 }],
+      offsets: { ...commitOf(member, group, input, 1), group: 'bad group' },
+    });
+    expect(badGroup.status).toBe(400);
+    expect(badGroup.body.error).toMatchObject({ code: 'INVALID_GROUP', group: 'bad group' });
+    const badOffsetTopic = await transact({
+      producer: at,
+      offsets: commitOf(member, group, '..', 1),
+    });
+    expect(badOffsetTopic.status).toBe(400);
+    expect(badOffsetTopic.body.error.code).toBe('INVALID_TOPIC');
+    expect(await highWatermarks(output, 2)).toEqual([0, 0]);
+    expect((await offsetsOf(group)).map((o) => o.committedOffset)).toEqual([null]);
+  });
+
   it('reads keys and values as ?format= says, as produce does', async () => {
     const { output, producer } = await setup(0);
     const answer = await transact(

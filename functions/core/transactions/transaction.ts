@@ -24,6 +24,7 @@
 import { createHash } from 'node:crypto';
 import { partitionForKey } from '../../../sdk/src/partitioner.ts';
 import { TributaryError } from '../errors.ts';
+import { assertValidGroupName } from '../groups/group.ts';
 import {
   type OffsetCommit,
   offsetCommitOps,
@@ -59,6 +60,7 @@ import { producerIdleMs, producerMetaKey } from '../producers/producer-keys.ts';
 import { producerMetaFromItem } from '../producers/producers.ts';
 import { fenced } from '../producers/sequence.ts';
 import { loadTopic, type Topic } from '../topics/topic.ts';
+import { assertValidTopicName } from '../topics/topic-name.ts';
 
 export interface TransactionRecord extends ProduceRecord {
   readonly topic: string;
@@ -306,6 +308,12 @@ function assertForm(request: TransactionRequest): void {
       `A transaction carries at most ${maxRecordsPerRequest} records, so that the offsets answered fit a response.`,
       { field: 'records', limit: maxRecordsPerRequest },
     );
+  }
+  // Malformed names are the request's own mistake, reported before anything is looked up.
+  for (const record of request.records) assertValidTopicName(record.topic);
+  if (request.offsets) {
+    assertValidGroupName(request.offsets.group);
+    for (const offset of request.offsets.offsets) assertValidTopicName(offset.topic);
   }
 }
 
