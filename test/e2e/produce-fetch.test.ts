@@ -265,6 +265,23 @@ describe.each(backends)('produce and fetch ($name)', (backend) => {
     expect(timedOut.body).toMatchObject({ records: [], nextOffset: 1, highWatermark: 1 });
   });
 
+  it('ends a wait with TOPIC_NOT_FOUND when the topic is deleted meanwhile', async () => {
+    await createTopic(server.url, 'going', 1);
+    const started = Date.now();
+    const waiting = call(
+      server.url,
+      'GET',
+      '/v1/topics/going/partitions/0/records?offset=0&waitMs=20000',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await call(server.url, 'DELETE', '/v1/topics/going')).status).toBe(204);
+    const ended = await waiting;
+    expect(ended.status).toBe(404);
+    expect(ended.body.error).toMatchObject({ code: 'TOPIC_NOT_FOUND', topic: 'going' });
+    // Within the wait's pauses, not at its end.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('refuses offsets outside the log with OFFSET_OUT_OF_RANGE carrying both bounds', async () => {
     await createTopic(server.url, 'range', 1);
     await produce(server.url, 'range', [{ value: 1 }, { value: 2 }]);

@@ -1,7 +1,7 @@
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
 import { SegmentNotFoundError } from '../ports/segment-store.ts';
-import { assertPartition, loadTopic, type Topic } from '../topics/topic.ts';
+import { assertPartition, loadTopic, type Topic, topicNotFound } from '../topics/topic.ts';
 import type { RecordHeader } from './batch-codec.ts';
 import type { BatchReader } from './batch-reader.ts';
 import { entriesFrom } from './index-reader.ts';
@@ -234,6 +234,8 @@ async function waitForRecords(
     await deps.sleep(Math.min(pause, remaining));
     pause = Math.min(pause * 2, 500);
     state = await readPartitionState(deps.ctx, topic, partition);
+    // Deleting a topic marks its heads: a wait on one that went ends, as a fetch would.
+    if (state.head.deleted) throw topicNotFound(topic.name);
   }
   return state;
 }
