@@ -354,6 +354,35 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
     expect((await waiting).body.records.map((r: { value: unknown }) => r.value)).toEqual(['new']);
   });
 
+  it('ends a waiting poll when the group rebalances or the member leaves', async () => {
+    await createTopic(server.url, 'quiet', 2);
+    const first = await join(server.url, 'waiters', { topics: ['quiet'] });
+    const waited = async (pending: ReturnType<typeof poll>) => {
+      const started = Date.now();
+      const answer = await pending;
+      return { answer, ms: Date.now() - started };
+    };
+    // Another member joins during the wait: a new generation, so the wait ends early.
+    const rebalanced = waited(poll('waiters', first.memberId, '?waitMs=20000'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = await join(server.url, 'waiters', { topics: ['quiet'] });
+    const { answer, ms } = await rebalanced;
+    expect(answer.status).toBe(200);
+    expect(answer.body.records).toEqual([]);
+    expect(ms).toBeLessThan(10_000);
+    // The next poll answers the new generation and assignment.
+    const after = await poll('waiters', first.memberId);
+    expect(after.body.generation).toBe(second.generation);
+    expect(owned(after.body, 'quiet')).toHaveLength(1);
+
+    // The member leaves during its wait: the wait ends, and the member is unknown after.
+    const leaving = waited(poll('waiters', second.memberId, '?waitMs=20000'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await call(server.url, 'DELETE', `/v1/groups/waiters/members/${second.memberId}`);
+    expect((await leaving).ms).toBeLessThan(10_000);
+    expect((await poll('waiters', second.memberId)).body.error.code).toBe('UNKNOWN_MEMBER_ID');
+  });
+
   it('rebalances when partitions are added or a subscribed topic is deleted', async () => {
     await createTopic(server.url, 'growing', 2);
     await createTopic(server.url, 'doomed-sub', 2);

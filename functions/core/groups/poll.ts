@@ -96,6 +96,16 @@ export async function pollGroup(
     if (records.length > 0 || remaining <= 0 || partitions.length === 0) break;
     await deps.sleep(Math.min(pause, remaining));
     pause = Math.min(pause * 2, 500);
+    // A rebalance, or the member's leaving, ends the wait: the member learns of it from its
+    // next poll or heartbeat now, not once the wait has run out, as a Kafka consumer's poll
+    // takes part in a rebalance as soon as one starts.
+    const current = await settledGroup(ctx, name);
+    if (
+      current.generation !== group.generation ||
+      !current.members.some((m) => m.memberId === memberId)
+    ) {
+      break;
+    }
   }
   const next = await saveCursor(deps, name, member, saved, from, partitions);
   return {
