@@ -1,4 +1,6 @@
 import { once } from 'node:events';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../support/backends.ts';
 import { type RunningServer, startServer } from '../support/server.ts';
@@ -171,5 +173,66 @@ describe.concurrent.each(backends)('tributary produce and consume ($name)', (bac
     expect(stdout).toBe('hello\n');
     const group = await run(['groups', 'describe', 'watchers', '--output', 'json']);
     expect(JSON.parse(group.stdout).members).toEqual([]);
+  });
+
+  it('stops at once on a SIGINT that comes while the topic is being checked, and never joins the group', async () => {
+    await run(['topics', 'create', 'early', '--partitions', '2']);
+    await run(['produce', 'early'], { input: 'a\nb\nc\n' });
+    // Passes requests on to the server, holding the CLI's topic check until SIGINT is sent.
+    let checking: () => void = () => undefined;
+    const checked = new Promise<void>((resolve) => {
+      checking = resolve;
+    });
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const target = new URL(server.url);
+    const proxy = createServer(async (incoming, answer) => {
+      if (incoming.method === 'GET' && incoming.url === '/v1/topics/early') {
+        checking();
+        await released;
+      }
+      const forwarded = request(
+        {
+          host: target.hostname,
+          port: target.port,
+          method: incoming.method,
+          path: incoming.url,
+          headers: incoming.headers,
+        },
+        (response) => {
+          answer.writeHead(response.statusCode ?? 502, response.headers);
+          response.pipe(answer);
+        },
+      );
+      incoming.pipe(forwarded);
+    });
+    proxy.listen(0, '127.0.0.1');
+    await once(proxy, 'listening');
+    try {
+      const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const child = startCli(['consume', 'early', '--group', 'early-birds'], {
+        env: { TRIBUTARY_URL: url },
+      });
+      const result = finished(child);
+      await checked;
+      const interrupted = Date.now();
+      child.kill('SIGINT');
+      // Let the signal reach the CLI before the check answers.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      release();
+      const { code, stdout } = await result;
+      expect(code).toBe(130);
+      // Not the 5 s after which a command that did not stop is ended without cleaning up.
+      expect(Date.now() - interrupted).toBeLessThan(4_000);
+      expect(stdout).toBe('');
+      // No member left behind holding the partitions until its session lapses.
+      const groups = await run(['groups', 'list']);
+      expect(lines(groups.stdout)).not.toContain('early-birds');
+    } finally {
+      proxy.close();
+      proxy.closeAllConnections();
+    }
   });
 });
