@@ -175,13 +175,14 @@ describe.concurrent.each(backends)('tributary produce and consume ($name)', (bac
     expect(JSON.parse(group.stdout).members).toEqual([]);
   });
 
-  it('stops at once on a SIGINT that comes while the topic is being checked, and never joins the group', async () => {
-    await run(['topics', 'create', 'early', '--partitions', '2']);
-    await run(['produce', 'early'], { input: 'a\nb\nc\n' });
-    // Passes requests on to the server, holding the CLI's topic check until SIGINT is sent.
-    let checking: () => void = () => undefined;
-    const checked = new Promise<void>((resolve) => {
-      checking = resolve;
+  /**
+   * A proxy to the server that holds the CLI's check of `topic` until `release()`:
+   * `checking` resolves once the check has arrived, so a SIGINT then comes mid-check.
+   */
+  async function holdingTopicCheck(topic: string) {
+    let checked: () => void = () => undefined;
+    const checking = new Promise<void>((resolve) => {
+      checked = resolve;
     });
     let release: () => void = () => undefined;
     const released = new Promise<void>((resolve) => {
@@ -189,8 +190,8 @@ describe.concurrent.each(backends)('tributary produce and consume ($name)', (bac
     });
     const target = new URL(server.url);
     const proxy = createServer(async (incoming, answer) => {
-      if (incoming.method === 'GET' && incoming.url === '/v1/topics/early') {
-        checking();
+      if (incoming.method === 'GET' && incoming.url === `/v1/topics/${topic}`) {
+        checked();
         await released;
       }
       const forwarded = request(
@@ -210,18 +211,41 @@ describe.concurrent.each(backends)('tributary produce and consume ($name)', (bac
     });
     proxy.listen(0, '127.0.0.1');
     await once(proxy, 'listening');
+    return {
+      url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      checking,
+      release,
+      close: () => {
+        proxy.close();
+        proxy.closeAllConnections();
+      },
+    };
+  }
+
+  /** Sends SIGINT while the topic check is held, then lets the check answer. */
+  async function interruptDuringCheck(
+    child: ReturnType<typeof startCli>,
+    held: Awaited<ReturnType<typeof holdingTopicCheck>>,
+  ): Promise<number> {
+    await held.checking;
+    const interrupted = Date.now();
+    child.kill('SIGINT');
+    // Let the signal reach the CLI before the check answers.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    held.release();
+    return interrupted;
+  }
+
+  it('stops at once on a SIGINT that comes while the topic is being checked, and never joins the group', async () => {
+    await run(['topics', 'create', 'early', '--partitions', '2']);
+    await run(['produce', 'early'], { input: 'a\nb\nc\n' });
+    const held = await holdingTopicCheck('early');
     try {
-      const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
       const child = startCli(['consume', 'early', '--group', 'early-birds'], {
-        env: { TRIBUTARY_URL: url },
+        env: { TRIBUTARY_URL: held.url },
       });
       const result = finished(child);
-      await checked;
-      const interrupted = Date.now();
-      child.kill('SIGINT');
-      // Let the signal reach the CLI before the check answers.
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      release();
+      const interrupted = await interruptDuringCheck(child, held);
       const { code, stdout } = await result;
       expect(code).toBe(130);
       // Not the 5 s after which a command that did not stop is ended without cleaning up.
@@ -231,8 +255,28 @@ describe.concurrent.each(backends)('tributary produce and consume ($name)', (bac
       const groups = await run(['groups', 'list']);
       expect(lines(groups.stdout)).not.toContain('early-birds');
     } finally {
-      proxy.close();
-      proxy.closeAllConnections();
+      held.close();
+    }
+  });
+
+  it('produce stops at once on a SIGINT that comes while the topic is being checked, writing nothing', async () => {
+    await run(['topics', 'create', 'early-in']);
+    const held = await holdingTopicCheck('early-in');
+    try {
+      const child = startCli(['produce', 'early-in'], {
+        env: { TRIBUTARY_URL: held.url },
+        openStdin: true,
+      });
+      const result = finished(child);
+      const interrupted = await interruptDuringCheck(child, held);
+      const { code } = await result;
+      expect(code).toBe(130);
+      expect(Date.now() - interrupted).toBeLessThan(4_000);
+      child.stdin?.end();
+      const consumed = await run(['consume', 'early-in', '--exit']);
+      expect(consumed.stdout).toBe('');
+    } finally {
+      held.close();
     }
   });
 });
