@@ -49,12 +49,22 @@ function decodeBase64(text: string, path: FieldPath, index: number): Uint8Array 
   return Buffer.from(text, 'base64');
 }
 
+/**
+ * Where a record is, for answers that mix partitions (a group poll): its error names them.
+ * A fetch names its one partition in the request.
+ */
+export interface RecordPlace {
+  readonly topic: string;
+  readonly partition: number;
+}
+
 /** Renders stored bytes back into the format; refuses bytes the format cannot carry. */
 export function renderBytes(
   format: RecordFormat,
   bytes: Uint8Array | null,
   kind: 'key' | 'value',
   offset: number,
+  place?: RecordPlace,
 ): unknown {
   if (bytes === null) return null;
   if (format === 'base64')
@@ -63,7 +73,7 @@ export function renderBytes(
   try {
     text = strictUtf8.decode(bytes);
   } catch {
-    throw notDecodable(format, kind, offset, 'it is not valid UTF-8');
+    throw notDecodable(format, kind, offset, 'it is not valid UTF-8', place);
   }
   if (format === 'text' || kind === 'key') return text;
   // Stored as text or bytes, a value may nest deeper than rendering it as JSON can take
@@ -77,20 +87,27 @@ export function renderBytes(
       problem.kind === 'too-deep'
         ? `it nests deeper than ${maxJsonDepth} levels`
         : 'it holds a number beyond the range of a double';
-    throw notDecodable(format, kind, offset, why);
+    throw notDecodable(format, kind, offset, why, place);
   }
   try {
     return JSON.parse(text);
   } catch {
-    throw notDecodable(format, kind, offset, 'it is not JSON');
+    throw notDecodable(format, kind, offset, 'it is not JSON', place);
   }
 }
 
-function notDecodable(format: RecordFormat, kind: string, offset: number, why: string) {
+function notDecodable(
+  format: RecordFormat,
+  kind: string,
+  offset: number,
+  why: string,
+  place: RecordPlace | undefined,
+) {
+  const where = place ? ` of ${place.topic}-${place.partition}` : '';
   return new TributaryError(
     'RECORD_NOT_DECODABLE',
-    `The ${kind} of the record at offset ${offset} cannot be shown with format=${format}: ${why}. Fetch it with format=base64${format === 'json' ? ' or format=text' : ''}.`,
-    { offset, format },
+    `The ${kind} of the record at offset ${offset}${where} cannot be shown with format=${format}: ${why}. Fetch it with format=base64${format === 'json' ? ' or format=text' : ''}.`,
+    { ...(place && { topic: place.topic, partition: place.partition }), offset, format },
   );
 }
 
@@ -104,15 +121,16 @@ export function renderRecord(
     readonly value: Uint8Array | null;
     readonly headers: readonly { readonly name: string; readonly value: Uint8Array | null }[];
   },
+  place?: RecordPlace,
 ) {
   return {
     offset: record.offset,
     timestamp: record.timestamp,
-    key: renderBytes(format, record.key, 'key', record.offset),
-    value: renderBytes(format, record.value, 'value', record.offset),
+    key: renderBytes(format, record.key, 'key', record.offset, place),
+    value: renderBytes(format, record.value, 'value', record.offset, place),
     headers: record.headers.map((h) => ({
       name: h.name,
-      value: renderBytes(format, h.value, 'value', record.offset),
+      value: renderBytes(format, h.value, 'value', record.offset, place),
     })),
   };
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { closest } from '../src/closest.ts';
 import { type Flags, UsageError } from './args.ts';
 
 export const defaultUrl = 'http://127.0.0.1:8080';
@@ -10,6 +11,9 @@ export interface Connection {
   readonly url: string;
   readonly apiKey: string | undefined;
 }
+
+/** A profile's fields, the only ones a config file may give. */
+const profileFields = ['url', 'apiKey'];
 
 /** `{"profiles": {"default": {"url", "apiKey"}}}`, as the config file holds it. */
 interface Profile {
@@ -79,6 +83,13 @@ function profilesIn(text: string, path: string): Readonly<Record<string, Profile
   const profiles: Record<string, Profile> = {};
   for (const [name, entry] of Object.entries(parsed.profiles)) {
     if (!isRecord(entry)) throw bad(`has a profile '${name}' that is not an object`);
+    // A misspelt field ("apikey") would otherwise be dropped, and the key never sent.
+    for (const field of Object.keys(entry)) {
+      if (profileFields.includes(field)) continue;
+      const meant = closest(field, profileFields);
+      const hint = meant === undefined ? '' : ` (did you mean '${meant}'?)`;
+      throw bad(`has an unknown field '${field}' in '${name}'${hint}`);
+    }
     const { url, apiKey } = entry;
     if (url !== undefined && typeof url !== 'string')
       throw bad(`has a non-string url in '${name}'`);

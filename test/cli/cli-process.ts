@@ -20,6 +20,8 @@ export interface CliOptions {
   readonly input?: string;
   /** Added to the environment; undefined removes a variable. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Leaves stdin open and empty, as a terminal's is until someone types. */
+  readonly openStdin?: boolean;
 }
 
 /** The environment every run starts from: nothing from the developer's shell but PATH. */
@@ -38,7 +40,7 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Chi
     env: environment(options.env ?? {}),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  child.stdin?.end(options.input ?? '');
+  if (!options.openStdin) child.stdin?.end(options.input ?? '');
   return child;
 }
 

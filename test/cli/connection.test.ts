@@ -80,6 +80,15 @@ describe('where tributary finds the URL and the API key', () => {
     expect(unknown.stderr).toContain('default, staging');
   });
 
+  it('refuses a profile with a misspelt field, naming the one meant, rather than sending no key', async () => {
+    const path = await config('misspelt', { default: { url: server.url, apikey: adminKey } });
+    const result = await list([], { TRIBUTARY_CONFIG: path });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      `The config file ${path} has an unknown field 'apikey' in 'default' (did you mean 'apiKey'?)`,
+    );
+  });
+
   it('sends no key when none is set, and says what the server said', async () => {
     const result = await list([], { TRIBUTARY_URL: server.url });
     expect(result.code).toBe(1);

@@ -1,4 +1,6 @@
 import { once } from 'node:events';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../support/backends.ts';
 import { type RunningServer, startServer } from '../support/server.ts';
@@ -171,5 +173,110 @@ describe.concurrent.each(backends)('tributary produce and consume ($name)', (bac
     expect(stdout).toBe('hello\n');
     const group = await run(['groups', 'describe', 'watchers', '--output', 'json']);
     expect(JSON.parse(group.stdout).members).toEqual([]);
+  });
+
+  /**
+   * A proxy to the server that holds the CLI's check of `topic` until `release()`:
+   * `checking` resolves once the check has arrived, so a SIGINT then comes mid-check.
+   */
+  async function holdingTopicCheck(topic: string) {
+    let checked: () => void = () => undefined;
+    const checking = new Promise<void>((resolve) => {
+      checked = resolve;
+    });
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const target = new URL(server.url);
+    const proxy = createServer(async (incoming, answer) => {
+      if (incoming.method === 'GET' && incoming.url === `/v1/topics/${topic}`) {
+        checked();
+        await released;
+      }
+      const forwarded = request(
+        {
+          host: target.hostname,
+          port: target.port,
+          method: incoming.method,
+          path: incoming.url,
+          headers: incoming.headers,
+        },
+        (response) => {
+          answer.writeHead(response.statusCode ?? 502, response.headers);
+          response.pipe(answer);
+        },
+      );
+      incoming.pipe(forwarded);
+    });
+    proxy.listen(0, '127.0.0.1');
+    await once(proxy, 'listening');
+    return {
+      url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      checking,
+      release,
+      close: () => {
+        proxy.close();
+        proxy.closeAllConnections();
+      },
+    };
+  }
+
+  /** Sends SIGINT while the topic check is held, then lets the check answer. */
+  async function interruptDuringCheck(
+    child: ReturnType<typeof startCli>,
+    held: Awaited<ReturnType<typeof holdingTopicCheck>>,
+  ): Promise<number> {
+    await held.checking;
+    const interrupted = Date.now();
+    child.kill('SIGINT');
+    // Let the signal reach the CLI before the check answers.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    held.release();
+    return interrupted;
+  }
+
+  it('stops at once on a SIGINT that comes while the topic is being checked, and never joins the group', async () => {
+    await run(['topics', 'create', 'early', '--partitions', '2']);
+    await run(['produce', 'early'], { input: 'a\nb\nc\n' });
+    const held = await holdingTopicCheck('early');
+    try {
+      const child = startCli(['consume', 'early', '--group', 'early-birds'], {
+        env: { TRIBUTARY_URL: held.url },
+      });
+      const result = finished(child);
+      const interrupted = await interruptDuringCheck(child, held);
+      const { code, stdout } = await result;
+      expect(code).toBe(130);
+      // Not the 5 s after which a command that did not stop is ended without cleaning up.
+      expect(Date.now() - interrupted).toBeLessThan(4_000);
+      expect(stdout).toBe('');
+      // No member left behind holding the partitions until its session lapses.
+      const groups = await run(['groups', 'list']);
+      expect(lines(groups.stdout)).not.toContain('early-birds');
+    } finally {
+      held.close();
+    }
+  });
+
+  it('produce stops at once on a SIGINT that comes while the topic is being checked, writing nothing', async () => {
+    await run(['topics', 'create', 'early-in']);
+    const held = await holdingTopicCheck('early-in');
+    try {
+      const child = startCli(['produce', 'early-in'], {
+        env: { TRIBUTARY_URL: held.url },
+        openStdin: true,
+      });
+      const result = finished(child);
+      const interrupted = await interruptDuringCheck(child, held);
+      const { code } = await result;
+      expect(code).toBe(130);
+      expect(Date.now() - interrupted).toBeLessThan(4_000);
+      child.stdin?.end();
+      const consumed = await run(['consume', 'early-in', '--exit']);
+      expect(consumed.stdout).toBe('');
+    } finally {
+      held.close();
+    }
   });
 });

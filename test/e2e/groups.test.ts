@@ -561,4 +561,24 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
     expect(response.status).toBeLessThan(500);
     expect(await snapshot(server)).toEqual(before);
   });
+  it('names the topic and partition of a record a poll cannot render, as its answer mixes partitions', async () => {
+    await createTopic(server.url, 'mixed', 3);
+    await produce(server.url, 'mixed', [{ value: 'plain text', partition: 2 }], '?format=text');
+    const member = await join(server.url, 'renderers', {
+      topics: ['mixed'],
+      autoOffsetReset: 'earliest',
+    });
+    const refused = await poll('renderers', member.memberId);
+    expect(refused.status).toBe(422);
+    expect(refused.body.error).toMatchObject({
+      code: 'RECORD_NOT_DECODABLE',
+      topic: 'mixed',
+      partition: 2,
+      offset: 0,
+      format: 'json',
+    });
+    expect(refused.body.error.message).toContain('the record at offset 0 of mixed-2');
+    const asText = await poll('renderers', member.memberId, '?format=text');
+    expect(asText.body.records).toMatchObject([{ partition: 2, offset: 0, value: 'plain text' }]);
+  });
 });

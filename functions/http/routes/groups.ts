@@ -169,7 +169,7 @@ export const groupRoutes: Route[] = [
         records: result.records.map((r) => ({
           topic: r.topic,
           partition: r.partition,
-          ...renderRecord(format, r),
+          ...renderRecord(format, r, r),
         })),
       });
     },

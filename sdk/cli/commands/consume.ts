@@ -192,6 +192,8 @@ async function consumeInGroup(
     void consumer.close();
   };
   interrupt.addEventListener('abort', finish, { once: true });
+  // Ctrl-C while the topic was being checked: the listener came too late to hear it.
+  if (interrupt.aborted) finish();
   const watcher = exitAtEnd ? watchForEnd() : Promise.resolve();
   async function watchForEnd(): Promise<void> {
     while (!finished) {

@@ -155,7 +155,9 @@ export const produce: Command = {
     let failure: unknown;
     let lineNumber = 0;
     try {
-      for await (const line of lines) {
+      // Not after a Ctrl-C during the topic check, which the listener came too late to hear
+      // (and a closed interface's loop would wait for ever).
+      for await (const line of signal.aborted ? [] : lines) {
         lineNumber++;
         if (failure !== undefined || signal.aborted) break;
         if (ndjson ? line.trim() === '' : line === '') continue;
