@@ -58,11 +58,17 @@ export interface RecordPlace {
   readonly partition: number;
 }
 
+/**
+ * Which bytes of a record: its key, its value, or the value of the header named. Header
+ * values render as values do; an error names the header.
+ */
+export type RecordField = 'key' | 'value' | { readonly header: string };
+
 /** Renders stored bytes back into the format; refuses bytes the format cannot carry. */
 export function renderBytes(
   format: RecordFormat,
   bytes: Uint8Array | null,
-  kind: 'key' | 'value',
+  kind: RecordField,
   offset: number,
   place?: RecordPlace,
 ): unknown {
@@ -98,16 +104,22 @@ export function renderBytes(
 
 function notDecodable(
   format: RecordFormat,
-  kind: string,
+  kind: RecordField,
   offset: number,
   why: string,
   place: RecordPlace | undefined,
 ) {
   const where = place ? ` of ${place.topic}-${place.partition}` : '';
+  const what = typeof kind === 'string' ? kind : `value of header ${JSON.stringify(kind.header)}`;
   return new TributaryError(
     'RECORD_NOT_DECODABLE',
-    `The ${kind} of the record at offset ${offset}${where} cannot be shown with format=${format}: ${why}. Fetch it with format=base64${format === 'json' ? ' or format=text' : ''}.`,
-    { ...(place && { topic: place.topic, partition: place.partition }), offset, format },
+    `The ${what} of the record at offset ${offset}${where} cannot be shown with format=${format}: ${why}. Fetch it with format=base64${format === 'json' ? ' or format=text' : ''}.`,
+    {
+      ...(place && { topic: place.topic, partition: place.partition }),
+      offset,
+      ...(typeof kind === 'object' && { header: kind.header }),
+      format,
+    },
   );
 }
 
@@ -130,7 +142,7 @@ export function renderRecord(
     value: renderBytes(format, record.value, 'value', record.offset, place),
     headers: record.headers.map((h) => ({
       name: h.name,
-      value: renderBytes(format, h.value, 'value', record.offset, place),
+      value: renderBytes(format, h.value, { header: h.name }, record.offset, place),
     })),
   };
 }

@@ -149,6 +149,43 @@ describe.each(backends)('produce and fetch ($name)', (backend) => {
     expect(asJson.body.error.message).toContain('format=base64');
   });
 
+  it('names the header whose value cannot be rendered, in a fetch and in a group poll', async () => {
+    await createTopic(server.url, 'badheader', 1);
+    const binary = Buffer.from([0xff, 0xfe]).toString('base64');
+    const ok = Buffer.from('{"n":1}').toString('base64');
+    await produce(
+      server.url,
+      'badheader',
+      [{ value: ok, headers: [{ name: 'trace', value: ok }, { name: 'blob', value: binary }] }],
+      '?format=base64',
+    );
+    const fetched = await call(
+      server.url,
+      'GET',
+      '/v1/topics/badheader/partitions/0/records?offset=0',
+    );
+    expect(fetched.status).toBe(422);
+    expect(fetched.body.error).toMatchObject({
+      code: 'RECORD_NOT_DECODABLE',
+      offset: 0,
+      header: 'blob',
+    });
+    expect(fetched.body.error.message).toContain('The value of header "blob" of the record');
+    const member = (
+      await call(server.url, 'POST', '/v1/groups/badheader-readers/members', {
+        topics: ['badheader'],
+        autoOffsetReset: 'earliest',
+      })
+    ).body;
+    const polled = await call(
+      server.url,
+      'GET',
+      `/v1/groups/badheader-readers/members/${member.memberId}/records`,
+    );
+    expect(polled.status).toBe(422);
+    expect(polled.body.error).toMatchObject({ topic: 'badheader', partition: 0, header: 'blob' });
+  });
+
   it('accepts NDJSON, one record per line, blank lines ignored', async () => {
     await createTopic(server.url, 'ndjson', 1);
     const body = '{"key":"a","value":1}\n\n{"key":"b","value":{"n":2}}\r\n{"value":"three"}\n';
