@@ -156,7 +156,15 @@ describe.each(backends)('produce and fetch ($name)', (backend) => {
     await produce(
       server.url,
       'badheader',
-      [{ value: ok, headers: [{ name: 'trace', value: ok }, { name: 'blob', value: binary }] }],
+      [
+        {
+          value: ok,
+          headers: [
+            { name: 'trace', value: ok },
+            { name: 'blob', value: binary },
+          ],
+        },
+      ],
       '?format=base64',
     );
     const fetched = await call(
