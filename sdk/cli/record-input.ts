@@ -1,3 +1,4 @@
+import { closest } from '../src/closest.ts';
 import type { ProducerRecord } from '../src/index.ts';
 import { InputError } from './exit-codes.ts';
 
@@ -72,8 +73,10 @@ function recordFromJson(line: string, at: string, as: WriteAs): ProducerRecord {
   const fields: Record<string, unknown> = { ...parsed };
   for (const name of Object.keys(fields)) {
     if (!recordFields.includes(name)) {
+      const meant = closest(name, recordFields);
+      const hint = meant === undefined ? '' : ` (did you mean '${meant}'?)`;
       throw new InputError(
-        `${at} has an unknown field '${name}'; a record has ${recordFields.join(', ')}.`,
+        `${at} has an unknown field '${name}'${hint}; a record has ${recordFields.join(', ')}.`,
       );
     }
   }

@@ -83,7 +83,13 @@ describe('an NDJSON line as a record', () => {
 
   it('refuses a typo rather than drop the field, and a record without a value', () => {
     expect(() => recordFromLine('{"vaule": 1}', 2, ndjson)).toThrow(
-      /line 2 has an unknown field 'vaule'/,
+      /line 2 has an unknown field 'vaule' \(did you mean 'value'\?\)/,
+    );
+    expect(() => recordFromLine('{"valu": 1}', 2, ndjson)).toThrow(
+      /unknown field 'valu' \(did you mean 'value'\?\)/,
+    );
+    expect(() => recordFromLine('{"value": 1, "colour": 2}', 2, ndjson)).toThrow(
+      /unknown field 'colour'; a record has/,
     );
     expect(() => recordFromLine('{"key": "k"}', 3, ndjson)).toThrow(/line 3 has no value/);
     expect(() => recordFromLine('[1]', 4, ndjson)).toThrow(/line 4 is not a record object/);
