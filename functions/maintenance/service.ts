@@ -33,13 +33,26 @@ export interface MaintenanceService {
   describe(id: string): Promise<MaintenanceRun | undefined>;
 }
 
+/** Reports of finished passes a local server keeps, so their ids stay answerable. */
+const reportsKept = 100;
+
+const runOf = (report: MaintenanceReport): MaintenanceRun => ({
+  id: report.passId,
+  status: report.finishedAt === undefined ? 'RUNNING' : 'SUCCEEDED',
+  startedAt: report.startedAt,
+  ...(report.finishedAt !== undefined && { stoppedAt: report.finishedAt, report }),
+});
+
 /**
  * Passes in this process (`npm start`): on demand, and every `intervalMs` when started. One
  * runs at a time; a pass asked for while another runs starts when it ends, so its report
- * covers a pass that began after the request.
+ * covers a pass that began after the request. The last `reportsKept` reports stay
+ * answerable by id, as a deployed stack's executions do: the timer runs a pass a minute, so
+ * keeping only the latest would forget an id asked for on demand within a minute.
  */
 export class LocalMaintenance implements MaintenanceService {
   readonly #deps: MaintenanceDeps;
+  readonly #reports = new Map<string, MaintenanceReport>();
   #running: Promise<unknown> = Promise.resolve();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
@@ -49,20 +62,33 @@ export class LocalMaintenance implements MaintenanceService {
   }
 
   async run(): Promise<{ kind: 'finished'; report: MaintenanceReport }> {
-    const pass = this.#running.catch(() => undefined).then(() => runPass(this.#deps));
+    const pass = this.#running
+      .catch(() => undefined)
+      .then(async () => {
+        const report = await runPass(this.#deps);
+        this.#keep(report);
+        return report;
+      });
     this.#running = pass;
     return { kind: 'finished', report: await pass };
   }
 
   async describe(id: string): Promise<MaintenanceRun | undefined> {
+    const kept = this.#reports.get(id);
+    if (kept) return runOf(kept);
+    // A pass under way, or the last one before this process started.
     const report = await lastPass(this.#deps.ctx);
-    if (!report || report.passId !== id) return undefined;
-    return {
-      id,
-      status: report.finishedAt === undefined ? 'RUNNING' : 'SUCCEEDED',
-      startedAt: report.startedAt,
-      ...(report.finishedAt !== undefined && { stoppedAt: report.finishedAt, report }),
-    };
+    return report?.passId === id ? runOf(report) : undefined;
+  }
+
+  #keep(report: MaintenanceReport): void {
+    if (report.finishedAt === undefined) return;
+    this.#reports.delete(report.passId);
+    this.#reports.set(report.passId, report);
+    for (const oldest of this.#reports.keys()) {
+      if (this.#reports.size <= reportsKept) break;
+      this.#reports.delete(oldest);
+    }
   }
 
   /** Runs a pass every `intervalMs` (after the previous one ends) until `stop()`. */

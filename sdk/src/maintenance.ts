@@ -24,8 +24,9 @@ export interface MaintenanceReport {
   readonly partitionsBehindRetention: number;
   /** Index entries deleted below log starts. */
   readonly indexEntriesDeleted: number;
-  /** Chunks deleted once no index entry referred to them, and their bytes. */
+  /** Chunks deleted once no index entry referred to them (after retention, or replaced by a rewrite). */
   readonly chunksDeleted: number;
+  /** Bytes of those chunks, and of batches held inline whose entries retention deleted. */
   readonly bytesFreed: number;
   /** Compaction rounds finished, and the records they removed (superseded, or tombstones past their delete horizon). */
   readonly compactionRounds: number;

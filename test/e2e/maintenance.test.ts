@@ -277,4 +277,13 @@ describe.each(backends)('the maintenance pass ($name)', (backend) => {
     const bad = await call(server.url, 'POST', '/v1/admin/maintenance', { unknown: 1 });
     expect(bad.status).toBe(400);
   });
+
+  it('still reports a pass by its id after later passes ran (npm start runs one a minute)', async () => {
+    const first = await runPass();
+    const second = await runPass();
+    expect(second.passId).not.toBe(first.passId);
+    const run = await call(server.url, 'GET', `/v1/admin/maintenance/${first.passId}`);
+    expect(run.status, JSON.stringify(run.body)).toBe(200);
+    expect(run.body).toMatchObject({ id: first.passId, status: 'SUCCEEDED', report: first });
+  });
 });

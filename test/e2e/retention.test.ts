@@ -50,6 +50,28 @@ describe.each(backends)('retention cut-off ($name)', (backend) => {
     expect((await fetchAll(server.url, 'timed', 0, 3)).map((r) => r.value)).toEqual(['d']);
   });
 
+  it('never serves an expired record, however many batches expired at once', async () => {
+    await createTopic(server.url, 'backlog', 1, { 'retention.ms': String(hour) });
+    // More single-record batches than one read scans before it saves its progress.
+    for (let i = 0; i < 1003; i++) await produce(server.url, 'backlog', [{ value: i }]);
+    now += hour + 1;
+
+    // The first read after the expiry, from an offset a stale log start would still hold.
+    const late = await call(
+      server.url,
+      'GET',
+      '/v1/topics/backlog/partitions/0/records?offset=1001',
+    );
+    expect(late.status, JSON.stringify(late.body)).toBe(416);
+    expect(late.body.error).toMatchObject({ logStartOffset: 1003, highWatermark: 1003 });
+    const earliest = await call(
+      server.url,
+      'GET',
+      '/v1/topics/backlog/partitions/0/offsets?spec=earliest',
+    );
+    expect(earliest.body.offset).toBe(1003);
+  });
+
   it('judges a batch by its newest record, as Kafka judges a segment', async () => {
     await createTopic(server.url, 'mixed', 1, { 'retention.ms': String(hour) });
     await produce(server.url, 'mixed', [

@@ -23,8 +23,8 @@ export interface PartitionState {
   readonly highWatermark: number;
 }
 
-/** Batches a single read may expire before it persists its progress and answers. */
-const maxBatchesExpiredPerRead = 1000;
+/** Batches a read expires between saves of its progress, on a long expired run. */
+const batchesExpiredPerSave = 1000;
 
 /**
  * The partitions' heads and log start offsets, with retention's logical cut-off applied
@@ -77,6 +77,10 @@ async function applyRetention(
     return state(start.logStartOffset);
   }
 
+  // The answer is exact however much expired: the scan goes on to the first batch kept. On a
+  // long expired run it saves its progress every so often, so a read cut short (a timeout)
+  // leaves the next one less to scan.
+  let saved: PartitionStart | undefined = start;
   let logStartOffset = start.logStartOffset;
   let first: BatchRetentionFacts | null = null;
   let expired = 0;
@@ -89,11 +93,14 @@ async function applyRetention(
       break;
     }
     logStartOffset = entryEnd(entry);
-    if (++expired >= maxBatchesExpiredPerRead) break;
+    if (++expired % batchesExpiredPerSave === 0 && saved) {
+      const progress = { logStartOffset: Math.min(logStartOffset, head.nextOffset), first: null };
+      saved = await saveStart(ctx, topic, partition, saved, progress);
+    }
   }
 
   const advanced = { logStartOffset: Math.min(logStartOffset, head.nextOffset), first };
-  await saveStart(ctx, topic, partition, start, advanced);
+  if (saved) await saveStart(ctx, topic, partition, saved, advanced);
   return state(advanced.logStartOffset);
 }
 
@@ -106,7 +113,8 @@ async function applyRetention(
  *   user raises retention.ms to 7 d  │  (topic version +1)
  *   reader saves logStartOffset ─────┴─ refused: the topic changed; nothing is saved
  *
- * and the maintenance workflow deletes only below a saved log start.
+ * and the maintenance workflow deletes only below a saved log start. Returns the start as
+ * saved (a put raises the item's version by one), or undefined when the race was lost.
  */
 async function saveStart(
   ctx: CoreContext,
@@ -114,7 +122,7 @@ async function saveStart(
   partition: number,
   previous: PartitionStart,
   next: Omit<PartitionStart, 'version'>,
-): Promise<void> {
+): Promise<PartitionStart | undefined> {
   try {
     await ctx.metadata.transact([
       { type: 'check', key: topicKey(topic.name), expect: expectVersion(topic.version) },
@@ -125,10 +133,12 @@ async function saveStart(
         expect: previous.version === undefined ? expectAbsent : expectVersion(previous.version),
       },
     ]);
+    return { ...next, version: (previous.version ?? 0) + 1 };
   } catch (error: unknown) {
     // Another reader saved its own advance first (both computed the same cut-off from the
     // same rules, and the next read recomputes from whatever was saved), or the topic
     // changed: its next read computes with the new config.
     if (!(await lostRace(error))) throw error;
+    return undefined;
   }
 }
