@@ -110,7 +110,6 @@ export class Dispatcher {
       partition,
       holder: this.#holder,
       held: undefined,
-      windowOpenedAt: undefined,
       iteratorAgeMs: 0,
     };
   }
