@@ -58,11 +58,16 @@ export interface RecordPlace {
   readonly partition: number;
 }
 
+/** What stored bytes are, as a refusal names them: a header by its name. */
+export type BytesKind = 'key' | 'value' | `header '${string}'`;
+
+export const headerKind = (name: string): BytesKind => `header '${name}'`;
+
 /** Renders stored bytes back into the format; refuses bytes the format cannot carry. */
 export function renderBytes(
   format: RecordFormat,
   bytes: Uint8Array | null,
-  kind: 'key' | 'value',
+  kind: BytesKind,
   offset: number,
   place?: RecordPlace,
 ): unknown {
@@ -130,7 +135,7 @@ export function renderRecord(
     value: renderBytes(format, record.value, 'value', record.offset, place),
     headers: record.headers.map((h) => ({
       name: h.name,
-      value: renderBytes(format, h.value, 'value', record.offset, place),
+      value: renderBytes(format, h.value, headerKind(h.name), record.offset, place),
     })),
   };
 }

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { FetchedRecord, FetchResult } from '../core/log/fetch.ts';
 import { isCanonicalJson } from './json-bytes.ts';
-import { type RecordFormat, renderBytes } from './record-format.ts';
+import { type BytesKind, headerKind, type RecordFormat, renderBytes } from './record-format.ts';
 
 /** A fetch's answer, as bytes, and what it holds. */
 export interface RecordsJson {
@@ -63,7 +63,7 @@ function writeRecord(out: ByteWriter, format: RecordFormat, record: FetchedRecor
   out.ascii(',"headers":[');
   for (const [i, header] of record.headers.entries()) {
     out.utf8(`${i > 0 ? ',' : ''}{"name":${JSON.stringify(header.name)},"value":`);
-    writeBytes(out, format, header.value, 'value', offset);
+    writeBytes(out, format, header.value, headerKind(header.name), offset);
     out.byte(0x7d);
   }
   out.ascii(']}');
@@ -74,7 +74,7 @@ function writeBytes(
   out: ByteWriter,
   format: RecordFormat,
   bytes: Uint8Array | null,
-  kind: 'key' | 'value',
+  kind: BytesKind,
   offset: number,
 ): void {
   if (bytes === null) {

@@ -289,6 +289,17 @@ describe.each(backends)('push delivery on $name', (backend) => {
     expect(sub.partitions[0]).toMatchObject({ position: 1, deadLettered: 1, state: 'retrying' });
     const [dead] = await fetchAll(suite.server.url, 'aged.dlq', 0, 0, 'text');
     expect(dead?.headers.find((h) => h.name === 'tributary.attempts')?.value).toBe('1');
+    // The added headers are text: read as JSON, the refusal names the header, not the
+    // value (which is JSON here).
+    const asJson = await call(
+      suite.server.url,
+      'GET',
+      '/v1/topics/aged.dlq/partitions/0/records?offset=0',
+    );
+    expect(asJson.status).toBe(422);
+    expect(asJson.body.error.message).toMatch(
+      /^The header 'tributary\.subscription' of the record/,
+    );
   });
 
   it('delivers only records whose JSON value matches the filter; the rest count as delivered', async () => {
