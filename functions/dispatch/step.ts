@@ -508,6 +508,18 @@ async function write(
   return true;
 }
 
+/**
+ * Gives back the lease a worker still holds when it ends between steps — its pass's deadline
+ * came, or the dispatcher is stopping (`npm start` stopped with Ctrl-C) — so the next
+ * dispatcher carries on at once rather than waiting the lease out. Nothing is in flight
+ * between steps; the release is conditioned on the version this worker last wrote.
+ */
+export async function leave(deps: DispatchDeps, worker: Worker): Promise<void> {
+  if (worker.held === undefined) return;
+  const item = await deps.ctx.metadata.get(cursorKey(worker.sub.id, worker.partition));
+  await release(deps, worker, item && cursorFromItem(item));
+}
+
 /** Gives the lease back if this worker holds it, so the next dispatcher need not wait. */
 async function release(deps: DispatchDeps, worker: Worker, cursor: Cursor | null | undefined) {
   if (worker.held === undefined || !cursor || cursor.version !== worker.held) return;
