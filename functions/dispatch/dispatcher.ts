@@ -8,7 +8,7 @@ import {
 } from '../core/subscriptions/subscriptions.ts';
 import { topicFromItem } from '../core/topics/topic.ts';
 import { type PassFigures, subscriptionLabel } from './metrics.ts';
-import { type DispatchDeps, type StepResult, step, type Worker } from './step.ts';
+import { type DispatchDeps, leave, type StepResult, step, type Worker } from './step.ts';
 
 /** Which partitions a pass looks at: all of every subscription, or those named. */
 export type PassScope =
@@ -110,7 +110,6 @@ export class Dispatcher {
       partition,
       holder: this.#holder,
       held: undefined,
-      windowOpenedAt: undefined,
       iteratorAgeMs: 0,
     };
   }
@@ -142,6 +141,24 @@ export class Dispatcher {
   }
 
   async #loop(
+    worker: Worker,
+    deadline: number,
+    entry: { dirty: boolean },
+  ): Promise<'done' | 'waiting'> {
+    try {
+      return await this.#steps(worker, deadline, entry);
+    } finally {
+      await leave(this.#deps, worker).catch((error: unknown) => {
+        this.#deps.log.error('could not release a subscription lease', {
+          subscription: subscriptionLabel(worker.sub),
+          partition: worker.partition,
+          error,
+        });
+      });
+    }
+  }
+
+  async #steps(
     worker: Worker,
     deadline: number,
     entry: { dirty: boolean },

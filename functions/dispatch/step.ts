@@ -71,8 +71,6 @@ export interface Worker {
   readonly holder: string;
   /** The cursor version our last write produced, while we hold the lease. */
   held: number | undefined;
-  /** When this worker first saw fewer than batchSize records waiting (the batching window). */
-  windowOpenedAt: number | undefined;
   /** Age of the oldest undelivered record when last looked at, for the iterator-age metric. */
   iteratorAgeMs: number;
 }
@@ -135,7 +133,11 @@ export async function step(deps: DispatchDeps, worker: Worker): Promise<StepResu
   }
   if (cursor.version !== worker.held) {
     worker.held = undefined;
-    if (!leaseFree(cursor, now)) return { kind: 'later', at: cursor.leaseUntil };
+    // A lease this dispatcher holds was left by its worker of an earlier pass, which ended
+    // between steps (a dispatcher runs one worker per partition at a time): carry it on
+    // rather than wait it out, or a batching window longer than a pass closes a lease late.
+    if (cursor.holder === worker.holder && cursor.leaseUntil > now) worker.held = cursor.version;
+    else if (!leaseFree(cursor, now)) return { kind: 'later', at: cursor.leaseUntil };
   }
 
   // Records retention removed before they were delivered: move past them.
@@ -149,7 +151,6 @@ export async function step(deps: DispatchDeps, worker: Worker): Promise<StepResu
   }
   if (cursor.position >= state.highWatermark) {
     worker.iteratorAgeMs = 0;
-    worker.windowOpenedAt = undefined;
     if (expired > 0) await write(deps, worker, current, released(cursor), now);
     else await release(deps, worker, cursor);
     return { kind: 'idle' };
@@ -212,12 +213,18 @@ export async function step(deps: DispatchDeps, worker: Worker): Promise<StepResu
 
   // The batching window: wait for a full batch, or until the window closes.
   const full = fetched.length >= current.batchSize || bound !== undefined || cursor.retry !== null;
+  // The window opens once per position, in the cursor: a worker that ends before it closes
+  // (its pass's deadline) leaves it to the next, which does not start it again.
   if (current.maxBatchingWindowMs > 0 && !full) {
-    worker.windowOpenedAt ??= now;
-    const closes = worker.windowOpenedAt + current.maxBatchingWindowMs;
+    const opened = cursor.windowOpenedAt ?? now;
+    if (cursor.windowOpenedAt === null) {
+      if (!(await write(deps, worker, current, { ...cursor, windowOpenedAt: now }, now))) {
+        return { kind: 'fenced' };
+      }
+    }
+    const closes = opened + current.maxBatchingWindowMs;
     if (now < closes) return { kind: 'later', at: Math.min(closes, now + 250) };
   }
-  worker.windowOpenedAt = undefined;
 
   const event = eventBody(
     deps.bootstrapServers,
@@ -353,6 +360,7 @@ function advanced(cursor: Cursor, position: number, changes: Partial<Cursor>): C
     ...cursor,
     ...changes,
     position: target,
+    windowOpenedAt: target > cursor.position ? null : cursor.windowOpenedAt,
     ends: cursor.ends.filter((end) => end > target),
     retry: cursor.retry && cursor.retry.offset >= target ? cursor.retry : null,
   };
@@ -498,6 +506,18 @@ async function write(
   }
   worker.held = release ? undefined : (cursor.version ?? 0) + 1;
   return true;
+}
+
+/**
+ * Gives back the lease a worker still holds when it ends between steps — its pass's deadline
+ * came, or the dispatcher is stopping (`npm start` stopped with Ctrl-C) — so the next
+ * dispatcher carries on at once rather than waiting the lease out. Nothing is in flight
+ * between steps; the release is conditioned on the version this worker last wrote.
+ */
+export async function leave(deps: DispatchDeps, worker: Worker): Promise<void> {
+  if (worker.held === undefined) return;
+  const item = await deps.ctx.metadata.get(cursorKey(worker.sub.id, worker.partition));
+  await release(deps, worker, item && cursorFromItem(item));
 }
 
 /** Gives the lease back if this worker holds it, so the next dispatcher need not wait. */

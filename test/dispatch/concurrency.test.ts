@@ -102,4 +102,46 @@ describe.each(backends)('two dispatchers at once on $name', (backend) => {
       String(deliveries),
     ).toBe(true);
   });
+  it('hand a partition over at once when a dispatcher stops mid-stream, not after its lease', async () => {
+    const delivered: number[] = [];
+    lambda.functions.set('handover-fn', {
+      handler: async (raw) => {
+        const records = Object.values((raw as SubscriptionEvent).records).flat();
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        delivered.push(...records.map((r) => r.offset));
+        return null;
+      },
+    });
+    await createTopic(server.url, 'handover', 1);
+    const created = await call(server.url, 'POST', '/v1/topics/handover/subscriptions', {
+      name: 'h',
+      target: { type: 'lambda', function: 'handover-fn' },
+      startingPosition: 'TRIM_HORIZON',
+      batchSize: 1,
+    });
+    expect(created.status).toBe(201);
+    await produce(
+      server.url,
+      'handover',
+      Array.from({ length: 20 }, (_, i) => ({ value: i })),
+    );
+    // A lease of 20 s: the second dispatcher must not have to wait it out.
+    const config = { deliveryTimeoutMs: 10_000 };
+    const first = testDispatcher(stores, lambda, { config });
+    const pass = first.pass({ kind: 'all' }, Date.now() + 60_000);
+    while (delivered.length < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+    // npm start stopped with Ctrl-C (or a Lambda invocation ending) in the middle.
+    first.stop();
+    await pass;
+    const stoppedAt = delivered.length;
+    expect(stoppedAt).toBeLessThan(20);
+
+    const second = testDispatcher(stores, lambda, { config });
+    const startedAt = Date.now();
+    while (delivered.length < 20 && Date.now() - startedAt < 5_000) {
+      await second.pass({ kind: 'all' }, Date.now() + 30_000);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(delivered).toEqual([...Array(20).keys()]);
+  });
 });

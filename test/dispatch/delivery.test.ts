@@ -278,11 +278,29 @@ describe.each(backends)('push delivery on $name', (backend) => {
       async () => (await fetchAll(suite.server.url, 'aged.dlq', 0, 0, 'text')).length === 1,
       'the stale record dead-lettered',
     );
+    // The fresh record keeps retrying (no retry limit, and it is not too old). The dead
+    // letter is readable a moment before the cursor moves past it, and the fresh record is
+    // `delivering` until its first failure is saved: wait for that.
+    await eventually(
+      async () => (await describeSub('aged', 'a')).partitions[0]?.state === 'retrying',
+      'the fresh record retrying',
+    );
     const sub = await describeSub('aged', 'a');
-    // The fresh record keeps retrying (no retry limit, and it is not too old).
     expect(sub.partitions[0]).toMatchObject({ position: 1, deadLettered: 1, state: 'retrying' });
     const [dead] = await fetchAll(suite.server.url, 'aged.dlq', 0, 0, 'text');
     expect(dead?.headers.find((h) => h.name === 'tributary.attempts')?.value).toBe('1');
+    // The added headers are text: read as JSON, the refusal names the header, not the
+    // value (which is JSON here).
+    const asJson = await call(
+      suite.server.url,
+      'GET',
+      '/v1/topics/aged.dlq/partitions/0/records?offset=0',
+    );
+    expect(asJson.status).toBe(422);
+    expect(asJson.body.error).toMatchObject({ header: 'tributary.subscription' });
+    expect(asJson.body.error.message).toMatch(
+      /^The value of header "tributary\.subscription" of the record/,
+    );
   });
 
   it('delivers only records whose JSON value matches the filter; the rest count as delivered', async () => {

@@ -226,6 +226,31 @@ describe.each(backends)('subscriptions API on $name', (backend) => {
     }
   });
 
+  it('still changes a subscription whose dead-letter topic was deleted', async () => {
+    await request('POST', '/v1/topics', { name: 'gone.dlq', partitions: 1 });
+    const created = await request('POST', '/v1/topics/orders/subscriptions', {
+      name: 'orphaned',
+      target: lambdaTarget,
+      onFailure: { topic: 'gone.dlq' },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect((await request('DELETE', '/v1/topics/gone.dlq')).status).toBe(204);
+
+    // Pausing it, or any change that leaves onFailure alone, is not refused for it.
+    const paused = await request('PATCH', '/v1/topics/orders/subscriptions/orphaned', {
+      enabled: false,
+    });
+    expect(paused.status, JSON.stringify(paused.body)).toBe(200);
+    expect(paused.body).toMatchObject({ enabled: false, onFailure: { topic: 'gone.dlq' } });
+    // Naming it again is.
+    const renamed = await request('PATCH', '/v1/topics/orders/subscriptions/orphaned', {
+      onFailure: { topic: 'gone.dlq' },
+    });
+    expect(renamed.status).toBe(404);
+    expect(renamed.body.error).toMatchObject({ code: 'TOPIC_NOT_FOUND', field: 'onFailure.topic' });
+    expect((await request('DELETE', '/v1/topics/orders/subscriptions/orphaned')).status).toBe(204);
+  });
+
   it('answers 404 for an unknown topic or subscription', async () => {
     const onTopic = await request('POST', '/v1/topics/nope/subscriptions', {
       name: 'x',

@@ -42,6 +42,12 @@ export interface Cursor {
     readonly offset: number;
   } | null;
   readonly lastDeliveryAt: number | null;
+  /**
+   * When the batching window for the records at `position` opened: kept here, not in a
+   * dispatcher's memory, so a pass that ends (a Lambda invocation, a local pass) or another
+   * dispatcher taking over does not open it again. Cleared when the position moves.
+   */
+  readonly windowOpenedAt: number | null;
   /** The item's version; undefined before the cursor was first written. */
   readonly version: number | undefined;
 }
@@ -98,6 +104,7 @@ export const newCursor = (position: number): Cursor => ({
   counts: zeroCounts,
   lastError: null,
   lastDeliveryAt: null,
+  windowOpenedAt: null,
   version: undefined,
 });
 
@@ -145,6 +152,7 @@ export function cursorFromItem(item: StoredItem): Cursor {
       offset: Number(lastError.offset),
     },
     lastDeliveryAt: typeof d.lastDeliveryAt === 'number' ? d.lastDeliveryAt : null,
+    windowOpenedAt: typeof d.windowOpenedAt === 'number' ? d.windowOpenedAt : null,
     version: item.version,
   };
 }
@@ -160,6 +168,7 @@ export const cursorData = (cursor: Cursor): JsonObject => ({
   counts: { ...cursor.counts },
   lastError: cursor.lastError && { ...cursor.lastError },
   lastDeliveryAt: cursor.lastDeliveryAt,
+  windowOpenedAt: cursor.windowOpenedAt,
 });
 
 /** Whether `holder` may take the lease now: nobody holds it, or the holder's time is up. */

@@ -260,7 +260,11 @@ export async function updateSubscription(
     const sub = await loadSubscription(ctx, topic, name);
     const { rotateSecret, ...settings } = patch;
     const next: Subscription = { ...sub, ...settings, revision: sub.revision + 1 };
-    await assertValidSettings(deps, topic, next);
+    // Only what the patch names: a dead-letter topic deleted since must not stop a pause.
+    await assertValidSettings(deps, topic, {
+      filter: settings.filter ?? null,
+      onFailure: settings.onFailure ?? null,
+    });
     if (rotateSecret && sub.target.type !== 'http') {
       throw invalid('rotateSecret', 'only an http target has a signing secret');
     }
@@ -355,7 +359,7 @@ async function removeItems(ctx: CoreContext, id: string): Promise<void> {
 async function assertValidSettings(
   deps: SubscriptionDeps,
   topic: Topic,
-  settings: SubscriptionSettings,
+  settings: Pick<SubscriptionSettings, 'filter' | 'onFailure'>,
 ): Promise<void> {
   if (settings.filter !== null) assertValidFilter(settings.filter);
   if (settings.onFailure) {
