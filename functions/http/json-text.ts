@@ -38,15 +38,15 @@ const u = 0x75;
 /**
  * The first problem in a JSON text: nesting deeper than `maxDepth`, or (when `surrogates`
  * is true) a string holding an unpaired UTF-16 surrogate, such as the escape `\ud800`,
- * which UTF-8 and DynamoDB cannot carry (I-JSON, RFC 7493, forbids it too), or (when
- * `numbers` is true) a number beyond a double's range, such as `1e400`, which JSON.parse
- * reads as Infinity and JSON.stringify writes as null (I-JSON's interoperable numbers are
- * doubles). Undefined when there is none. Text that is not JSON is left to the parser:
+ * which UTF-8 and DynamoDB cannot carry (I-JSON, RFC 7493, forbids it too), or a number
+ * beyond a double's range, such as `1e400`, which JSON.parse reads as Infinity and
+ * JSON.stringify writes as null (I-JSON's interoperable numbers are doubles). Undefined
+ * when there is none. Text that is not JSON is left to the parser:
  * this only promises to find the problems of text that is.
  */
 export function jsonTextProblem(
   text: string,
-  { maxDepth = maxJsonDepth, surrogates = true, numbers = true } = {},
+  { maxDepth = maxJsonDepth, surrogates = true } = {},
 ): JsonTextProblem | undefined {
   const open: Open[] = [];
   const pathHere = (): (string | number)[] =>
@@ -72,7 +72,7 @@ export function jsonTextProblem(
       let end = i + 1;
       while (end < text.length && isNumberPart(text.charCodeAt(end))) end++;
       // Past a double's range takes at least five characters (1e309).
-      if (numbers && end - i >= 5 && Math.abs(Number(text.slice(i, end))) === Infinity) {
+      if (end - i >= 5 && Math.abs(Number(text.slice(i, end))) === Infinity) {
         return { kind: 'number-out-of-range', path: pathHere() };
       }
       i = end - 1;

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
-import type { Duplex } from 'node:stream';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import { type Duplex, finished } from 'node:stream';
 import { TributaryError } from '../core/errors.ts';
 import type { Handler } from '../http/handler.ts';
 import type { Logger } from '../http/logger.ts';
@@ -9,23 +15,17 @@ import { errorResponse, type HttpResponse } from '../http/responses.ts';
 import { toApiGatewayEvent } from './to-event.ts';
 
 /**
- * The last request read in full on each connection, until it is answered: bytes after it
- * that cannot be read wait for its answer before they are refused (see answerUnreadable).
+ * The answer to the last request on each connection: once that request was read in full,
+ * bytes after it that cannot be read wait for the answer before they are refused (see
+ * answerUnreadable).
  */
-const answering = new WeakMap<
-  Duplex,
-  { readonly req: IncomingMessage; readonly answered: Promise<void> }
->();
+const answering = new WeakMap<Duplex, ServerResponse>();
 
 /** Serves the Lambda handler over node:http, as API Gateway would invoke it. */
 export function createLocalServer(handler: Handler, log: Logger): Server {
   const server = createServer(async (req, res) => {
     const started = performance.now();
-    const answered = new Promise<void>((resolve) => {
-      res.once('finish', resolve);
-      res.once('close', resolve);
-    });
-    answering.set(req.socket, { req, answered });
+    answering.set(req.socket, res);
     let response: HttpResponse;
     try {
       const body = await readBody(req);
@@ -82,7 +82,7 @@ function answerUnreadable(
   const current = answering.get(socket);
   if (current?.req.complete) {
     answering.delete(socket);
-    void current.answered.then(() => answerUnreadable(error, socket, log));
+    finished(current, () => answerUnreadable(error, socket, log));
     return;
   }
   if (!socket.writable) {
