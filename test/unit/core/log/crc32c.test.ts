@@ -1,6 +1,10 @@
 import { crc32c as oracle } from '@aws-crypto/crc32c';
 import { describe, expect, it } from 'vitest';
-import { crc32c } from '../../../../functions/core/log/crc32c.ts';
+import {
+  crc32cImplementation,
+  crc32cPortable,
+  crc32c as inUse,
+} from '../../../../functions/core/log/crc32c.ts';
 
 /** Deterministic bytes (mulberry32), so a failure reproduces. */
 function randomBytes(length: number, seed: number): Uint8Array {
@@ -16,7 +20,19 @@ function randomBytes(length: number, seed: number): Uint8Array {
   return bytes;
 }
 
-describe('crc32c', () => {
+describe('the CRC-32C in use', () => {
+  // The package ships a binary for every platform a laptop or CI runs (Linux, macOS and
+  // Windows on x64 and arm64): were it not to load, every produce and fetch would checksum
+  // at a tenth of the speed, silently.
+  it('is the native one', () => {
+    expect(crc32cImplementation).toBe('native');
+  });
+});
+
+describe.each([
+  ['in use', inUse],
+  ['portable', crc32cPortable],
+])('crc32c (%s)', (_which, crc32c) => {
   it('gives the standard check value for "123456789"', () => {
     expect(crc32c(new TextEncoder().encode('123456789'))).toBe(0xe3069283);
   });
