@@ -16,7 +16,7 @@ import {
   onlyParams,
   queryOf,
 } from '../request.ts';
-import { json, jsonBytes, rawJson } from '../responses.ts';
+import { json, jsonBytes } from '../responses.ts';
 import type { Route } from './route.ts';
 
 /** Fetch limits: Kafka's max.poll.records default, and a response that fits Lambda's 6 MB. */
@@ -71,7 +71,7 @@ export const recordRoutes: Route[] = [
         await deps.defer(commit);
         return json(202, { accepted: prepared.recordCount });
       }
-      return rawJson(200, acksJson(await commit()));
+      return jsonBytes(200, acksJson(await commit()));
     },
   },
   {

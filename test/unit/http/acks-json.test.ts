@@ -4,7 +4,7 @@ import { acksJson } from '../../../functions/http/acks-json.ts';
 
 describe("a produce's answer", () => {
   const answer = (offsets: RecordAck[]) =>
-    expect(acksJson(offsets)).toBe(JSON.stringify({ offsets }));
+    expect(acksJson(offsets).toString('utf8')).toBe(JSON.stringify({ offsets }));
 
   it('is written as JSON.stringify writes it', () => {
     answer([]);
@@ -17,6 +17,10 @@ describe("a produce's answer", () => {
       })),
     );
     answer([{ partition: 1, offset: 1e21, timestamp: -0 }]);
+    answer([{ partition: 0, offset: 9, timestamp: -0 }]);
+    answer([{ partition: 10, offset: 2 ** 53 - 1, timestamp: 99 }]);
+    answer([{ partition: 3, offset: 2 ** 53, timestamp: 1.5 }]);
+    answer([{ partition: 3, offset: -1, timestamp: 100 }]);
   });
 
   it('falls back to JSON.stringify for numbers it writes as null', () => {
