@@ -12,7 +12,9 @@ export const maxBodyBytes = 6_000_000;
 /**
  * The event the handler takes: API Gateway's HTTP API event (payload 2.0). The local server
  * adds the body's bytes as read from the socket (`rawBody`), which the handler reads rather
- * than `body`, so they are not decoded into text to be encoded back.
+ * than `body`, so they are not decoded into text to be encoded back. Those bytes are lent
+ * for the call: the server reads the next request into them once the answer is written, so
+ * work that goes on after the answer (acks=0) copies what it needs first.
  */
 export type HttpEvent = APIGatewayProxyEventV2 & { readonly rawBody?: Buffer };
 

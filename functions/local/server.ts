@@ -7,6 +7,7 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import { type Duplex, finished } from 'node:stream';
+import { BufferPool } from '../core/buffer-pool.ts';
 import { TributaryError } from '../core/errors.ts';
 import type { Handler } from '../http/handler.ts';
 import type { Logger } from '../http/logger.ts';
@@ -21,14 +22,22 @@ import { toApiGatewayEvent } from './to-event.ts';
  */
 const answering = new WeakMap<Duplex, ServerResponse>();
 
+/**
+ * Request bodies of 64 KiB and more are read into lent buffers (a batch of a thousand 1 KiB
+ * records is a megabyte a request), given back once the answer is written: the handler keeps
+ * nothing of its event's body past its answer (see HttpEvent's `rawBody`).
+ */
+const bodies = new BufferPool({ minBytes: 64 * 1024, keepBytes: 32 * 1024 * 1024 });
+
 /** Serves the Lambda handler over node:http, as API Gateway would invoke it. */
 export function createLocalServer(handler: Handler, log: Logger): Server {
   const server = createServer(async (req, res) => {
     const started = performance.now();
     answering.set(req.socket, res);
     let response: HttpResponse;
+    let body: Buffer | undefined;
     try {
-      const body = await readBody(req);
+      body = await readBody(req, bodies);
       response = await handler(toApiGatewayEvent(req, body));
     } catch (error: unknown) {
       response = errorResponse(error, 'local', log);
@@ -45,6 +54,11 @@ export function createLocalServer(handler: Handler, log: Logger): Server {
         : payload,
     );
     accessLog(log, req, res.statusCode, started, response.headers?.['x-request-id']);
+    // Once the answer is with the socket (or the socket gone): nothing reads the body then.
+    if (body) {
+      const lent = body;
+      finished(res, () => bodies.give(lent));
+    }
   });
   server.on('clientError', (error: Error, socket: Duplex) => answerUnreadable(error, socket, log));
   return server;
@@ -111,28 +125,41 @@ function answerUnreadable(
   );
 }
 
-/** The request's body, refused with PAYLOAD_TOO_LARGE once over {@link maxBodyBytes}. */
-export async function readBody(req: IncomingMessage): Promise<Buffer> {
+/**
+ * The request's body, refused with PAYLOAD_TOO_LARGE once over {@link maxBodyBytes}. A body
+ * of declared length is read into a buffer `pool` lends, which the caller gives back.
+ */
+export async function readBody(req: IncomingMessage, pool: BufferPool): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > maxBodyBytes) throw payloadTooLarge(declared);
   // With its length declared (node:http passes on no more than that), each chunk is copied
   // into one buffer of that length as it comes, and is let go, rather than all being held to
   // be joined at the end. A body longer than declared is joined from chunks all the same.
-  let whole = declared > 0 && Number.isInteger(declared) ? Buffer.allocUnsafe(declared) : undefined;
+  let whole =
+    declared > 0 && Number.isInteger(declared) ? asBuffer(pool.take(declared)) : undefined;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
     const at = size;
     size += buffer.byteLength;
-    if (size > maxBodyBytes) throw payloadTooLarge(size);
+    if (size > maxBodyBytes) {
+      if (whole) pool.give(whole);
+      throw payloadTooLarge(size);
+    }
     if (whole && size <= whole.byteLength) {
       whole.set(buffer, at);
       continue;
     }
-    if (whole) chunks.push(whole.subarray(0, at));
+    if (whole) {
+      // Copied out before the lent buffer goes back.
+      chunks.push(Buffer.from(whole.subarray(0, at)));
+      pool.give(whole);
+    }
     whole = undefined;
     chunks.push(buffer);
   }
   return whole ? whole.subarray(0, size) : Buffer.concat(chunks);
 }
+
+const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);

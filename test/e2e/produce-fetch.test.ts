@@ -287,6 +287,41 @@ describe.each(backends)('produce and fetch ($name)', (backend) => {
     expect(records.map((r: { value: unknown }) => r.value)).toEqual(['a', 'b']);
   });
 
+  it('reads back every large request whole when many arrive at once, acks=0 among them', async () => {
+    // Bodies and chunks of 64 KiB and more are read and written in memory that is lent and
+    // used again by later requests: none may see another's bytes, even after answering.
+    await createTopic(server.url, 'large', 3, { 'retention.ms': '-1' });
+    const records = (request: number) =>
+      Array.from({ length: 90 }, (_, i) => ({
+        // Requests 0-3 go to one partition; the rest spread over all three (one chunk of
+        // three batches).
+        ...(request < 4 ? { partition: request % 3 } : { key: `k${i}` }),
+        value: `${request}:${i}:`.padEnd(1000, String.fromCharCode(97 + (request % 26))),
+      }));
+    const requests = Array.from({ length: 12 }, (_, request) => records(request));
+    const answers = await Promise.all(
+      requests.map((batch, request) =>
+        call(server.url, 'POST', `/v1/topics/large/records${request % 4 === 3 ? '?acks=0' : ''}`, {
+          records: batch,
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(
+      requests.map((_, request) => (request % 4 === 3 ? 202 : 200)),
+    );
+    const sent = requests.flat().map((r) => r.value);
+    const stored = async () =>
+      (await Promise.all([0, 1, 2].map((p) => fetchAll(server.url, 'large', p)))).flatMap(
+        (partition) => partition.map((r) => r.value),
+      );
+    let read = await stored();
+    for (let waited = 0; read.length < sent.length && waited < 10_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      read = await stored();
+    }
+    expect(read.sort()).toEqual(sent.sort());
+  });
+
   it('at the high watermark returns empty at once, or waits for a record with waitMs', async () => {
     await createTopic(server.url, 'tail', 1);
     const empty = await call(server.url, 'GET', '/v1/topics/tail/partitions/0/records?offset=0');

@@ -226,6 +226,8 @@ export function encodeBatch(
   timestampType: TimestampType,
   records: readonly BatchRecord[],
   offsetDeltas?: readonly number[],
+  /** Where the batch is written: a new buffer of that size unless given. */
+  allocate: (size: number) => Uint8Array = newBytes,
 ): Uint8Array {
   const count = records.length;
   if (count === 0) throw new RangeError('a batch holds at least one record');
@@ -259,8 +261,8 @@ export function encodeBatch(
   if (length > MAX_U32) throw new RangeError(`a batch is at most ${MAX_U32} bytes`);
 
   // Pass 2: write.
-  const out = new Uint8Array(LENGTH_EXCLUDES + length);
-  const view = new DataView(out.buffer);
+  const out = allocate(LENGTH_EXCLUDES + length);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out[0] = BATCH_MAGIC_0;
   out[1] = BATCH_MAGIC_1;
   out[2] = BATCH_VERSION;
@@ -289,9 +291,13 @@ export function encodeBatch(
       pos = writeNbytes(out, pos, header.value);
     }
   }
+  // Every byte written: a lent buffer holds whatever its last borrower left.
+  if (pos !== out.length) throw new Error(`encoded ${pos} bytes of a ${out.length}-byte batch`);
   view.setUint32(CRC_AT, checksum(out));
   return out;
 }
+
+const newBytes = (size: number) => new Uint8Array(size);
 
 function checkOffsetDeltas(offsetDeltas: readonly number[], count: number): void {
   if (offsetDeltas.length !== count) {
@@ -513,7 +519,11 @@ const hex32 = (n: number) => n.toString(16).padStart(8, '0');
  * Concatenates encoded batches into one segment chunk body, returning where each batch lies
  * so the index can record its byte range. The body of a single batch is that batch, not a copy.
  */
-export function concatBatches(batches: readonly Uint8Array[]): {
+export function concatBatches(
+  batches: readonly Uint8Array[],
+  /** Where the chunk is written, for more than one batch: a new buffer unless given. */
+  allocate: (size: number) => Uint8Array = newBytes,
+): {
   body: Uint8Array;
   ranges: { offset: number; length: number }[];
 } {
@@ -524,7 +534,7 @@ export function concatBatches(batches: readonly Uint8Array[]): {
   }
   let total = 0;
   for (const batch of batches) total += batch.length;
-  const body = new Uint8Array(total);
+  const body = allocate(total);
   const ranges: { offset: number; length: number }[] = [];
   let offset = 0;
   for (const batch of batches) {

@@ -1,4 +1,5 @@
 import { partitionForKey } from '../../../sdk/src/partitioner.ts';
+import { BufferPool } from '../buffer-pool.ts';
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
 import { batchSk, chunkKey as chunkKeyAt, headKey, partitionPk } from '../keys.ts';
@@ -170,21 +171,25 @@ function prepare(
 
   const acksFrom = (bases: readonly number[], times: readonly number[]): RecordAck[] => {
     const acks: RecordAck[] = new Array(records.length);
-    for (const [i, batch] of batches.entries()) {
+    const logAppendTime = topic.config.timestampType === 'LogAppendTime';
+    // Index loops: a request of a thousand records makes a thousand acks and nothing more.
+    for (let i = 0; i < batches.length; i++) {
+      const { partition, requestIndexes } = batches[i] as PartitionBatch;
       const base = bases[i] ?? 0;
       const appendTime = times[i] ?? now;
-      for (const [j, requestIndex] of batch.requestIndexes.entries()) {
+      for (let j = 0; j < requestIndexes.length; j++) {
+        const requestIndex = requestIndexes[j] as number;
         // What the record was stamped with when its batch was first committed.
-        const timestamp =
-          topic.config.timestampType === 'LogAppendTime'
-            ? appendTime
-            : (records[requestIndex]?.timestamp ?? appendTime);
-        acks[requestIndex] = { partition: batch.partition, offset: base + j, timestamp };
+        const timestamp = logAppendTime
+          ? appendTime
+          : (records[requestIndex]?.timestamp ?? appendTime);
+        acks[requestIndex] = { partition, offset: base + j, timestamp };
       }
     }
     return acks;
   };
 
+  let written = false;
   const commit = async (): Promise<RecordAck[]> => {
     // A refusal or a replay is decided before any byte is written.
     let view = await readView(deps, write, 'cached');
@@ -200,7 +205,13 @@ function prepare(
     if (verdict.kind === 'duplicate') return acksFrom(verdict.bases, verdict.appendTimes);
 
     // 1. The chunk first: nothing refers to it yet, so nothing is visible.
-    if (chunk) await deps.ctx.segments.put(chunk.key, chunk.body);
+    if (chunk) {
+      if (written) throw new Error('a prepared produce commits once');
+      written = true;
+      await deps.ctx.segments.put(chunk.key, chunk.body);
+      // Stored: nothing reads its bytes again. (After a failed put, the store may still.)
+      chunkBuffers.give(chunk.body);
+    }
     // 2. Then the index, atomically for every partition touched, after this process's
     // commits already under way on the same partitions, on the heads they left. Should
     // the commit not land (or its fate be unknown), the chunk is an orphan, which the
@@ -241,6 +252,13 @@ function prepare(
   };
 }
 
+/**
+ * Chunks are lent their memory (see BufferPool): a produce of a thousand 1 KiB records
+ * writes a megabyte chunk, which is done with once stored.
+ */
+const chunkBuffers = new BufferPool({ minBytes: 64 * 1024, keepBytes: 32 * 1024 * 1024 });
+const lend = (size: number) => chunkBuffers.take(size);
+
 /** A topic's records as one batch per partition, each placed inline or in the one chunk. */
 export interface PlannedBatches {
   readonly batches: PartitionBatch[];
@@ -265,7 +283,8 @@ export function planBatches(
 ): PlannedBatches {
   const byPartition = new Map<number, PartitionBatch>();
   const compacted = topic.config.cleanupPolicy !== 'delete';
-  for (const [i, record] of records.entries()) {
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as ProduceRecord;
     const index = requestIndexes?.[i] ?? i;
     // Compaction keeps the latest record per key: a record without one has no place there.
     if (compacted && record.key === null) {
@@ -304,9 +323,14 @@ export function planBatches(
   const batches = [...byPartition.values()];
 
   // Small batches go into their index entries; the others into one chunk, if any remain.
-  const encoded = batches.map((b) => encodeBatch(topic.config.timestampType, b.records));
+  const encoded = batches.map((b) =>
+    encodeBatch(topic.config.timestampType, b.records, undefined, lend),
+  );
   const isInline = encoded.map((bytes) => bytes.byteLength <= inlineBatchBytes);
-  const chunk = concatBatches(encoded.filter((_, i) => !isInline[i]));
+  const inChunks = encoded.filter((_, i) => !isInline[i]);
+  const chunk = concatBatches(inChunks, lend);
+  // Copied into one chunk, the batches' own buffers are done with.
+  if (inChunks.length > 1) for (const bytes of inChunks) chunkBuffers.give(bytes);
   const chunkKey = chunkKeyAt(topic.id, now, ctx.newId());
   let inChunk = 0;
   const placed = batches.map((batch, i): PlacedBatch => {

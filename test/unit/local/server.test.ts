@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { IncomingMessage, request, type Server } from 'node:http';
 import { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BufferPool } from '../../../functions/core/buffer-pool.ts';
 import { silentLogger } from '../../../functions/http/logger.ts';
 import { createLocalServer, readBody } from '../../../functions/local/server.ts';
 
@@ -72,9 +73,10 @@ function incoming(headers: Record<string, string>, parts: readonly Buffer[]): In
 
 describe('readBody', () => {
   const megabyte = Buffer.alloc(1_000_000, 0x61);
+  const pool = new BufferPool({ minBytes: 64 * 1024, keepBytes: 8 * 1024 * 1024 });
 
   it('refuses a body declared over 6 MB before reading it', async () => {
-    const read = readBody(incoming({ 'content-length': '6000001' }, [Buffer.from('{}')]));
+    const read = readBody(incoming({ 'content-length': '6000001' }, [Buffer.from('{}')]), pool);
     await expect(read).rejects.toMatchObject({
       code: 'PAYLOAD_TOO_LARGE',
       details: { size: 6_000_001, limit: 6_000_000 },
@@ -90,6 +92,7 @@ describe('readBody', () => {
         headers,
         Array.from({ length: 7 }, () => megabyte),
       ),
+      pool,
     );
     await expect(read).rejects.toMatchObject({
       code: 'PAYLOAD_TOO_LARGE',
@@ -99,10 +102,21 @@ describe('readBody', () => {
 
   it('reads a body longer or shorter than its length as it comes', async () => {
     const parts = [Buffer.from('abc'), Buffer.from('defg')];
-    const read = (length: string) => readBody(incoming({ 'content-length': length }, parts));
+    const read = (length: string) => readBody(incoming({ 'content-length': length }, parts), pool);
     expect((await read('7')).toString()).toBe('abcdefg');
     expect((await read('5')).toString()).toBe('abcdefg');
     expect((await read('9')).toString()).toBe('abcdefg');
     expect((await read('x')).toString()).toBe('abcdefg');
+  });
+
+  it('reads a large body longer than its length whole, though it began in a lent buffer', async () => {
+    const parts = [Buffer.alloc(70_000, 0x61), Buffer.alloc(10, 0x62)];
+    const body = await readBody(incoming({ 'content-length': '70000' }, parts), pool);
+    expect(body.equals(Buffer.concat(parts))).toBe(true);
+    // The lent buffer went back when the body outgrew it, and is lent again.
+    const next = pool.take(70_000);
+    next.fill(0x63);
+    expect(body.equals(Buffer.concat(parts))).toBe(true);
+    pool.give(next);
   });
 });
