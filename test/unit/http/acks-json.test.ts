@@ -19,6 +19,8 @@ describe("a produce's answer", () => {
     answer([{ partition: 1, offset: 1e21, timestamp: -0 }]);
     answer([{ partition: 0, offset: 9, timestamp: -0 }]);
     answer([{ partition: 10, offset: 2 ** 53 - 1, timestamp: 99 }]);
+    answer([{ partition: 99_999_999, offset: 100_000_000, timestamp: 100_000_001 }]);
+    answer([{ partition: 0, offset: 1_700_000_000_000, timestamp: 1_000_000_000_000_007 }]);
     answer([{ partition: 3, offset: 2 ** 53, timestamp: 1.5 }]);
     answer([{ partition: 3, offset: -1, timestamp: 100 }]);
   });
