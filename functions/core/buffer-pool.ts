@@ -10,32 +10,36 @@
  * that: the next borrower overwrites it. Sizes below `minBytes` are not worth keeping and
  * are allocated as usual (and ignored when given back); larger ones come in powers of two,
  * and at most `keepBytes` of them wait for a borrower. Giving back what was not lent, or
- * twice, does nothing.
+ * twice, does nothing. With `shared`, the memory lent is a SharedArrayBuffer, which another
+ * thread can read without a copy.
  */
 export class BufferPool {
   readonly #minBytes: number;
   readonly #keepBytes: number;
+  readonly #shared: boolean;
   /** Buffers waiting for a borrower, smallest first. */
-  readonly #free: ArrayBuffer[] = [];
+  readonly #free: ArrayBufferLike[] = [];
   #freeBytes = 0;
   /** What is out on loan, by its memory. */
-  readonly #lent = new WeakSet<ArrayBuffer>();
+  readonly #lent = new WeakSet<ArrayBufferLike>();
 
-  constructor(options: { minBytes: number; keepBytes: number }) {
+  constructor(options: { minBytes: number; keepBytes: number; shared?: boolean }) {
     this.#minBytes = options.minBytes;
     this.#keepBytes = options.keepBytes;
+    this.#shared = options.shared ?? false;
   }
 
   /** A buffer of exactly `size` bytes, of unspecified content (zeros when small). */
   take(size: number): Uint8Array {
     if (size < this.#minBytes) return new Uint8Array(size);
     const i = this.#free.findIndex((memory) => memory.byteLength >= size);
-    let memory: ArrayBuffer;
+    let memory: ArrayBufferLike;
     if (i >= 0) {
-      [memory] = this.#free.splice(i, 1) as [ArrayBuffer];
+      [memory] = this.#free.splice(i, 1) as [ArrayBufferLike];
       this.#freeBytes -= memory.byteLength;
     } else {
-      memory = new ArrayBuffer(2 ** Math.ceil(Math.log2(size)));
+      const bytes = 2 ** Math.ceil(Math.log2(size));
+      memory = this.#shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
     }
     this.#lent.add(memory);
     return new Uint8Array(memory, 0, size);
@@ -44,7 +48,7 @@ export class BufferPool {
   /** Gives back a buffer `take` lent (any view of it): nothing may use it after this. */
   give(buffer: Uint8Array): void {
     const memory = buffer.buffer;
-    if (!(memory instanceof ArrayBuffer) || !this.#lent.has(memory)) return;
+    if (!this.#lent.has(memory)) return;
     this.#lent.delete(memory);
     if (this.#freeBytes + memory.byteLength > this.#keepBytes) return;
     const at = this.#free.findIndex((m) => m.byteLength >= memory.byteLength);

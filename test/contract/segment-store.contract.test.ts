@@ -59,6 +59,19 @@ describe.each(backends)('SegmentStore contract: $name', (backend) => {
     expect(await store.get(key)).toStrictEqual(allBytes);
   });
 
+  it('stores exactly the view it is given, of plain or shared memory', async () => {
+    // Chunks are encoded into lent shared memory, at no particular offset in it.
+    for (const memory of [new ArrayBuffer(600), new SharedArrayBuffer(600)]) {
+      const whole = new Uint8Array(memory);
+      whole.fill(0xee);
+      const view = whole.subarray(7, 7 + allBytes.length);
+      view.set(allBytes);
+      const key = `${folder()}view`;
+      await store.put(key, view);
+      expect(await store.get(key)).toStrictEqual(allBytes);
+    }
+  });
+
   it('stores an empty object', async () => {
     const key = `${folder()}empty`;
     await store.put(key, new Uint8Array(0));

@@ -11,10 +11,10 @@ const port = parentPort;
 if (!port) throw new Error('file-object-writer-thread.ts runs as a worker thread');
 
 // The store posts only WriteRequest messages.
-port.on('message', async ({ id, path, buffer, length }: WriteRequest) => {
+port.on('message', async ({ id, path, buffer, offset, length }: WriteRequest) => {
   let answer: WriteAnswer;
   try {
-    await writeObject(path, new Uint8Array(buffer, 0, length));
+    await writeObject(path, new Uint8Array(buffer, offset, length));
     answer = { id };
   } catch (error: unknown) {
     const message = error instanceof Error ? error.message : String(error);

@@ -10,9 +10,10 @@ import { Worker } from 'node:worker_threads';
  * encoding requests those waits, not the disk, made most of a 1 MB put's time. The thread
  * makes them on an event loop with nothing else to do; the server waits for one answer.
  *
- * The bytes travel in a SharedArrayBuffer taken from a small pool, so a put costs the
- * server one copy into memory already mapped, not a new allocation or a transfer of the
- * caller's buffer (which the caller may still use).
+ * The bytes travel in a SharedArrayBuffer. Bytes already in one (a produce encodes its
+ * chunk into shared memory) go as they are: the caller leaves them be until the write is
+ * answered. Others are copied into one taken from a small pool, memory already mapped, not
+ * a new allocation or a transfer of the caller's buffer (which the caller may still use).
  */
 export class ObjectWriter {
   #worker: Worker | undefined;
@@ -22,20 +23,28 @@ export class ObjectWriter {
   #freeBytes = 0;
 
   async write(path: string, body: Uint8Array): Promise<void> {
+    if (body.buffer instanceof SharedArrayBuffer) {
+      await this.#send(path, body.buffer, body.byteOffset, body.byteLength);
+      return;
+    }
     const buffer = this.#take(body.byteLength);
     new Uint8Array(buffer, 0, body.byteLength).set(body);
-    const worker = this.#thread();
-    const id = this.#nextId++;
     try {
-      await new Promise<void>((resolve, reject) => {
-        if (this.#pending.size === 0) worker.ref();
-        this.#pending.set(id, { resolve, reject });
-        const request: WriteRequest = { id, path, buffer, length: body.byteLength };
-        worker.postMessage(request);
-      });
+      await this.#send(path, buffer, 0, body.byteLength);
     } finally {
       this.#give(buffer);
     }
+  }
+
+  #send(path: string, buffer: SharedArrayBuffer, offset: number, length: number): Promise<void> {
+    const worker = this.#thread();
+    const id = this.#nextId++;
+    return new Promise<void>((resolve, reject) => {
+      if (this.#pending.size === 0) worker.ref();
+      this.#pending.set(id, { resolve, reject });
+      const request: WriteRequest = { id, path, buffer, offset, length };
+      worker.postMessage(request);
+    });
   }
 
   #thread(): Worker {
@@ -102,8 +111,9 @@ export interface WriteRequest {
   readonly id: number;
   /** Where the object goes: FileSegmentStore's path for its key. */
   readonly path: string;
-  /** The object is the first `length` bytes. */
+  /** The object is the `length` bytes from `offset`. */
   readonly buffer: SharedArrayBuffer;
+  readonly offset: number;
   readonly length: number;
 }
 
