@@ -1,6 +1,6 @@
 /**
- * The object writer thread: writes each object it is sent durably (FileSegmentStore's
- * writeObject) and answers when it is in place. See file-object-writer.ts.
+ * An object writer thread: writes each object it is sent durably (FileSegmentStore's
+ * writeObject), one at a time, and answers when it is in place. See file-object-writer.ts.
  */
 
 import { parentPort } from 'node:worker_threads';
@@ -10,11 +10,11 @@ import { writeObject } from './file-segment-store.ts';
 const port = parentPort;
 if (!port) throw new Error('file-object-writer-thread.ts runs as a worker thread');
 
-// The store posts only WriteRequest messages.
-port.on('message', async ({ id, path, buffer, offset, length }: WriteRequest) => {
+// The store posts only WriteRequest messages, one at a time.
+port.on('message', ({ id, path, buffer, offset, length }: WriteRequest) => {
   let answer: WriteAnswer;
   try {
-    await writeObject(path, new Uint8Array(buffer, offset, length));
+    writeObject(path, new Uint8Array(buffer, offset, length));
     answer = { id };
   } catch (error: unknown) {
     const message = error instanceof Error ? error.message : String(error);

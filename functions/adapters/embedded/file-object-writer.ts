@@ -1,14 +1,17 @@
 import { Worker } from 'node:worker_threads';
 
 /**
- * Writes object files durably on a thread of their own (file-object-writer-thread.ts), for
+ * Writes object files durably on threads of their own (file-object-writer-thread.ts), for
  * FileSegmentStore.put.
  *
  * A durable write is about ten file system calls (mkdir, open, write, fsync, close,
- * rename, the directory's open, fsync and close), each a trip through libuv's thread
- * pool whose answer then waits its turn on the event loop. On a server busy reading and
- * encoding requests those waits, not the disk, made most of a 1 MB put's time. The thread
- * makes them on an event loop with nothing else to do; the server waits for one answer.
+ * rename, the directory's open, fsync and close). Made from the server's event loop, each
+ * is a trip through libuv's thread pool whose answer then waits its turn on that loop: on
+ * a server busy reading and encoding requests, those waits, not the disk, made most of a
+ * 1 MB put's time. A thread makes them instead, synchronously, one write at a time, and
+ * the server waits for one answer. Up to {@link maxThreads} threads write at once, as
+ * concurrent produces would, so that their fsyncs overlap as the disk allows; a write
+ * waits when all are busy.
  *
  * The bytes travel in a SharedArrayBuffer. Bytes already in one (a produce encodes its
  * chunk into shared memory) go as they are: the caller leaves them be until the write is
@@ -16,8 +19,10 @@ import { Worker } from 'node:worker_threads';
  * a new allocation or a transfer of the caller's buffer (which the caller may still use).
  */
 export class ObjectWriter {
-  #worker: Worker | undefined;
-  readonly #pending = new Map<number, Pending>();
+  /** Threads started, each writing at most one object at a time. */
+  readonly #threads: Thread[] = [];
+  /** Writes waiting for a thread, in the order asked. */
+  readonly #waiting: Request[] = [];
   #nextId = 0;
   readonly #free: SharedArrayBuffer[] = [];
   #freeBytes = 0;
@@ -37,47 +42,51 @@ export class ObjectWriter {
   }
 
   #send(path: string, buffer: SharedArrayBuffer, offset: number, length: number): Promise<void> {
-    const worker = this.#thread();
-    const id = this.#nextId++;
     return new Promise<void>((resolve, reject) => {
-      if (this.#pending.size === 0) worker.ref();
-      this.#pending.set(id, { resolve, reject });
-      const request: WriteRequest = { id, path, buffer, offset, length };
-      worker.postMessage(request);
+      const message: WriteRequest = { id: this.#nextId++, path, buffer, offset, length };
+      this.#waiting.push({ message, resolve, reject });
+      this.#dispatch();
     });
   }
 
-  #thread(): Worker {
-    if (this.#worker) return this.#worker;
+  /** Hands waiting writes to idle threads, starting threads up to the limit. */
+  #dispatch(): void {
+    while (this.#waiting.length > 0) {
+      let thread = this.#threads.find((t) => t.writing === undefined);
+      if (!thread && this.#threads.length < maxThreads) thread = this.#start();
+      if (!thread) return;
+      const request = this.#waiting.shift() as Request;
+      thread.writing = request;
+      thread.worker.ref();
+      thread.worker.postMessage(request.message);
+    }
+  }
+
+  #start(): Thread {
     const worker = new Worker(new URL('./file-object-writer-thread.ts', import.meta.url));
-    // The thread posts only WriteAnswer messages.
-    worker.on('message', (answer: WriteAnswer) => this.#settle(answer));
+    const thread: Thread = { worker, writing: undefined };
+    // The thread posts only WriteAnswer messages, one per request.
+    worker.on('message', (answer: WriteAnswer) => {
+      const request = thread.writing;
+      thread.writing = undefined;
+      // With nothing under way, the thread does not keep the process alive.
+      worker.unref();
+      if (request?.message.id === answer.id) settle(request, answer);
+      this.#dispatch();
+    });
     const stopped = (cause: unknown) => {
-      // Writes under way have an unknown fate, as after a crash; the next starts a thread.
-      if (this.#worker === worker) this.#worker = undefined;
-      const error = new Error('the object writer thread stopped', { cause });
-      for (const { reject } of this.#pending.values()) reject(error);
-      this.#pending.clear();
+      // A write under way has an unknown fate, as after a crash; the next starts a thread.
+      const at = this.#threads.indexOf(thread);
+      if (at >= 0) this.#threads.splice(at, 1);
+      thread.writing?.reject(new Error('an object writer thread stopped', { cause }));
+      thread.writing = undefined;
+      this.#dispatch();
     };
     worker.on('error', stopped);
     worker.on('exit', stopped);
     worker.unref();
-    this.#worker = worker;
-    return worker;
-  }
-
-  #settle(answer: WriteAnswer): void {
-    const pending = this.#pending.get(answer.id);
-    this.#pending.delete(answer.id);
-    // With nothing under way, the thread does not keep the process alive.
-    if (this.#pending.size === 0) this.#worker?.unref();
-    if (!pending) return;
-    if (answer.error === undefined) {
-      pending.resolve();
-    } else {
-      const { message, code } = answer.error;
-      pending.reject(Object.assign(new Error(message), code === undefined ? {} : { code }));
-    }
+    this.#threads.push(thread);
+    return thread;
   }
 
   /** A buffer of at least `size` bytes: a free one, or a new one of the next power of two. */
@@ -102,9 +111,28 @@ export class ObjectWriter {
 const poolBytes = 32 * 1024 * 1024;
 const minBufferBytes = 64 * 1024;
 
-interface Pending {
+/** Threads writing at once, at most: as many as the concurrent writes of a busy server. */
+const maxThreads = 4;
+
+interface Request {
+  readonly message: WriteRequest;
   resolve(): void;
   reject(error: unknown): void;
+}
+
+interface Thread {
+  readonly worker: Worker;
+  /** The write it was handed and has not answered. */
+  writing: Request | undefined;
+}
+
+function settle(request: Request, answer: WriteAnswer): void {
+  if (answer.error === undefined) {
+    request.resolve();
+  } else {
+    const { message, code } = answer.error;
+    request.reject(Object.assign(new Error(message), code === undefined ? {} : { code }));
+  }
 }
 
 export interface WriteRequest {

@@ -21,17 +21,17 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import type { Dirent } from 'node:fs';
 import {
-  type FileHandle,
-  mkdir,
-  open,
-  readdir,
-  rename,
-  rmdir,
-  stat,
-  unlink,
-} from 'node:fs/promises';
+  closeSync,
+  type Dirent,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { type FileHandle, open, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import {
   type ByteRange,
@@ -202,27 +202,28 @@ export class FileSegmentStore implements SegmentStore {
 
 /**
  * Writes `body` durably as the object file `path`: a temp file, fsynced, renamed into
- * place, then the directory fsynced (and any directory it had to create). Runs on the
- * object writer thread (file-object-writer.ts).
+ * place, then the directory fsynced (and any directory it had to create). Runs on an
+ * object writer thread (file-object-writer.ts), whose only work it is: its calls are
+ * synchronous, each a system call and no more.
  */
-export async function writeObject(path: string, body: Uint8Array): Promise<void> {
+export function writeObject(path: string, body: Uint8Array): void {
   const dir = dirname(path);
   // A concurrent delete may remove an emptied directory between mkdir and open; retry then.
   for (let attempt = 1; ; attempt++) {
     try {
-      const created = await mkdir(dir, { recursive: true });
+      const created = mkdirSync(dir, { recursive: true });
       const temp = `${path.slice(0, -objectSuffix.length)}${tempMarker}${randomBytes(8).toString('hex')}`;
-      await writeDurably(temp, body);
+      writeDurably(temp, body);
       try {
-        await rename(temp, path);
+        renameSync(temp, path);
       } catch (error: unknown) {
-        await unlink(temp).catch(() => undefined);
+        rmSync(temp, { force: true });
         throw error;
       }
-      await syncDirectory(dir);
+      syncDirectory(dir);
       // New directories are only durable once their own parent directory is synced.
       if (created !== undefined) {
-        for (let d = dir; d !== dirname(created); d = dirname(d)) await syncDirectory(dirname(d));
+        for (let d = dir; d !== dirname(created); d = dirname(d)) syncDirectory(dirname(d));
       }
       return;
     } catch (error: unknown) {
@@ -231,29 +232,28 @@ export async function writeObject(path: string, body: Uint8Array): Promise<void>
   }
 }
 
-const writeDurably = async (path: string, body: Uint8Array): Promise<void> => {
-  const file = await open(path, 'wx');
+const writeDurably = (path: string, body: Uint8Array): void => {
+  const file = openSync(path, 'wx');
   try {
     let written = 0;
     while (written < body.length) {
-      const { bytesWritten } = await file.write(body, written, body.length - written);
-      written += bytesWritten;
+      written += writeSync(file, body, written, body.length - written);
     }
-    await file.sync();
+    fsyncSync(file);
   } catch (error: unknown) {
-    await file.close();
-    await unlink(path).catch(() => undefined);
+    closeSync(file);
+    rmSync(path, { force: true });
     throw error;
   }
-  await file.close();
+  closeSync(file);
 };
 
-const syncDirectory = async (dir: string): Promise<void> => {
-  const handle = await open(dir, 'r');
+const syncDirectory = (dir: string): void => {
+  const handle = openSync(dir, 'r');
   try {
-    await handle.sync();
+    fsyncSync(handle);
   } finally {
-    await handle.close();
+    closeSync(handle);
   }
 };
 
