@@ -14,7 +14,8 @@
  * thread can read without a copy.
  */
 export class BufferPool {
-  readonly #minBytes: number;
+  /** Buffers smaller than this are not lent but made. */
+  readonly minBytes: number;
   readonly #keepBytes: number;
   readonly #shared: boolean;
   /** Buffers waiting for a borrower, smallest first. */
@@ -24,14 +25,14 @@ export class BufferPool {
   readonly #lent = new WeakSet<ArrayBufferLike>();
 
   constructor(options: { minBytes: number; keepBytes: number; shared?: boolean }) {
-    this.#minBytes = options.minBytes;
+    this.minBytes = options.minBytes;
     this.#keepBytes = options.keepBytes;
     this.#shared = options.shared ?? false;
   }
 
   /** A buffer of exactly `size` bytes, of unspecified content (zeros when small). */
   take(size: number): Uint8Array {
-    if (size < this.#minBytes) return new Uint8Array(size);
+    if (size < this.minBytes) return new Uint8Array(size);
     const i = this.#free.findIndex((memory) => memory.byteLength >= size);
     let memory: ArrayBufferLike;
     if (i >= 0) {

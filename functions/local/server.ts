@@ -135,8 +135,11 @@ export async function readBody(req: IncomingMessage, pool: BufferPool): Promise<
   // With its length declared (node:http passes on no more than that), each chunk is copied
   // into one buffer of that length as it comes, and is let go, rather than all being held to
   // be joined at the end. A body longer than declared is joined from chunks all the same.
-  let whole =
-    declared > 0 && Number.isInteger(declared) ? asBuffer(pool.take(declared)) : undefined;
+  let whole: Buffer | undefined;
+  if (declared > 0 && Number.isInteger(declared)) {
+    // A small body comes from the memory Node shares among small buffers: nothing to lend.
+    whole = declared < pool.minBytes ? Buffer.allocUnsafe(declared) : asBuffer(pool.take(declared));
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
