@@ -11,37 +11,33 @@
  * that: the next borrower overwrites it. Sizes below `minBytes` are not worth keeping and
  * are allocated as usual (and ignored when given back); larger ones come in powers of two,
  * and at most `keepBytes` of them wait for a borrower. Giving back what was not lent, or
- * twice, does nothing. With `shared`, the memory lent is a SharedArrayBuffer, which another
- * thread can read without a copy.
+ * twice, does nothing.
  */
 export class BufferPool {
   /** Buffers smaller than this are not lent but made. */
   readonly minBytes: number;
   readonly #keepBytes: number;
-  readonly #shared: boolean;
   /** Buffers waiting for a borrower, smallest first. */
-  readonly #free: ArrayBufferLike[] = [];
+  readonly #free: ArrayBuffer[] = [];
   #freeBytes = 0;
   /** What is out on loan, by its memory. */
   readonly #lent = new WeakSet<ArrayBufferLike>();
 
-  constructor(options: { minBytes: number; keepBytes: number; shared?: boolean }) {
+  constructor(options: { minBytes: number; keepBytes: number }) {
     this.minBytes = options.minBytes;
     this.#keepBytes = options.keepBytes;
-    this.#shared = options.shared ?? false;
   }
 
   /** A buffer of exactly `size` bytes, of unspecified content (zeros when small). */
   take(size: number): Uint8Array {
     if (size < this.minBytes) return new Uint8Array(size);
     const i = this.#free.findIndex((memory) => memory.byteLength >= size);
-    let memory: ArrayBufferLike;
+    let memory: ArrayBuffer;
     if (i >= 0) {
-      [memory] = this.#free.splice(i, 1) as [ArrayBufferLike];
+      [memory] = this.#free.splice(i, 1) as [ArrayBuffer];
       this.#freeBytes -= memory.byteLength;
     } else {
-      const bytes = 2 ** Math.ceil(Math.log2(size));
-      memory = this.#shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+      memory = new ArrayBuffer(2 ** Math.ceil(Math.log2(size)));
     }
     this.#lent.add(memory);
     return new Uint8Array(memory, 0, size);
@@ -50,7 +46,7 @@ export class BufferPool {
   /** Gives back a buffer `take` lent (any view of it): nothing may use it after this. */
   give(buffer: Uint8Array): void {
     const memory = buffer.buffer;
-    if (!this.#lent.has(memory)) return;
+    if (!(memory instanceof ArrayBuffer) || !this.#lent.has(memory)) return;
     this.#lent.delete(memory);
     if (this.#freeBytes + memory.byteLength > this.#keepBytes) return;
     const at = this.#free.findIndex((m) => m.byteLength >= memory.byteLength);

@@ -13,10 +13,9 @@ import { Worker } from 'node:worker_threads';
  * concurrent produces would, so that their fsyncs overlap as the disk allows; a write
  * waits when all are busy.
  *
- * The bytes travel in a SharedArrayBuffer. Bytes already in one (a produce encodes its
- * chunk into shared memory) go as they are: the caller leaves them be until the write is
- * answered. Others are copied into one taken from a small pool, memory already mapped, not
- * a new allocation or a transfer of the caller's buffer (which the caller may still use).
+ * The bytes travel in a SharedArrayBuffer taken from a small pool, so a put costs the
+ * server one copy into memory already mapped, not a new allocation or a transfer of the
+ * caller's buffer (which the caller may still use).
  */
 export class ObjectWriter {
   /** Threads started, each writing at most one object at a time. */
@@ -28,10 +27,6 @@ export class ObjectWriter {
   #freeBytes = 0;
 
   async write(path: string, body: Uint8Array): Promise<void> {
-    if (body.buffer instanceof SharedArrayBuffer) {
-      await this.#send(path, body.buffer, body.byteOffset, body.byteLength);
-      return;
-    }
     const buffer = this.#take(body.byteLength);
     new Uint8Array(buffer, 0, body.byteLength).set(body);
     try {

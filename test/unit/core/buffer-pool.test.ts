@@ -55,12 +55,4 @@ describe('BufferPool', () => {
     const again = [p.take(5000), p.take(5000), p.take(5000)].map((b) => b.buffer);
     expect(again.filter((memory) => lent.some((b) => b.buffer === memory))).toHaveLength(2);
   });
-
-  it('lends shared memory when asked, and takes it back', () => {
-    const p = new BufferPool({ minBytes: 1024, keepBytes: 16 * 1024, shared: true });
-    const a = p.take(3000);
-    expect(a.buffer).toBeInstanceOf(SharedArrayBuffer);
-    p.give(a);
-    expect(p.take(3000).buffer).toBe(a.buffer);
-  });
 });
