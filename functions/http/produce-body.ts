@@ -15,6 +15,7 @@ import {
   quote,
 } from './json-bytes.ts';
 import type { JsonTextProblem } from './json-text.ts';
+import { nameMap } from './name-map.ts';
 import { encodeKey, encodeValue, isBase64, type RecordFormat } from './record-format.ts';
 import { type BodyKind, jsonTextRefusal, parseJson } from './request.ts';
 import { invalidRequest } from './schema-errors.ts';
@@ -67,7 +68,7 @@ const producerInput = z.strictObject({
   epoch: count,
   sequence: z.union([
     count,
-    z.record(z.string().regex(partitionName, 'a partition number without leading zeros'), count),
+    nameMap(z.string().regex(partitionName, 'a partition number without leading zeros'), count),
   ]),
 });
 const produceBodySchema = z.strictObject({

@@ -23,7 +23,7 @@ export function header(event: APIGatewayProxyEventV2, name: string): string | un
   return event.headers?.[name];
 }
 
-/** The body as bytes, refused when over the payload limit. */
+/** The body as bytes, refused when compressed or over the payload limit. */
 export function bodyBytes(event: HttpEvent): Buffer {
   const raw = event.rawBody ?? event.body ?? '';
   const bytes = Buffer.isBuffer(raw)
@@ -31,8 +31,30 @@ export function bodyBytes(event: HttpEvent): Buffer {
     : event.isBase64Encoded
       ? Buffer.from(raw, 'base64')
       : Buffer.from(raw, 'utf8');
+  if (bytes.byteLength > 0) assertNotEncoded(event);
   if (bytes.byteLength > maxBodyBytes) throw payloadTooLarge(bytes.byteLength);
   return bytes;
+}
+
+/**
+ * Refuses a body sent with a Content-Encoding (gzip, br, …): neither API Gateway nor the
+ * local server decompresses it, and read as it is, its bytes would be refused as broken JSON
+ * (or, worse, taken). `identity`, which means no encoding, is accepted; a request with no
+ * body is not refused for the header alone.
+ */
+function assertNotEncoded(event: APIGatewayProxyEventV2): void {
+  const declared = header(event, 'content-encoding');
+  if (declared === undefined) return;
+  const codings = declared
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '');
+  if (codings.every((coding) => coding === 'identity')) return;
+  throw new TributaryError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `Content-Encoding '${declared}' is not accepted: send the body uncompressed, without a Content-Encoding header (or with 'identity').`,
+    { contentEncoding: declared },
+  );
 }
 
 /**

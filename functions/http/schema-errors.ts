@@ -71,6 +71,10 @@ function describe(issue: z.core.$ZodIssue, sent: unknown): string {
       if (issue.origin === 'string') return `must be ${comparison} characters long`;
       return `must be ${comparison}; got ${shown(sent)}`;
     }
+    case 'invalid_key': {
+      const [reason] = issue.issues;
+      return `is not a name taken here${reason?.message ? `: names here are ${reason.message}` : ''}`;
+    }
     case 'invalid_union': {
       const forms = issue.errors
         .map((branch) => branch.find((i) => i.code === 'invalid_type' && i.path.length === 0))

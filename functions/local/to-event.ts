@@ -18,11 +18,15 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer): HttpEvent
     if (value !== undefined)
       headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
   }
-  const query: Record<string, string> = {};
+  // A Map, then fromEntries: assigned into a `{}`, a parameter named __proto__ would vanish
+  // rather than be refused as unknown, as it is in Lambda.
+  const params = new Map<string, string>();
   for (const [name, value] of new URLSearchParams(rawQuery)) {
     // API Gateway joins repeated parameters with commas.
-    query[name] = query[name] === undefined ? value : `${query[name]},${value}`;
+    const before = params.get(name);
+    params.set(name, before === undefined ? value : `${before},${value}`);
   }
+  const query: Record<string, string> = Object.fromEntries(params);
   const isText = textTypes.test(headers['content-type'] ?? 'application/json');
   const now = Date.now();
   let text: string | undefined;

@@ -192,7 +192,8 @@ export const errorCodes = {
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     retryable: false,
-    description: 'The Content-Type is neither application/json nor application/x-ndjson.',
+    description:
+      'The Content-Type is neither application/json nor application/x-ndjson, or the body is compressed (a Content-Encoding other than identity): send it uncompressed.',
   },
   OFFSET_OUT_OF_RANGE: {
     status: 416,

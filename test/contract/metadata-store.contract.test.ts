@@ -517,6 +517,27 @@ describe.each(backends)('MetadataStore contract: $name', (backend) => {
       expect(await store.get(key)).toStrictEqual({ ...key, version: 2, data: { n: 2 } });
     });
 
+    it('keeps a member named __proto__ as a member, at any depth', async () => {
+      const key = { pk: partition(), sk: 'item' };
+      // Parsed, so that __proto__ is a member, not the prototype an object literal would set.
+      const data = JSON.parse(
+        '{"__proto__": "top", "map": {"__proto__": {"__proto__": 1}, "a": 2}, "list": [{"__proto__": null}]}',
+      );
+      await store.transact([put(key, data, expectAbsent)]);
+      const item = await store.get(key);
+      // DynamoDB keeps no order of a map's members: compare them sorted.
+      const sorted = (value: unknown): unknown =>
+        Array.isArray(value)
+          ? value.map(sorted)
+          : typeof value === 'object' && value !== null
+            ? Object.entries(value)
+                .sort(([a], [b]) => (a < b ? -1 : 1))
+                .map(([k, v]) => [k, sorted(v)])
+            : value;
+      expect(sorted(item?.data)).toStrictEqual(sorted(data));
+      expect(Object.getPrototypeOf(item?.data)).toBe(Object.prototype);
+    });
+
     it('deletes many items unconditionally, ignoring absent and repeated keys', async () => {
       const pk = partition();
       const keys = Array.from({ length: 60 }, (_, i) => ({ pk, sk: String(i).padStart(2, '0') }));

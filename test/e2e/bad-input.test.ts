@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, produce, snapshot } from '../support/api.ts';
 import { backends } from '../support/backends.ts';
@@ -547,6 +548,24 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
         'NOT_FOUND',
       ],
       [
+        'a transaction record with a member named __proto__',
+        'POST',
+        '/v1/transactions',
+        '{"producer": {"id": 1, "epoch": 0, "sequence": 0}, "records": [{"topic": "events", "value": 1, "__proto__": {}}]}',
+        json,
+        400,
+        'INVALID_RECORD',
+      ],
+      [
+        'a producer sequence for a partition named __proto__',
+        'POST',
+        records,
+        '{"records": [{"value": 1}], "producer": {"id": 1, "epoch": 0, "sequence": {"0": 0, "__proto__": 0}}}',
+        json,
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
         'a config patch that is not an object',
         'PATCH',
         '/v1/topics/events/config',
@@ -572,6 +591,53 @@ describe.each(backends)('bad input changes nothing ($name)', (backend) => {
     expect(typeof answer.error.message).toBe('string');
     expect(answer.error.message.length).toBeGreaterThan(10);
     expect(await snapshot(server)).toEqual(before);
+  });
+
+  it('refuses a compressed body with 415, asking for it uncompressed; a request without a body is not refused for the header', async () => {
+    const before = await snapshot(server);
+    const created = '{"name": "zipped", "partitions": 1}';
+    const produced = '{"records": [{"value": "zipped"}]}';
+    for (const [path, body, encoding] of [
+      ['/v1/topics', gzipSync(created), 'gzip'],
+      [records, gzipSync(produced), 'gzip'],
+      [records, deflateSync(produced), 'deflate'],
+      [records, brotliCompressSync(produced), 'br'],
+      // Said compressed and sent plain: still not read as if the header were absent.
+      [records, Buffer.from(produced), 'GZIP'],
+      [records, Buffer.from(produced), 'identity, gzip'],
+    ] as const) {
+      const response = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { ...json, 'content-encoding': encoding },
+        body,
+      });
+      const answer = await response.json();
+      expect(response.status, `${path} ${encoding}`).toBe(415);
+      expect(answer.error).toMatchObject({
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        contentEncoding: encoding,
+      });
+      expect(answer.error.message).toContain(`Content-Encoding '${encoding}'`);
+      expect(answer.error.message).toContain('send the body uncompressed');
+    }
+    expect(await snapshot(server)).toEqual(before);
+
+    const identity = await fetch(`${server.url}/v1/topics`, {
+      method: 'POST',
+      headers: { ...json, 'content-encoding': 'identity' },
+      body: '{"name": "plain", "partitions": 1}',
+    });
+    expect(identity.status).toBe(201);
+    for (const [method, path] of [
+      ['GET', '/v1/topics/plain'],
+      ['DELETE', '/v1/topics/plain'],
+    ]) {
+      const bodiless = await fetch(`${server.url}${path}`, {
+        method,
+        headers: { 'content-encoding': 'gzip' },
+      });
+      expect(bodiless.status, `${method} ${path}`).toBeLessThan(300);
+    }
   });
 
   it('names the offending record of a produce request', async () => {

@@ -291,6 +291,95 @@ describe.each(backends)('subscriptions API on $name', (backend) => {
     });
   });
 
+  /** A public address as a literal, so nothing is resolved; the subscription is off. */
+  const webhook = (headers: unknown) => ({
+    name: 'hook',
+    target: { type: 'http', url: 'https://93.184.215.14/hook', headers },
+    enabled: false,
+  });
+
+  it.each([
+    ['a space', 'bad header'],
+    ['a colon', 'x-api:key'],
+    ['a separator', 'x(y)'],
+    ['a non-ASCII letter', 'x-clé'],
+    ['nothing', ''],
+  ])(
+    'refuses a webhook header name with %s, naming it and saying what a name may hold',
+    async (_what, name) => {
+      const before = await stored();
+      const response = await request(
+        'POST',
+        '/v1/topics/orders/subscriptions',
+        webhook({ [name]: 'x' }),
+      );
+      expect(response.status, JSON.stringify(response.body)).toBe(400);
+      expect(response.body.error).toMatchObject({
+        code: 'INVALID_SUBSCRIPTION',
+        field: `target.headers[${JSON.stringify(name)}]`,
+      });
+      expect(response.body.error.message).toContain(`${JSON.stringify(name)} is not a header name`);
+      expect(response.body.error.message).toContain('RFC 9110');
+      expect(response.body.error.message).toContain("!#$%&'*+-.^_`|~");
+      expect(await stored()).toEqual(before);
+    },
+  );
+
+  it.each([
+    ['a line feed', 'a\nInjected: 1'],
+    ['a carriage return', 'a\rb'],
+    ['CR LF', 'a\r\nInjected: 1'],
+    ['NUL', 'a\u0000b'],
+  ])('refuses a webhook header value holding %s, naming the header', async (_what, value) => {
+    const before = await stored();
+    const response = await request(
+      'POST',
+      '/v1/topics/orders/subscriptions',
+      webhook({ 'x-api-key': value }),
+    );
+    expect(response.status, JSON.stringify(response.body)).toBe(400);
+    expect(response.body.error).toMatchObject({
+      code: 'INVALID_SUBSCRIPTION',
+      field: 'target.headers.x-api-key',
+      message:
+        'target.headers.x-api-key: a header value may not hold a line break (CR or LF) or NUL.',
+    });
+    expect(await stored()).toEqual(before);
+  });
+
+  it('keeps a webhook header and a filter field named __proto__ like any other name', async () => {
+    // As text: an object literal's __proto__ would set its prototype, not send a member.
+    const created = await request(
+      'POST',
+      '/v1/topics/orders/subscriptions',
+      `{"name": "proto", "enabled": false,
+        "target": {"type": "http", "url": "https://93.184.215.14/hook",
+                   "headers": {"__proto__": "kept", "x-a": "1"}},
+        "filter": {"value": {"__proto__": ["x"], "a": ["y"]}}}`,
+    );
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const described = await request('GET', '/v1/topics/orders/subscriptions/proto');
+    for (const answer of [created.body, described.body]) {
+      expect(Object.keys(answer.target.headers)).toEqual(['__proto__', 'x-a']);
+      expect(Object.keys(answer.filter.value)).toEqual(['__proto__', 'a']);
+    }
+    // As stored, not only as answered (which shows values as ****).
+    const registry = await suite.stores.metadata.query('subscriptions');
+    const target = registry.find((i) => i.data.name === 'proto')?.data.target;
+    expect(Object.entries(Object(target).headers)).toEqual([
+      ['__proto__', 'kept'],
+      ['x-a', '1'],
+    ]);
+    const patched = await request(
+      'PATCH',
+      '/v1/topics/orders/subscriptions/proto',
+      '{"filter": {"value": {"__proto__": ["z"]}}}',
+    );
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    expect(JSON.stringify(patched.body.filter)).toBe('{"value":{"__proto__":["z"]}}');
+    expect((await request('DELETE', '/v1/topics/orders/subscriptions/proto')).status).toBe(204);
+  });
+
   it('needs READ and ALTER on the topic to subscribe, WRITE on the dead-letter topic, DESCRIBE to look', async () => {
     const key = await request('POST', '/v1/admin/keys', { principal: 'svc' });
     const svc = { authorization: `Bearer ${key.body.key}` };

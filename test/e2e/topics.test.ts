@@ -105,6 +105,33 @@ describe.each(backends)('topics admin API ($name)', (backend) => {
     },
   );
 
+  it('refuses a config named __proto__ as the unknown config it is, on create and on patch', async () => {
+    // As text: an object literal's __proto__ would set its prototype, not send a member.
+    const created = await call(
+      server.url,
+      'POST',
+      '/v1/topics',
+      '{"name": "protoconfig", "partitions": 1, "config": {"__proto__": "1"}}',
+    );
+    expect(created.status).toBe(400);
+    expect(created.body.error).toMatchObject({
+      code: 'INVALID_CONFIG',
+      message: "Unknown topic config '__proto__'.",
+      config: '__proto__',
+    });
+    expect((await call(server.url, 'GET', '/v1/topics/protoconfig')).status).toBe(404);
+
+    await createTopic(server.url, 'protopatch', 1);
+    const before = (await call(server.url, 'GET', '/v1/topics/protopatch')).body;
+    for (const patch of ['{"__proto__": "1"}', '{"__proto__": null}', '{"__proto__": {}}']) {
+      const patched = await call(server.url, 'PATCH', '/v1/topics/protopatch/config', patch);
+      expect(patched.status, patch).toBe(400);
+      expect(patched.body.error.code, patch).toBe('INVALID_CONFIG');
+      expect(patched.body.error.message).toBe("Unknown topic config '__proto__'.");
+    }
+    expect((await call(server.url, 'GET', '/v1/topics/protopatch')).body).toEqual(before);
+  });
+
   it.each([0, -1, 1001, 1.5])(
     'refuses partition count %s with INVALID_PARTITIONS',
     async (partitions) => {

@@ -3,7 +3,7 @@
  *
  * Item layout (the table is created by {@link createTableInput}):
  *   pk  S  partition key          sk   S  sort key
- *   v   N  version                d    M  the data (JSON object, marshalled)
+ *   v   N  version                d    M  the data (JSON object, as attribute values)
  *   exp N  expiresAt, epoch ms    ttl  N  expiresAt in epoch seconds, rounded up: the
  *                                         table's TTL attribute (DynamoDB deletes lazily)
  *
@@ -38,7 +38,6 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
 import {
   ConditionFailedError,
   type Expectation,
@@ -265,7 +264,7 @@ export class DynamoDbMetadataStore implements MetadataStore {
     };
     const values: Record<string, AttributeValue> = {
       ...condition.values,
-      ':d': { M: marshall(op.data, { removeUndefinedValues: true }) },
+      ':d': { M: toMap(op.data) },
       ':one': { N: '1' },
     };
     // A put replaces the whole item, so an expiry it does not carry is removed.
@@ -439,7 +438,32 @@ const toStoredItem = (attributes: Record<string, AttributeValue>): StoredItem =>
   return exp?.N === undefined ? item : { ...item, expiresAt: Number(exp.N) };
 };
 
-/** Typed inverse of `marshall` for JSON data (util-dynamodb's `unmarshall` returns `any`). */
+/**
+ * JSON data as attribute values. util-dynamodb's `marshall` builds each map by assignment
+ * into a `{}`, where a member named `__proto__` sets the prototype instead and is never
+ * sent; here maps are built with `Object.fromEntries`, which keeps it. Numbers were checked
+ * by item-limits before (finite, safe integers, within DynamoDB's range). Undefined members
+ * are left out, as JSON.stringify leaves them out of the embedded store.
+ */
+const toAttributeValue = (value: JsonValue): AttributeValue => {
+  if (typeof value === 'string') return { S: value };
+  if (typeof value === 'number') return { N: String(value) };
+  if (typeof value === 'boolean') return { BOOL: value };
+  if (value === null) return { NULL: true };
+  if (Array.isArray(value)) {
+    return { L: value.filter((v) => v !== undefined).map(toAttributeValue) };
+  }
+  return { M: toMap(value) };
+};
+
+const toMap = (data: JsonObject): Record<string, AttributeValue> =>
+  Object.fromEntries(
+    Object.entries(data)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, toAttributeValue(v)]),
+  );
+
+/** Typed inverse of {@link toAttributeValue} (util-dynamodb's `unmarshall` returns `any`). */
 const fromAttributeValue = (value: AttributeValue): JsonValue => {
   if (value.S !== undefined) return value.S;
   if (value.N !== undefined) return Number(value.N);

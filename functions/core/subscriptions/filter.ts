@@ -156,7 +156,9 @@ function matchesPattern(pattern: JsonObject, document: JsonValue | undefined): b
       if (!alternatives.some((p) => isObject(p) && matchesPattern(p, document))) return false;
       continue;
     }
-    const value = isObject(document) ? document[field] : undefined;
+    // Own members only: `constructor` or `toString` is not a field of every object.
+    const value =
+      isObject(document) && Object.hasOwn(document, field) ? document[field] : undefined;
     if (isObject(rule)) {
       // A nested pattern looks inside an object, or inside any object of an array.
       const candidates = Array.isArray(value) ? value : [value];

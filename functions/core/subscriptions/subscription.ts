@@ -159,11 +159,12 @@ export function subscriptionFromItem(item: StoredItem): Subscription {
   if (target.type === 'lambda' && typeof target.function === 'string') {
     parsedTarget = { type: 'lambda', function: target.function };
   } else if (target.type === 'http' && typeof target.url === 'string') {
-    const headers: Record<string, string> = {};
     const raw = target.headers;
-    if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
-      for (const [name, value] of Object.entries(raw)) headers[name] = String(value);
-    }
+    // Built with fromEntries: assigned into a `{}`, a header named __proto__ would be lost.
+    const headers =
+      raw && typeof raw === 'object' && !Array.isArray(raw)
+        ? Object.fromEntries(Object.entries(raw).map(([name, value]) => [name, String(value)]))
+        : {};
     parsedTarget = { type: 'http', url: target.url, headers };
   } else {
     throw corrupt();

@@ -377,14 +377,49 @@ async function assertValidSettings(
   }
 }
 
+/**
+ * A webhook's headers as HTTP can carry them (RFC 9110): a name is a token, a value holds no
+ * line break or NUL, which would end the header or the request early (header injection).
+ * Checked here, not only by node:http as it sends, so a header that could never be sent is a
+ * 400 naming it when the subscription is saved rather than a delivery that fails for ever.
+ */
 function assertValidTarget(target: SubscriptionTarget): void {
   if (target.type !== 'http') return;
-  for (const name of Object.keys(target.headers)) {
+  const names = Object.keys(target.headers);
+  if (names.length > maxHeaders) {
+    throw invalid('target.headers', `a webhook takes at most ${maxHeaders} headers`);
+  }
+  for (const [name, value] of Object.entries(target.headers)) {
+    const field = headerField(name);
+    if (!headerName.test(name)) {
+      const shown = JSON.stringify(name.length > 100 ? `${name.slice(0, 100)}…` : name);
+      throw invalid(
+        field,
+        `${shown} is not a header name: a name is 1 to ${maxHeaderNameLength} of the characters RFC 9110 allows in a token, letters, digits and ${tokenSymbols}, so no space, colon or other separator`,
+      );
+    }
     if (reservedHeaders.test(name)) {
-      throw invalid(`target.headers.${name}`, `the header '${name}' is set by delivery itself`);
+      throw invalid(field, `the header '${name}' is set by delivery itself`);
+    }
+    if (value.length > maxHeaderValueLength) {
+      throw invalid(field, `a header value is at most ${maxHeaderValueLength} characters`);
+    }
+    if (/[\r\n\0]/.test(value)) {
+      throw invalid(field, 'a header value may not hold a line break (CR or LF) or NUL');
     }
   }
 }
+
+const maxHeaders = 20;
+const maxHeaderNameLength = 100;
+const maxHeaderValueLength = 1024;
+const tokenSymbols = "!#$%&'*+-.^_`|~";
+/** RFC 9110 section 5.6.2: token = 1*tchar. */
+const headerName = new RegExp(`^[!#$%&'*+.^_\`|~0-9A-Za-z-]{1,${maxHeaderNameLength}}$`);
+
+/** `target.headers.x-api-key`, or `target.headers["bad header"]` for a name that is no token. */
+const headerField = (name: string) =>
+  headerName.test(name) ? `target.headers.${name}` : `target.headers[${JSON.stringify(name)}]`;
 
 async function startOffsets(
   deps: SubscriptionDeps,

@@ -7,6 +7,7 @@ import {
   describeTopic,
   listTopics,
 } from '../../core/topics/topics.ts';
+import { nameMap } from '../name-map.ts';
 import { jsonBody, noBody, onlyParams, queryOf } from '../request.ts';
 import { json, noContent } from '../responses.ts';
 import type { Route, RouteRequest } from './route.ts';
@@ -14,12 +15,12 @@ import type { Route, RouteRequest } from './route.ts';
 const createTopicBody = z.strictObject({
   name: z.string(),
   partitions: z.number().int().optional().default(1),
-  config: z.record(z.string(), z.unknown()).optional().default({}),
+  config: nameMap(z.string(), z.unknown()).optional().default({}),
 });
 
 const addPartitionsBody = z.strictObject({ count: z.number().int() });
 
-const configPatchBody = z.record(z.string(), z.unknown());
+const configPatchBody = nameMap(z.string(), z.unknown());
 
 const noParams = ({ event }: RouteRequest) => onlyParams(queryOf(event), []);
 const topic = (req: RouteRequest) => req.params.topic ?? '';

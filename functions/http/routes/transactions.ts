@@ -84,8 +84,11 @@ function toRequest(body: TransactionBody, format: RecordFormat): TransactionRequ
       const error = invalidRequest(parsed.error, recordTopic, input, where);
       throw new TributaryError('INVALID_RECORD', error.message, { ...error.details, index: i });
     }
-    const { topic, ...record } = parsed.data;
-    return { topic, ...toProduceRecord(record, i, format, where) };
+    // The rest as sent, not as looseObject gives it back: its copy leaves out a member named
+    // __proto__, which the record's own schema refuses as an unknown field. `input` is an
+    // object: recordTopic took it.
+    const { topic: _, ...record } = input as Record<string, unknown>;
+    return { topic: parsed.data.topic, ...toProduceRecord(record, i, format, where) };
   });
   return {
     producer: body.producer,

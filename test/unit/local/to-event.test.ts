@@ -49,6 +49,14 @@ describe('node:http request → API Gateway HTTP API (payload 2.0) event', () =>
     expect(event.body).toBeUndefined();
   });
 
+  it('keeps a query parameter named __proto__, as API Gateway does, so a route can refuse it', () => {
+    const event = toApiGatewayEvent(request('GET', '/x?__proto__=1&a=2', {}), Buffer.alloc(0));
+    expect(Object.entries(event.queryStringParameters ?? {})).toEqual([
+      ['__proto__', '1'],
+      ['a', '2'],
+    ]);
+  });
+
   it('hands the handler the body as read, making the text only when asked', () => {
     const bytes = Buffer.from('{"records":[{"value":"é"}]}');
     const event = toApiGatewayEvent(

@@ -46,6 +46,16 @@ describe('filter patterns, as EventBridge matches them', () => {
     expect(matches(pattern, order)).toBe(expected);
   });
 
+  it('matches fields a value has, not members every object inherits', () => {
+    for (const field of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+      expect(matches({ [field]: [{ exists: true }] }, { type: 'order' }), field).toBe(false);
+      expect(matches({ [field]: [{ exists: false }] }, { type: 'order' }), field).toBe(true);
+    }
+    const own = JSON.parse('{"__proto__": "x", "constructor": "y"}');
+    expect(matches(JSON.parse('{"__proto__": ["x"]}'), own)).toBe(true);
+    expect(matches({ constructor: ['y'] }, own)).toBe(true);
+  });
+
   it('matches nothing on a value that is not JSON, nor on a tombstone', () => {
     const filter = { value: { type: ['order'] } };
     expect(matchesFilter(filter, new TextEncoder().encode('not json'))).toBe(false);
