@@ -183,6 +183,11 @@ export interface LoadResult {
   readonly ends: readonly { readonly partition: number; readonly end: number }[];
   /** An idempotent produce's producers after the run, their sequences advanced. */
   readonly producers?: readonly ProducerSession[];
+  /**
+   * CPU time of this whole process while the job ran, in ms: every thread's, the load
+   * generator's and an in-process server's (an emulator in a process of its own is not in it).
+   */
+  readonly cpuMs?: number;
 }
 
 export type LoadReply =
@@ -198,10 +203,12 @@ export class LoadGenerator {
 
   /** Produce, fetch, replay, or appends to files. */
   async run(job: LoadJob): Promise<LoadResult> {
+    const before = process.cpuUsage();
     const answer = await this.#post(job);
+    const { user, system } = process.cpuUsage(before);
     if (answer.kind !== 'load')
       throw new Error(`load worker answered ${answer.kind} to a load job`);
-    return answer.result;
+    return { ...answer.result, cpuMs: (user + system) / 1000 };
   }
 
   async calls(job: CallsJob): Promise<CallsResult> {

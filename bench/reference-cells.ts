@@ -55,6 +55,13 @@ export interface ReferenceCell {
   readonly megabytesPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /**
+   * CPU time of the whole process (server, load generator, writer threads) per request, in
+   * ms, and how many of the machine's cores that kept busy on average: the figures that say
+   * whether a cell is bound by the CPU or by the disk.
+   */
+  readonly cpuMsPerRequest: number;
+  readonly coresBusy: number;
   /** The same cell's figures round by round. */
   readonly rounds: readonly RoundFigures[];
 }
@@ -201,6 +208,7 @@ function referenceFigures(results: Results): ReferenceFigures {
     const bytes = runs.reduce((n, r) => n + r.valueBytes, 0);
     const seconds = runs.reduce((n, r) => n + r.elapsedMs, 0) / 1000;
     const latencies = runs.flatMap((r) => r.latenciesMs);
+    const cpuMs = runs.reduce((n, r) => n + (r.cpuMs ?? 0), 0);
     cells.push({
       kind,
       batch: Number(batch),
@@ -212,6 +220,8 @@ function referenceFigures(results: Results): ReferenceFigures {
       megabytesPerSecond: bytes / 1e6 / seconds,
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
+      cpuMsPerRequest: cpuMs / requests,
+      coresBusy: cpuMs / 1000 / seconds,
       rounds: runs.map((r) => ({
         requestsPerSecond: r.requests / (r.elapsedMs / 1000),
         recordsPerSecond: r.records / (r.elapsedMs / 1000),
@@ -274,7 +284,18 @@ function referenceFigures(results: Results): ReferenceFigures {
 /** The reference cells and Tributary's beside them, then the ratios with their targets. */
 export function referenceReport(figures: ReferenceFigures): string {
   const cells = table(
-    ['cell', 'batch', 'requests', 'requests/s', 'records/s', 'MB/s', 'p50 ms', 'p99 ms'],
+    [
+      'cell',
+      'batch',
+      'requests',
+      'requests/s',
+      'records/s',
+      'MB/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU ms/request',
+      'cores busy',
+    ],
     figures.cells.map((c) => [
       c.kind,
       String(c.batch),
@@ -284,6 +305,8 @@ export function referenceReport(figures: ReferenceFigures): string {
       figure(c.megabytesPerSecond),
       figure(c.p50Ms),
       figure(c.p99Ms),
+      figure(c.cpuMsPerRequest),
+      figure(c.coresBusy),
     ]),
   );
   const ratios = table(

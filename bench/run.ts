@@ -248,7 +248,7 @@ async function main(): Promise<void> {
   );
   if (embedded.reference) {
     out.write(
-      `Reference cells, embedded store: ${referenceConfig.valueBytes / 1024} KiB records, ${referenceConfig.connections} connections or writers, ${referenceConfig.rounds} interleaved rounds of ${referenceConfig.cellMs / 1000} s a cell (figures: the rounds' sums); file append = the produce request's body appended to a file per writer, one fdatasync each; plain node:http = a server that reads the body and answers 200; MB = 10^6 bytes of record values\n`,
+      `Reference cells, embedded store: ${referenceConfig.valueBytes / 1024} KiB records, ${referenceConfig.connections} connections or writers, ${referenceConfig.rounds} interleaved rounds of ${referenceConfig.cellMs / 1000} s a cell (figures: the rounds' sums); file append = the produce request's body appended to a file per writer, one fdatasync each; plain node:http = a server that reads the body and answers 200; MB = 10^6 bytes of record values; CPU = this process's CPU time (server, load generator and their threads) per request, cores busy = that CPU time over the cell's time\n`,
     );
     out.write(`${referenceReport(embedded.reference)}\n\n`);
   }
