@@ -46,32 +46,29 @@ const isDigits = (n: number) => Number.isSafeInteger(n) && n >= 0;
 /**
  * Writes the decimal digits of `n` (a safe non-negative integer) at `at`; returns the index
  * past them. Eight digits at a time in 32-bit integer arithmetic: `Math.floor(n / 1e8)` and
- * the remainder are exact below 2^53, and each part is under 2^31.
+ * the remainder are exact below 2^53, and each part is under 2^31 (n < 2^53 makes the high
+ * part under 1e8).
  */
 function writeDigits(out: Buffer, at: number, n: number): number {
-  if (n < 1e8) return writeSmall(out, at, n | 0);
+  if (n < 1e8) return writeInt(out, at, n | 0);
   const high = Math.floor(n / 1e8);
-  const low = (n - high * 1e8) | 0;
-  // n < 2^53 makes high < 1e8.
-  const end = writeSmall(out, at, high | 0) + 8;
-  let rest = low;
-  for (let k = end - 1; k >= end - 8; k--) {
+  const end = writeInt(out, at, high | 0);
+  return writeInt(out, end, (n - high * 1e8) | 0, 8);
+}
+
+/**
+ * The digits of `n`, an integer in [0, 1e8), at `at`, zero-padded to `width` when given;
+ * returns the index past them.
+ */
+function writeInt(out: Buffer, at: number, n: number, width?: number): number {
+  let digits = 1;
+  for (let rest = n; rest >= 10; rest = (rest / 10) | 0) digits++;
+  const end = at + (width ?? digits);
+  let rest = n;
+  for (let k = end - 1; k >= at; k--) {
     const quotient = (rest / 10) | 0;
     out[k] = zero + rest - quotient * 10;
     rest = quotient;
   }
   return end;
-}
-
-/** The digits of `n`, an integer in [0, 1e8), at `at`; returns the index past them. */
-function writeSmall(out: Buffer, at: number, n: number): number {
-  let digits = 1;
-  for (let rest = n; rest >= 10; rest = (rest / 10) | 0) digits++;
-  let rest = n;
-  for (let k = at + digits - 1; k >= at; k--) {
-    const quotient = (rest / 10) | 0;
-    out[k] = zero + rest - quotient * 10;
-    rest = quotient;
-  }
-  return at + digits;
 }

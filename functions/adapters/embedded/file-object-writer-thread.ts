@@ -11,10 +11,10 @@ const port = parentPort;
 if (!port) throw new Error('file-object-writer-thread.ts runs as a worker thread');
 
 // The store posts only WriteRequest messages, one at a time.
-port.on('message', ({ id, path, buffer, offset, length }: WriteRequest) => {
+port.on('message', ({ id, path, buffer, length }: WriteRequest) => {
   let answer: WriteAnswer;
   try {
-    writeObject(path, new Uint8Array(buffer, offset, length));
+    writeObject(path, new Uint8Array(buffer, 0, length));
     answer = { id };
   } catch (error: unknown) {
     const message = error instanceof Error ? error.message : String(error);

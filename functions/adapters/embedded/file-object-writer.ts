@@ -30,15 +30,15 @@ export class ObjectWriter {
     const buffer = this.#take(body.byteLength);
     new Uint8Array(buffer, 0, body.byteLength).set(body);
     try {
-      await this.#send(path, buffer, 0, body.byteLength);
+      await this.#send(path, buffer, body.byteLength);
     } finally {
       this.#give(buffer);
     }
   }
 
-  #send(path: string, buffer: SharedArrayBuffer, offset: number, length: number): Promise<void> {
+  #send(path: string, buffer: SharedArrayBuffer, length: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const message: WriteRequest = { id: this.#nextId++, path, buffer, offset, length };
+      const message: WriteRequest = { id: this.#nextId++, path, buffer, length };
       this.#waiting.push({ message, resolve, reject });
       this.#dispatch();
     });
@@ -134,9 +134,8 @@ export interface WriteRequest {
   readonly id: number;
   /** Where the object goes: FileSegmentStore's path for its key. */
   readonly path: string;
-  /** The object is the `length` bytes from `offset`. */
+  /** The object is the first `length` bytes. */
   readonly buffer: SharedArrayBuffer;
-  readonly offset: number;
   readonly length: number;
 }
 
