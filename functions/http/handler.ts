@@ -64,9 +64,12 @@ export function createHandler(deps: HttpDeps): Handler {
     const requestId = event.requestContext?.requestId ?? 'unknown';
     const origin = header(event, 'origin');
     const cors = corsHeaders(deps.corsOrigins ?? [], origin);
+    // HEAD is GET without the body (RFC 9110), wherever GET is served.
+    const head = event.requestContext?.http?.method?.toUpperCase() === 'HEAD';
     const done = (response: HttpResponse, code?: ErrorCode) => {
       count(deps.metrics, response, code);
-      return withHeaders(response, { ...cors, 'x-request-id': requestId });
+      const answer = withHeaders(response, { ...cors, 'x-request-id': requestId });
+      return head ? withoutBody(answer) : answer;
     };
     try {
       const method = event.requestContext.http.method.toUpperCase();
@@ -82,7 +85,9 @@ export function createHandler(deps: HttpDeps): Handler {
           `No route ${method} ${path}. Routes are under /v1/; GET /v1/openapi.json describes them all.`,
         );
       }
-      const allow = [...new Set([...matches.map(([route]) => route.method), 'OPTIONS'])];
+      const served = matches.map(([route]) => route.method);
+      const allow = [...new Set(served.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])))];
+      allow.push('OPTIONS');
       // OPTIONS, and a browser's CORS preflight, are answered for every path a route serves,
       // before authentication: a preflight never carries the key.
       if (method === 'OPTIONS') {
@@ -92,7 +97,7 @@ export function createHandler(deps: HttpDeps): Handler {
         };
         return done({ statusCode: 204, headers });
       }
-      const found = matches.find(([route]) => route.method === method);
+      const found = matches.find(([route]) => route.method === (head ? 'GET' : method));
       if (!found) {
         const refused = new TributaryError(
           'METHOD_NOT_ALLOWED',
@@ -171,6 +176,18 @@ function pathParam(name: string, segment: string): string {
   }
   pathNameRules[name]?.(value);
   return value;
+}
+
+/**
+ * The answer to HEAD: GET's status and headers, with the length of the body GET would send,
+ * and no body.
+ */
+function withoutBody(response: HttpResponse): HttpResponse {
+  const { body, ...rest } = response;
+  // A 204 has no content and says no length (RFC 9110).
+  if (rest.statusCode === 204) return rest;
+  const length = body === undefined ? 0 : Buffer.byteLength(body);
+  return withHeaders(rest, { 'content-length': String(length) });
 }
 
 function withHeaders(response: HttpResponse, headers: Record<string, string>): HttpResponse {

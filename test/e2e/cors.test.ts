@@ -41,9 +41,9 @@ describe('CORS', () => {
       headers[name] = value;
     });
     expect(headers).toMatchObject({
-      allow: 'GET, POST, OPTIONS',
+      allow: 'GET, HEAD, POST, OPTIONS',
       'access-control-allow-origin': app,
-      'access-control-allow-methods': 'GET, POST, OPTIONS',
+      'access-control-allow-methods': 'GET, HEAD, POST, OPTIONS',
       'access-control-allow-headers': 'authorization, content-type',
       'access-control-max-age': '7200',
       vary: 'origin',

@@ -258,6 +258,7 @@ describe('the deployed API bundle', () => {
         origin: 'https://app.example.com',
         'access-control-request-method': 'POST',
       }),
+      event('HEAD', '/v1/topics/orders/partitions/0/records?offset=0', undefined, admin),
     ];
     writeFileSync(join(asset.dir, 'events.json'), JSON.stringify(events));
     await run(process.execPath, ['invoke.mjs'], { cwd: asset.dir, env, timeout: 60_000 });
@@ -267,7 +268,7 @@ describe('the deployed API bundle', () => {
 
     // Read once, at cold start, from the secret the template names.
     expect(secrets.asked).toEqual([secretArn]);
-    const [refused, created, produced, fetched, maintenance, openapi, preflight] = results;
+    const [refused, created, produced, fetched, maintenance, openapi, preflight, head] = results;
     expect(refused?.statusCode, refused?.body).toBe(401);
     expect(created?.statusCode, created?.body).toBe(201);
     expect(produced?.statusCode, produced?.body).toBe(200);
@@ -280,8 +281,14 @@ describe('the deployed API bundle', () => {
     expect(openapi?.statusCode).toBe(200);
     expect(bodyOf(openapi)).toMatchObject({ openapi: expect.stringMatching(/^3\.1\./) });
     expect(preflight?.statusCode).toBe(204);
-    expect(preflight?.headers).toMatchObject({ allow: 'GET, POST, OPTIONS' });
+    expect(preflight?.headers).toMatchObject({ allow: 'GET, HEAD, POST, OPTIONS' });
     expect(preflight?.headers).not.toHaveProperty('access-control-allow-origin');
+    // HEAD is the fetch's GET without its body.
+    expect(head?.statusCode).toBe(200);
+    expect(head?.body).toBeUndefined();
+    expect(head?.headers).toMatchObject({
+      'content-length': String(Buffer.byteLength(fetched?.body ?? '')),
+    });
     // Deployed, a maintenance run is an execution of the state machine the template names.
     expect(maintenance?.statusCode, maintenance?.body).toBe(202);
     expect(bodyOf(maintenance)).toMatchObject({ status: 'RUNNING' });
