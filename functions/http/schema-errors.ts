@@ -16,10 +16,11 @@ export function invalidRequest(
   prefix = '',
 ): TributaryError {
   // An unknown field first: `vaule` explains a missing `value`, not the other way round.
-  const issue =
+  const first =
     error.issues.find((i) => i.code === 'unrecognized_keys') ??
     error.issues.find((i) => i.code !== 'unrecognized_keys');
-  if (!issue) return new TributaryError('INVALID_REQUEST', 'The request is not valid.');
+  if (!first) return new TributaryError('INVALID_REQUEST', 'The request is not valid.');
+  const issue = withinUnion(first);
   const path = issue.path.filter((p) => typeof p !== 'symbol');
   if (issue.code === 'unrecognized_keys') {
     const [key = ''] = issue.keys;
@@ -37,6 +38,21 @@ export function invalidRequest(
   return new TributaryError('INVALID_REQUEST', `${subject} ${problem}.`, {
     ...(field && { field }),
   });
+}
+
+/**
+ * For a value of a form one of the union's branches takes (an object where a number or a
+ * map is taken), what is wrong inside it, at its own path: `producer.sequence.0 must be a
+ * number`, not `producer.sequence must be a number`.
+ */
+function withinUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_union') return issue;
+  const fitting = issue.errors.filter(
+    (branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0),
+  );
+  const [inner] = fitting.length === 1 ? (fitting[0] ?? []) : [];
+  if (!inner) return issue;
+  return withinUnion({ ...inner, path: [...issue.path, ...inner.path] });
 }
 
 /** What is wrong with `sent`, as the end of a sentence naming the field. */

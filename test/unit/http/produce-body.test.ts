@@ -474,6 +474,12 @@ describe('the produce body, scanned as bytes and parsed by the schema', () => {
       '{"records":[{"value":1}],"producer":{"id":1,"epoch":0,"sequence":{"0":1,"007":2}}}',
     ],
     [
+      'a sequence per partition that is not a number',
+      'json',
+      'json',
+      '{"records":[{"value":1}],"producer":{"id":1,"epoch":0,"sequence":{"0":1,"1":"2"}}}',
+    ],
+    [
       'a producer field twice',
       'json',
       'json',

@@ -74,6 +74,14 @@ describe('what a request that does not fit its schema is told', () => {
       'sequence',
     ],
     [
+      // Of a form one branch takes: what is wrong inside it, where it is.
+      topic,
+      { name: 'o', sequence: { 0: 1, 1: 'x' } },
+      '',
+      'sequence["1"] must be a number; got a string ("x").',
+      'sequence["1"]',
+    ],
+    [
       record,
       { value: 1, headers: [{ name: 'h' }], partition: 1.5 },
       'line 3',
