@@ -261,6 +261,7 @@ describe.each(backends)('real answers match docs/openapi.yaml ($name)', (backend
     await check('GET', '/v1/topics/oa.bin/partitions/0/records?offset=0');
     await check('GET', '/v1/topics/oa/partitions/0/offsets?spec=earliest');
     await check('GET', '/v1/topics/oa/partitions/0/offsets?spec=timestamp:1');
+    await check('GET', '/v1/topics/oa/partitions/0/offsets?spec=max-timestamp');
     await check('GET', '/v1/topics/oa/partitions/2/offsets?spec=timestamp:1');
     await check('GET', '/v1/topics/oa/partitions/7/offsets?spec=latest');
     await check('POST', '/v1/topics/oa/partitions/1/leader');

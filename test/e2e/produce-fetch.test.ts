@@ -362,6 +362,38 @@ describe.each(backends)('produce and fetch ($name)', (backend) => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
+  it('finds the first record of the greatest timestamp, wherever it is in the log', async () => {
+    await createTopic(server.url, 'newest', 2, { 'retention.ms': '-1' });
+    const spec = async (partition: number) =>
+      (
+        await call(
+          server.url,
+          'GET',
+          `/v1/topics/newest/partitions/${partition}/offsets?spec=max-timestamp`,
+        )
+      ).body;
+    // None yet: no offset, as Kafka answers -1.
+    expect(await spec(0)).toMatchObject({ offset: null, timestamp: null });
+    await produce(server.url, 'newest', [
+      { value: 'a', timestamp: 5000, partition: 0 },
+      { value: 'b', timestamp: 9000, partition: 0 },
+      { value: 'c', timestamp: 9000, partition: 0 },
+    ]);
+    await produce(server.url, 'newest', [
+      { value: 'd', timestamp: 7000, partition: 0 },
+      { value: 'e', timestamp: 9000, partition: 0 },
+    ]);
+    await produce(server.url, 'newest', [{ value: 'f', timestamp: 1000, partition: 0 }]);
+    // Not the last record, nor the last batch: the first offset holding 9000.
+    expect(await spec(0)).toMatchObject({ offset: 1, timestamp: 9000 });
+    await produce(server.url, 'newest', [
+      { value: 'g', timestamp: 8000, partition: 0 },
+      { value: 'h', timestamp: 9001, partition: 0 },
+    ]);
+    expect(await spec(0)).toMatchObject({ offset: 7, timestamp: 9001 });
+    expect(await spec(1)).toMatchObject({ offset: null, timestamp: null });
+  });
+
   it('refuses offsets outside the log with OFFSET_OUT_OF_RANGE carrying both bounds', async () => {
     await createTopic(server.url, 'range', 1);
     await produce(server.url, 'range', [{ value: 1 }, { value: 2 }]);
@@ -404,11 +436,18 @@ describe.each(backends)('produce and fetch ($name)', (backend) => {
     expect(await spec('timestamp:1500')).toMatchObject({ offset: 1, timestamp: 3000 });
     expect(await spec('timestamp:3500')).toMatchObject({ offset: 3, timestamp: 4000 });
     expect(await spec('timestamp:4001')).toMatchObject({ offset: null, timestamp: null });
+    expect(await spec('max-timestamp')).toEqual({
+      topic: 'times',
+      partition: 0,
+      offset: 3,
+      timestamp: 4000,
+    });
     const bad = await call(
       server.url,
       'GET',
       '/v1/topics/times/partitions/0/offsets?spec=yesterday',
     );
+    expect(bad.body.error.message).toContain('max-timestamp');
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('INVALID_REQUEST');
   });

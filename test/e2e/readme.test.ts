@@ -63,8 +63,8 @@ ${walkthrough}`;
 
   it('runs as written, every curl call succeeding', async () => {
     const answers = await runSection('Walkthrough with curl');
-    expect(answers).toHaveLength(11); // 12 calls; DELETE answers 204 with no body
-    const [created, produced, ndjson, fetched, waited] = answers;
+    expect(answers).toHaveLength(12); // 13 calls; DELETE answers 204 with no body
+    const [created, produced, ndjson, fetched, waited, , , newest] = answers;
     expect(created.partitions).toHaveLength(3);
     // The partitions the README promises.
     expect(produced.offsets.map((o: { partition: number }) => o.partition)).toEqual([0, 1, 0]);
@@ -75,6 +75,13 @@ ${walkthrough}`;
       ['alice', { clicked: 'pay' }],
     ]);
     expect(waited).toEqual({ records: [], nextOffset: 1, highWatermark: 1, logStartOffset: 0 });
+    // The first of partition 0's records with the greatest timestamp.
+    const records: { offset: number; timestamp: number }[] = fetched.records;
+    const greatest = Math.max(...records.map((r) => r.timestamp));
+    expect(newest).toMatchObject({
+      offset: records.find((r) => r.timestamp === greatest)?.offset,
+      timestamp: greatest,
+    });
   });
 
   it('runs the idempotence walkthrough as written, with the answers it promises', async () => {

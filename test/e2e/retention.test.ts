@@ -93,6 +93,25 @@ describe.each(backends)('retention cut-off ($name)', (backend) => {
     expect((await fetchAll(server.url, 'sized', 0, 3)).map((r) => r.value)).toEqual(['fourth']);
   });
 
+  it('finds the greatest timestamp among retained records only', async () => {
+    await createTopic(server.url, 'sized-times', 1, {
+      'retention.bytes': '1',
+      'retention.ms': '-1',
+    });
+    await produce(server.url, 'sized-times', [{ value: 'gone', timestamp: 9000 }]);
+    await produce(server.url, 'sized-times', [
+      { value: 'kept', timestamp: 2000 },
+      { value: 'kept too', timestamp: 3000 },
+    ]);
+    expect(await partition('sized-times')).toMatchObject({ logStartOffset: 1 });
+    const newest = await call(
+      server.url,
+      'GET',
+      '/v1/topics/sized-times/partitions/0/offsets?spec=max-timestamp',
+    );
+    expect(newest.body).toMatchObject({ offset: 2, timestamp: 3000 });
+  });
+
   it('applies a retention change at once, and never expires a compact-only topic', async () => {
     await createTopic(server.url, 'changing', 1, { 'retention.ms': '-1' });
     await produce(server.url, 'changing', [{ value: 1 }]);

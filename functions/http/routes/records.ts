@@ -210,12 +210,12 @@ export function partitionParam(raw: string | undefined): number {
 }
 
 function offsetSpec(raw: string | undefined): OffsetSpec {
-  if (raw === 'earliest' || raw === 'latest') return { kind: raw };
+  if (raw === 'earliest' || raw === 'latest' || raw === 'max-timestamp') return { kind: raw };
   const match = raw?.match(/^timestamp:(\d{1,16})$/);
   if (match?.[1] !== undefined) return { kind: 'timestamp', timestamp: Number(match[1]) };
   throw new TributaryError(
     'INVALID_REQUEST',
-    `Query parameter 'spec' must be earliest, latest or timestamp:<epoch ms>; got '${raw ?? ''}'.`,
+    `Query parameter 'spec' must be earliest, latest, max-timestamp or timestamp:<epoch ms>; got '${raw ?? ''}'.`,
     { field: 'spec' },
   );
 }
