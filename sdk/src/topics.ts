@@ -96,13 +96,17 @@ export interface CreateTopic {
 }
 
 /**
- * Where to look an offset up (Kafka's ListOffsets): the log start, the high watermark, or
- * the first record at or after a time.
+ * Where to look an offset up (Kafka's ListOffsets): the log start, the high watermark, the
+ * first record at or after a time, or the first record of the greatest timestamp.
  *
  * @example
  * const anHourAgo: OffsetSpec = { timestamp: Date.now() - 3_600_000 };
  */
-export type OffsetSpec = 'earliest' | 'latest' | { readonly timestamp: number | Date };
+export type OffsetSpec =
+  | 'earliest'
+  | 'latest'
+  | 'max-timestamp'
+  | { readonly timestamp: number | Date };
 
 /**
  * The answer to an offset lookup. For a time with no record at or after it, both are null.
@@ -114,19 +118,19 @@ export interface OffsetLookup {
   readonly topic: string;
   readonly partition: number;
   readonly offset: number | null;
-  /** The found record's timestamp for a timestamp spec; null otherwise. */
+  /** The found record's timestamp for a timestamp or max-timestamp spec; null otherwise. */
   readonly timestamp: number | null;
 }
 
-/** Offset specs in the query form `spec=earliest|latest|timestamp:<ms>`. */
+/** Offset specs in the query form `spec=earliest|latest|max-timestamp|timestamp:<ms>`. */
 export function offsetSpecParam(spec: OffsetSpec): string {
-  if (spec === 'earliest' || spec === 'latest') return spec;
+  if (spec === 'earliest' || spec === 'latest' || spec === 'max-timestamp') return spec;
   if (typeof spec === 'object' && spec !== null && 'timestamp' in spec) {
     const t = spec.timestamp instanceof Date ? spec.timestamp.getTime() : spec.timestamp;
     if (Number.isSafeInteger(t) && t >= 0) return `timestamp:${t}`;
   }
   throw invalidArgument(
-    `An offset spec is 'earliest', 'latest' or { timestamp } (epoch ms >= 0 or a Date); got ${JSON.stringify(spec)}.`,
+    `An offset spec is 'earliest', 'latest', 'max-timestamp' or { timestamp } (epoch ms >= 0 or a Date); got ${JSON.stringify(spec)}.`,
     'spec',
   );
 }

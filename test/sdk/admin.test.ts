@@ -73,6 +73,10 @@ describe.each(backends)('SDK administration ($name)', (backend) => {
     expect(
       await admin.topics.lookupOffset('ledger', 0, { timestamp: new Date(t0 + 5_000) }),
     ).toMatchObject({ offset: null, timestamp: null });
+    expect(await admin.topics.lookupOffset('ledger', 0, 'max-timestamp')).toMatchObject({
+      offset: 1,
+      timestamp: t0 + 2_000,
+    });
 
     // Conditional append: only if the next offset is what we saw.
     const mismatch = await failure(
