@@ -194,6 +194,9 @@ async function planRound(
   };
 }
 
+/** Entries whose bytes a finished round counts one by one into the dirty part. */
+const dirtyEntriesCounted = 1_000;
+
 /** Ends a round: the log is clean up to its end. */
 async function finishRound(
   ctx: CoreContext,
@@ -203,24 +206,31 @@ async function finishRound(
   round: CompactionRound,
   state: { highWatermark: number; head: { nextPosition: number } },
 ): Promise<StepOutcome> {
-  const [firstDirty] = await entryItemsFrom(
-    ctx,
-    topic.id,
-    partition,
-    round.end,
-    state.highWatermark,
-    1,
-  );
-  const dirtyEntry = firstDirty && entryFromItem(firstDirty);
+  // The dirty part from here: the entries from the round's end (one across it is clean). It
+  // stores what its first entries hold, merged or not, and past them (the newest, not yet
+  // merged) what was appended.
+  const dirty = (
+    await entryItemsFrom(
+      ctx,
+      topic.id,
+      partition,
+      round.end,
+      state.highWatermark,
+      dirtyEntriesCounted,
+    )
+  )
+    .map(entryFromItem)
+    .filter((entry) => entry.baseOffset >= round.end);
+  const last = dirty.at(-1);
+  const dirtyBytes = last
+    ? dirty.reduce((sum, entry) => sum + entry.byteLength, 0) +
+      (state.head.nextPosition - (last.position + last.byteLength))
+    : 0;
   maps.delete(mapKey(topic.id, partition, round.epoch));
   const done = await saveMaint(ctx, topic, partition, maint, {
     ...maint,
     compactedTo: Math.max(maint.compactedTo, round.end),
-    // Where the dirty part begins (its batches keep their first positions: never rewritten).
-    dirtyPosition:
-      dirtyEntry && dirtyEntry.baseOffset >= round.end
-        ? dirtyEntry.position
-        : state.head.nextPosition,
+    dirtyPosition: state.head.nextPosition - dirtyBytes,
     round: undefined,
     nextHorizon: round.minHorizon,
   });

@@ -5,6 +5,7 @@ import {
   concatBatches,
   type DecodedBatch,
   encodeBatch,
+  recordSize,
   type TimestampType,
 } from '../core/log/batch-codec.ts';
 import type { BatchReader } from '../core/log/batch-reader.ts';
@@ -274,6 +275,23 @@ export async function swap(
   const swappedAt = ctx.now();
   const oldBytes = old.reduce((sum, { entry }) => sum + entry.byteLength, 0);
   const newBytes = entries.reduce((sum, e) => sum + e.byteLength, 0);
+  // What the dirty part (the entries from compactedTo) stores before and after: a new batch's
+  // bytes count by its dirty records' share of its records' bytes.
+  const dirtyBefore = old.reduce(
+    (sum, { entry }) => sum + (entry.baseOffset >= next.compactedTo ? entry.byteLength : 0),
+    0,
+  );
+  const dirtyAfter = fresh.reduce((sum, f, i) => {
+    let all = 0;
+    let dirty = 0;
+    for (const { offset, record } of f.records) {
+      const size = recordSize(record);
+      all += size;
+      if (offset >= next.compactedTo) dirty += size;
+    }
+    return all === 0 ? sum : sum + ((entries[i]?.byteLength ?? 0) * dirty) / all;
+  }, 0);
+  const dirtySaved = Math.round(dirtyBefore - dirtyAfter);
   const released = pendingChunks(
     partition,
     old.map((o) => o.entry),
@@ -313,6 +331,7 @@ export async function swap(
     {
       ...next,
       freedBytes: next.freedBytes + oldBytes - newBytes,
+      dirtyPosition: next.dirtyPosition + dirtySaved,
       gcAt: minOf(next.gcAt, released.length > 0 ? due : undefined),
     },
     ops,

@@ -110,6 +110,37 @@ describe.each(backends)('log compaction ($name)', (backend) => {
     });
   });
 
+  it('counts the dirty part by the bytes it stores once merged, as the whole log is counted', async () => {
+    await createTopic(server.url, 'merged', 1, { 'cleanup.policy': 'compact' });
+    // A batch a record: merging them saves most of their bytes.
+    for (let i = 0; i < 100; i++) await produce(server.url, 'merged', [{ key: `k${i}`, value: i }]);
+    now += minute;
+    expect(await pass()).toMatchObject({ compactionRounds: 1, batchesMerged: 0 });
+    for (let i = 100; i < 120; i++)
+      await produce(server.url, 'merged', [{ key: `k${i}`, value: i }]);
+    const appended = (await describeTopic('merged')).partitions[0];
+    expect(appended.dirtyRatio).toBeGreaterThan(0.3);
+    expect(appended.dirtyRatio).toBeLessThan(0.5);
+
+    // Old enough to merge: every batch is merged, clean and dirty alike.
+    now += 10 * minute;
+    const merging = await pass();
+    expect(merging).toMatchObject({ compactionRounds: 0 });
+    expect(merging.batchesMerged).toBeGreaterThan(0);
+    const merged = (await describeTopic('merged')).partitions[0];
+    expect(merged.sizeBytes).toBeLessThan(appended.sizeBytes);
+    // 20 records of 120, all of about one size, in batches that no longer differ: about a
+    // sixth of the bytes, where each of the 20 had carried a batch's overhead before.
+    expect(merged.dirtyRatio).toBeGreaterThan(0.1);
+    expect(merged.dirtyRatio).toBeLessThan(0.25);
+    // So the merge alone leaves the log below min.cleanable.dirty.ratio: nothing to compact.
+    now += minute;
+    expect(await pass()).toMatchObject({ compactionRounds: 0 });
+    expect((await fetchAll(server.url, 'merged', 0, 0)).map((r) => r.value)).toEqual(
+      Array.from({ length: 120 }, (_, i) => i),
+    );
+  });
+
   it('refuses a record without a key on a compacted topic, and writes none of the request', async () => {
     for (const policy of ['compact', 'compact,delete']) {
       const name = `keyed-${policy.replace(',', '-')}`;

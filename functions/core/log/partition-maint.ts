@@ -16,7 +16,9 @@ import type { ChunkSibling } from './partition-items.ts';
  *   mergeLevel     a merge level under way: where it has got to, and whether it merged
  *                  anything (merge.ts)
  *   compactedTo    compaction has cleaned the log below it (Kafka's first dirty offset)
- *   dirtyPosition  the byte position where the entries from compactedTo begin
+ *   dirtyPosition  head.nextPosition less the bytes the entries from compactedTo store (the
+ *                  dirty part): where they began, moved on by what rewrites saved among
+ *                  them (once retention passes compactedTo, all that is left is dirty)
  *   epoch          raised by every compaction round; a round's swaps are fenced by it
  *   round          the compaction round under way (compaction.ts)
  *   nextHorizon    the earliest delete horizon of a clean batch's tombstones
