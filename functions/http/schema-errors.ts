@@ -42,7 +42,7 @@ export function invalidRequest(
 
 /**
  * For a value of a form one of the union's branches takes (an object where a number or a
- * map is taken), what is wrong inside it, at its own path: `producer.sequence.0 must be a
+ * map is taken), what is wrong inside it, at its own path: `producer.sequence["0"] must be a
  * number`, not `producer.sequence must be a number`.
  */
 function withinUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue {
