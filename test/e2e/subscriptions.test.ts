@@ -116,6 +116,9 @@ describe.each(backends)('subscriptions API on $name', (backend) => {
       [{ name: 'x', target: { type: 'sqs', queue: 'q' } }, 'INVALID_REQUEST', 'target.type'],
       [{ name: 'x', target: lambdaTarget, surprise: true }, 'INVALID_REQUEST', ''],
       [{ name: 'not valid!', target: lambdaTarget }, 'INVALID_REQUEST', 'name'],
+      // Dot segments: a client would send DELETE …/subscriptions/.. as DELETE /v1/topics/orders.
+      [{ name: '..', target: lambdaTarget }, 'INVALID_REQUEST', 'name'],
+      [{ name: '.', target: lambdaTarget }, 'INVALID_REQUEST', 'name'],
       [
         { name: 'x', target: lambdaTarget, startingPosition: 'AT_TIMESTAMP' },
         'INVALID_SUBSCRIPTION',
