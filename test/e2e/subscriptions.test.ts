@@ -422,3 +422,32 @@ describe.each(backends)('subscriptions API on $name', (backend) => {
     ).toBe(204);
   });
 });
+
+/** The local server as `npm start` runs it: auth off, so no route's access list is read. */
+describe.each(backends)('subscriptions API with auth off on $name', (backend) => {
+  const suite = dispatchSuite(backend);
+  const lambdaTarget = { type: 'lambda', function: 'order-projector' };
+  const request = (method: string, path: string, body?: unknown) =>
+    call(suite.server.url, method, path, body);
+  beforeAll(async () => {
+    await request('POST', '/v1/topics', { name: 'orders', partitions: 1 });
+    await request('POST', '/v1/topics/orders/subscriptions', {
+      name: 'kept',
+      target: lambdaTarget,
+    });
+  });
+
+  it('names onFailure.topic when the dead-letter topic name is malformed', async () => {
+    for (const [method, path, body] of [
+      ['POST', '/v1/topics/orders/subscriptions', { name: 'x', target: lambdaTarget }],
+      ['PATCH', '/v1/topics/orders/subscriptions/kept', {}],
+    ] as const) {
+      const response = await request(method, path, { ...body, onFailure: { topic: 'bad name!' } });
+      expect(response.status, method).toBe(400);
+      expect(response.body.error).toMatchObject({
+        code: 'INVALID_TOPIC',
+        field: 'onFailure.topic',
+      });
+    }
+  });
+});

@@ -364,7 +364,13 @@ async function assertValidSettings(
   if (settings.filter !== null) assertValidFilter(settings.filter);
   if (settings.onFailure) {
     const dlq = settings.onFailure.topic;
-    assertValidTopicName(dlq);
+    // Named here too, not only where access is judged: with auth off that never runs.
+    try {
+      assertValidTopicName(dlq);
+    } catch (error: unknown) {
+      if (error instanceof TributaryError) error.details.field = 'onFailure.topic';
+      throw error;
+    }
     if (dlq === topic.name) {
       throw invalid('onFailure.topic', 'the dead-letter topic must not be the topic itself');
     }
