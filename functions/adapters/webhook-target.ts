@@ -66,9 +66,11 @@ export class WebhookTarget implements DeliveryPort {
       if (reason) return refusedOutcome(url, reason);
     }
     const headers: Record<string, string> = {
+      // The subscription's own user-agent, if it gives one, replaces ours (node:http keeps
+      // the last of two names that differ only in case).
+      'user-agent': 'Tributary',
       ...target.headers,
       'content-type': 'application/json',
-      'user-agent': 'Tributary',
       'tributary-subscription': `${request.subscription.topic}/${request.subscription.name}`,
       'content-length': String(Buffer.byteLength(request.body)),
     };

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer } from 'node:http';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LambdaTarget } from '../../../functions/adapters/aws/lambda-target.ts';
@@ -86,8 +86,10 @@ describe('the webhook adapter', () => {
   let status = 200;
   let hits = 0;
   let url = '';
+  let received: IncomingHttpHeaders = {};
   const server = createServer((req, res) => {
     hits++;
+    received = req.headers;
     req.resume();
     req.on('end', () =>
       res.writeHead(status).end(status === 200 ? '{"batchItemFailures":[]}' : 'no'),
@@ -110,6 +112,27 @@ describe('the webhook adapter', () => {
     status = code;
     const local = new WebhookTarget({ rules: { allowLoopback: true } });
     expect((await local.deliver(request({ type: 'http', url }))).kind).toBe(kind);
+  });
+
+  it('sends the headers a subscription gives, user-agent too, beside its own', async () => {
+    status = 200;
+    const local = new WebhookTarget({ rules: { allowLoopback: true } });
+    for (const name of ['user-agent', 'User-Agent']) {
+      const target = {
+        type: 'http' as const,
+        url,
+        headers: { [name]: 'orders-sync/2', 'x-api-key': 'k' },
+      };
+      expect((await local.deliver({ ...request({ type: 'http', url }), target })).kind).toBe('ok');
+      expect(received).toMatchObject({
+        'user-agent': 'orders-sync/2',
+        'x-api-key': 'k',
+        'content-type': 'application/json',
+        'tributary-subscription': 't/s',
+      });
+    }
+    await local.deliver(request({ type: 'http', url }));
+    expect(received['user-agent']).toBe('Tributary');
   });
 
   it('refuses, without connecting, a name that now resolves to a private or metadata address', async () => {
