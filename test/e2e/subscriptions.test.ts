@@ -278,6 +278,7 @@ describe.each(backends)('subscriptions API on $name', (backend) => {
     ['a private address', 'https://10.0.0.7/hook'],
     ['a private address in IPv6', 'https://[fd00::1]/hook'],
     ['an IPv4-mapped loopback address', 'https://[::ffff:127.0.0.1]/hook'],
+    ['an IPv4-compatible loopback address', 'https://[::127.0.0.1]/hook'],
     ['loopback, in AWS', 'https://127.0.0.1:9999/hook'],
     ['a name that resolves to loopback', 'https://localhost/hook'],
     ['plain http', 'http://hooks.example.com/hook'],

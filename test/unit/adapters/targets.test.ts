@@ -183,6 +183,10 @@ describe('address rules and function names', () => {
     ['fe80::1', true, 'linkLocal'],
     ['fd12::1', true, 'uniqueLocal'],
     ['0.0.0.0', true, 'unspecified'],
+    ['2606:4700::1111', false, undefined],
+    // IPv4-compatible (deprecated), which ipaddr.js calls unicast: outside 2000::/3.
+    ['::7f00:1', true, 'not a global unicast'],
+    ['::a00:1', true, 'not a global unicast'],
   ])('%s: refused in AWS (%s)', (address, refusedLocally, range) => {
     const inAws = refusedAddress(address, { allowLoopback: false });
     if (range === undefined) expect(inAws).toBeUndefined();
