@@ -351,6 +351,31 @@ describe.each(backends)('subscriptions API on $name', (backend) => {
     expect(await stored()).toEqual(before);
   });
 
+  it.each([
+    ['a control character', 'bell\u0007'],
+    ['DEL', 'a\u007fb'],
+    ['a character past Latin-1', 'price in €'],
+    ['a Latin-1 letter (it would go as one byte)', 'café'],
+  ])(
+    'refuses a webhook header value holding %s, saying what a value may hold',
+    async (_what, value) => {
+      const before = await stored();
+      const response = await request(
+        'POST',
+        '/v1/topics/orders/subscriptions',
+        webhook({ 'x-api-key': value }),
+      );
+      expect(response.status, JSON.stringify(response.body)).toBe(400);
+      expect(response.body.error).toMatchObject({
+        code: 'INVALID_SUBSCRIPTION',
+        field: 'target.headers.x-api-key',
+        message:
+          'target.headers.x-api-key: a header value holds printable ASCII characters, spaces and tabs only.',
+      });
+      expect(await stored()).toEqual(before);
+    },
+  );
+
   it('keeps a webhook header and a filter field named __proto__ like any other name', async () => {
     // As text: an object literal's __proto__ would set its prototype, not send a member.
     const created = await request(

@@ -135,6 +135,20 @@ describe('the webhook adapter', () => {
     expect(received['user-agent']).toBe('Tributary');
   });
 
+  it('answers a header node:http will not send as an outcome, not a throw, and sends nothing', async () => {
+    const before = hits;
+    const local = new WebhookTarget({ rules: { allowLoopback: true } });
+    for (const value of ['price in €', 'bell\u0007']) {
+      const target = { type: 'http' as const, url, headers: { 'x-note': value } };
+      const outcome = await local.deliver({ ...request({ type: 'http', url }), target });
+      expect(outcome).toMatchObject({
+        kind: 'unavailable',
+        error: expect.stringContaining('Invalid character in header content'),
+      });
+    }
+    expect(hits).toBe(before);
+  });
+
   it('refuses, without connecting, a name that now resolves to a private or metadata address', async () => {
     const before = hits;
     for (const address of ['10.1.2.3', '169.254.169.254', '127.0.0.1']) {
