@@ -26,11 +26,20 @@ export interface AddressRules {
 export function refusedAddress(address: string, rules: AddressRules): string | undefined {
   if (!ipaddr.isValid(address)) return `'${address}' is not an IP address`;
   // IPv4-mapped IPv6 addresses (::ffff:10.0.0.1) are judged as the IPv4 address they are.
-  const range = ipaddr.process(address).range();
-  if (range === 'unicast') return undefined;
+  const parsed = ipaddr.process(address);
+  const range = parsed.range();
   if (range === 'loopback' && rules.allowLoopback) return undefined;
-  return `${address} is a ${range} address`;
+  if (range !== 'unicast') return `${address} is a ${range} address`;
+  // ipaddr.js calls every IPv6 address it has no name for unicast, the deprecated
+  // IPv4-compatible ones (::7f00:1, ::a00:1) among them; only 2000::/3 is allotted to
+  // global unicast.
+  if (parsed.kind() === 'ipv6' && !parsed.match(globalUnicast)) {
+    return `${address} is not a global unicast address`;
+  }
+  return undefined;
 }
+
+const globalUnicast = ipaddr.parseCIDR('2000::/3');
 
 /** Resolves a host name to every address it has. */
 export type Resolver = (host: string) => Promise<string[]>;

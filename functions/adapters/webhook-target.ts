@@ -11,8 +11,8 @@
  * Answers, as the delivery port's outcomes: 2xx ok (a JSON body may carry
  * `batchItemFailures`, as a Lambda handler's answer does); 429 unavailable (throttled, not
  * counted); 5xx, a timeout or a connection that broke failed (retried, counted); any other
- * status rejected (the batch failed for good); a refused address or a connection never made
- * unavailable.
+ * status rejected (the batch failed for good); a refused address, a connection never made or
+ * a request node:http will not make (a header it refuses) unavailable.
  */
 
 import { createHmac } from 'node:crypto';
@@ -66,9 +66,11 @@ export class WebhookTarget implements DeliveryPort {
       if (reason) return refusedOutcome(url, reason);
     }
     const headers: Record<string, string> = {
+      // The subscription's own user-agent, if it gives one, replaces ours (node:http keeps
+      // the last of two names that differ only in case).
+      'user-agent': 'Tributary',
       ...target.headers,
       'content-type': 'application/json',
-      'user-agent': 'Tributary',
       'tributary-subscription': `${request.subscription.topic}/${request.subscription.name}`,
       'content-length': String(Buffer.byteLength(request.body)),
     };
@@ -101,13 +103,22 @@ export class WebhookTarget implements DeliveryPort {
     };
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<DeliveryOutcome>((resolve) => {
-      const req = send(url, {
-        method: 'POST',
-        headers,
-        lookup: lookupAllowed,
-        timeout: request.timeoutMs,
-        signal: AbortSignal.timeout(request.timeoutMs),
-      });
+      let req: ReturnType<typeof send>;
+      try {
+        req = send(url, {
+          method: 'POST',
+          headers,
+          lookup: lookupAllowed,
+          timeout: request.timeoutMs,
+          signal: AbortSignal.timeout(request.timeoutMs),
+        });
+      } catch (error: unknown) {
+        // A request node:http will not make (a header saved before values were checked):
+        // never sent, so retried uncounted, and said in describe rather than thrown.
+        const reason = error instanceof Error ? error.message : String(error);
+        resolve({ kind: 'unavailable', error: `${url.host}: ${reason}`, throttled: false });
+        return;
+      }
       req.on('response', (response) => {
         readAnswer(response).then(
           (body) => resolve(outcomeOf(url, response.statusCode ?? 0, body)),

@@ -24,7 +24,7 @@ export function invalidRequest(
   const path = issue.path.filter((p) => typeof p !== 'symbol');
   if (issue.code === 'unrecognized_keys') {
     const [key = ''] = issue.keys;
-    const known = knownKeys(schema, path);
+    const known = knownKeys(schema, path, input);
     const meant = closest(key, known);
     const where = renderPath(path, { prefix });
     const field = renderPath([...path, key], { prefix });
@@ -92,6 +92,12 @@ function describe(issue: z.core.$ZodIssue, sent: unknown): string {
       return `is not a name taken here${reason?.message ? `: names here are ${reason.message}` : ''}`;
     }
     case 'invalid_union': {
+      // A tagged union whose tag names no branch: the tags it takes.
+      if ('options' in issue && issue.options !== undefined && issue.options.length > 0) {
+        const tags = issue.options.map((o) => JSON.stringify(o)).join(', ');
+        if (sent === undefined) return `is required: one of ${tags}`;
+        return `must be one of ${tags}; got ${shown(sent)}`;
+      }
       const forms = issue.errors
         .map((branch) => branch.find((i) => i.code === 'invalid_type' && i.path.length === 0))
         .map((i) => (i?.code === 'invalid_type' ? expectedName(i.expected) : undefined))
@@ -139,11 +145,18 @@ function valueAt(input: unknown, path: JsonPath): unknown {
   return value;
 }
 
-/** The fields an object in the schema at `path` takes, to suggest the one meant. */
-function knownKeys(schema: z.ZodType, path: JsonPath): string[] {
+/**
+ * The fields an object in the schema at `path` takes, to suggest the one meant; in a tagged
+ * union, those of the branch the input's tag names.
+ */
+function knownKeys(schema: z.ZodType, path: JsonPath, input: unknown): string[] {
   let at: unknown = schema;
-  for (const part of [...path, undefined]) {
+  const parts = [...path, undefined];
+  for (const [depth, part] of parts.entries()) {
     at = unwrap(at);
+    if (at instanceof z.ZodDiscriminatedUnion) {
+      at = branchOf(at, valueAt(input, path.slice(0, depth)));
+    }
     if (part === undefined) break;
     if (at instanceof z.ZodObject && typeof part === 'string') at = at.shape[part];
     else if (at instanceof z.ZodArray && typeof part === 'number') at = at.element;
@@ -151,6 +164,19 @@ function knownKeys(schema: z.ZodType, path: JsonPath): string[] {
     else return [];
   }
   return at instanceof z.ZodObject ? Object.keys(at.shape) : [];
+}
+
+/** The branch of a tagged union whose tag `value` carries, if any. */
+function branchOf(union: z.ZodDiscriminatedUnion, value: unknown): unknown {
+  const { discriminator } = union.def;
+  const tag =
+    value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)[discriminator]
+      : undefined;
+  return union.options.find((option) => {
+    const field = option instanceof z.ZodObject ? option.shape[discriminator] : undefined;
+    return field instanceof z.ZodLiteral && [...field.values].some((v) => v === tag);
+  });
 }
 
 function unwrap(schema: unknown): unknown {

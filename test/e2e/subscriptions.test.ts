@@ -116,6 +116,9 @@ describe.each(backends)('subscriptions API on $name', (backend) => {
       [{ name: 'x', target: { type: 'sqs', queue: 'q' } }, 'INVALID_REQUEST', 'target.type'],
       [{ name: 'x', target: lambdaTarget, surprise: true }, 'INVALID_REQUEST', ''],
       [{ name: 'not valid!', target: lambdaTarget }, 'INVALID_REQUEST', 'name'],
+      // Dot segments: a client would send DELETE …/subscriptions/.. as DELETE /v1/topics/orders.
+      [{ name: '..', target: lambdaTarget }, 'INVALID_REQUEST', 'name'],
+      [{ name: '.', target: lambdaTarget }, 'INVALID_REQUEST', 'name'],
       [
         { name: 'x', target: lambdaTarget, startingPosition: 'AT_TIMESTAMP' },
         'INVALID_SUBSCRIPTION',
@@ -275,6 +278,7 @@ describe.each(backends)('subscriptions API on $name', (backend) => {
     ['a private address', 'https://10.0.0.7/hook'],
     ['a private address in IPv6', 'https://[fd00::1]/hook'],
     ['an IPv4-mapped loopback address', 'https://[::ffff:127.0.0.1]/hook'],
+    ['an IPv4-compatible loopback address', 'https://[::127.0.0.1]/hook'],
     ['loopback, in AWS', 'https://127.0.0.1:9999/hook'],
     ['a name that resolves to loopback', 'https://localhost/hook'],
     ['plain http', 'http://hooks.example.com/hook'],
@@ -347,6 +351,31 @@ describe.each(backends)('subscriptions API on $name', (backend) => {
     expect(await stored()).toEqual(before);
   });
 
+  it.each([
+    ['a control character', 'bell\u0007'],
+    ['DEL', 'a\u007fb'],
+    ['a character past Latin-1', 'price in €'],
+    ['a Latin-1 letter (it would go as one byte)', 'café'],
+  ])(
+    'refuses a webhook header value holding %s, saying what a value may hold',
+    async (_what, value) => {
+      const before = await stored();
+      const response = await request(
+        'POST',
+        '/v1/topics/orders/subscriptions',
+        webhook({ 'x-api-key': value }),
+      );
+      expect(response.status, JSON.stringify(response.body)).toBe(400);
+      expect(response.body.error).toMatchObject({
+        code: 'INVALID_SUBSCRIPTION',
+        field: 'target.headers.x-api-key',
+        message:
+          'target.headers.x-api-key: a header value holds printable ASCII characters, spaces and tabs only.',
+      });
+      expect(await stored()).toEqual(before);
+    },
+  );
+
   it('keeps a webhook header and a filter field named __proto__ like any other name', async () => {
     // As text: an object literal's __proto__ would set its prototype, not send a member.
     const created = await request(
@@ -417,5 +446,34 @@ describe.each(backends)('subscriptions API on $name', (backend) => {
     expect(
       (await request('DELETE', '/v1/topics/orders/subscriptions/svc-sub', undefined, svc)).status,
     ).toBe(204);
+  });
+});
+
+/** The local server as `npm start` runs it: auth off, so no route's access list is read. */
+describe.each(backends)('subscriptions API with auth off on $name', (backend) => {
+  const suite = dispatchSuite(backend);
+  const lambdaTarget = { type: 'lambda', function: 'order-projector' };
+  const request = (method: string, path: string, body?: unknown) =>
+    call(suite.server.url, method, path, body);
+  beforeAll(async () => {
+    await request('POST', '/v1/topics', { name: 'orders', partitions: 1 });
+    await request('POST', '/v1/topics/orders/subscriptions', {
+      name: 'kept',
+      target: lambdaTarget,
+    });
+  });
+
+  it('names onFailure.topic when the dead-letter topic name is malformed', async () => {
+    for (const [method, path, body] of [
+      ['POST', '/v1/topics/orders/subscriptions', { name: 'x', target: lambdaTarget }],
+      ['PATCH', '/v1/topics/orders/subscriptions/kept', {}],
+    ] as const) {
+      const response = await request(method, path, { ...body, onFailure: { topic: 'bad name!' } });
+      expect(response.status, method).toBe(400);
+      expect(response.body.error).toMatchObject({
+        code: 'INVALID_TOPIC',
+        field: 'onFailure.topic',
+      });
+    }
   });
 });

@@ -95,12 +95,16 @@ export const defaultSettings: SubscriptionSettings = {
   enabled: true,
 };
 
-/** Kafka-style names, as topics and groups have. */
+/**
+ * Kafka-style names, as topics have, and like a topic's not "." or "..": the name is a path
+ * segment, which clients (curl, fetch, every URL parser) resolve as a dot segment, so
+ * `DELETE …/subscriptions/..` would reach `DELETE /v1/topics/{topic}` instead.
+ */
 export function assertValidSubscriptionName(name: string): void {
-  if (!isLegalName(name)) {
+  if (!isLegalName(name) || name === '.' || name === '..') {
     throw new TributaryError(
       'INVALID_REQUEST',
-      `Subscription name '${name.slice(0, 300)}' is not valid: use 1-249 of a-z, A-Z, 0-9, '.', '_' and '-'.`,
+      `Subscription name '${name.slice(0, 300)}' is not valid: use 1-249 of a-z, A-Z, 0-9, '.', '_' and '-', not '.' or '..'.`,
       { field: 'name' },
     );
   }

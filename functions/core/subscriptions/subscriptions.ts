@@ -364,7 +364,13 @@ async function assertValidSettings(
   if (settings.filter !== null) assertValidFilter(settings.filter);
   if (settings.onFailure) {
     const dlq = settings.onFailure.topic;
-    assertValidTopicName(dlq);
+    // Named here too, not only where access is judged: with auth off that never runs.
+    try {
+      assertValidTopicName(dlq);
+    } catch (error: unknown) {
+      if (error instanceof TributaryError) error.details.field = 'onFailure.topic';
+      throw error;
+    }
     if (dlq === topic.name) {
       throw invalid('onFailure.topic', 'the dead-letter topic must not be the topic itself');
     }
@@ -379,7 +385,10 @@ async function assertValidSettings(
 
 /**
  * A webhook's headers as HTTP can carry them (RFC 9110): a name is a token, a value holds no
- * line break or NUL, which would end the header or the request early (header injection).
+ * line break or NUL, which would end the header or the request early (header injection),
+ * nor another control character or anything past ASCII: node:http refuses to send those and
+ * anything past U+00FF (the delivery threw, every time), and sends U+0080-U+00FF as single
+ * Latin-1 bytes, which a receiver reading UTF-8 would misread.
  * Checked here, not only by node:http as it sends, so a header that could never be sent is a
  * 400 naming it when the subscription is saved rather than a delivery that fails for ever.
  */
@@ -407,6 +416,9 @@ function assertValidTarget(target: SubscriptionTarget): void {
     if (/[\r\n\0]/.test(value)) {
       throw invalid(field, 'a header value may not hold a line break (CR or LF) or NUL');
     }
+    if (!headerValue.test(value)) {
+      throw invalid(field, 'a header value holds printable ASCII characters, spaces and tabs only');
+    }
   }
 }
 
@@ -416,6 +428,9 @@ const maxHeaderValueLength = 1024;
 const tokenSymbols = "!#$%&'*+-.^_`|~";
 /** RFC 9110 section 5.6.2: token = 1*tchar. */
 const headerName = new RegExp(`^[!#$%&'*+.^_\`|~0-9A-Za-z-]{1,${maxHeaderNameLength}}$`);
+
+/** RFC 9110 section 5.5's field-vchar, SP and HTAB, without obs-text (see above). */
+const headerValue = /^[\t\x20-\x7e]*$/;
 
 /** `target.headers.x-api-key`, or `target.headers["bad header"]` for a name that is no token. */
 const headerField = (name: string) =>

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer } from 'node:http';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LambdaTarget } from '../../../functions/adapters/aws/lambda-target.ts';
@@ -86,8 +86,10 @@ describe('the webhook adapter', () => {
   let status = 200;
   let hits = 0;
   let url = '';
+  let received: IncomingHttpHeaders = {};
   const server = createServer((req, res) => {
     hits++;
+    received = req.headers;
     req.resume();
     req.on('end', () =>
       res.writeHead(status).end(status === 200 ? '{"batchItemFailures":[]}' : 'no'),
@@ -110,6 +112,41 @@ describe('the webhook adapter', () => {
     status = code;
     const local = new WebhookTarget({ rules: { allowLoopback: true } });
     expect((await local.deliver(request({ type: 'http', url }))).kind).toBe(kind);
+  });
+
+  it('sends the headers a subscription gives, user-agent too, beside its own', async () => {
+    status = 200;
+    const local = new WebhookTarget({ rules: { allowLoopback: true } });
+    for (const name of ['user-agent', 'User-Agent']) {
+      const target = {
+        type: 'http' as const,
+        url,
+        headers: { [name]: 'orders-sync/2', 'x-api-key': 'k' },
+      };
+      expect((await local.deliver({ ...request({ type: 'http', url }), target })).kind).toBe('ok');
+      expect(received).toMatchObject({
+        'user-agent': 'orders-sync/2',
+        'x-api-key': 'k',
+        'content-type': 'application/json',
+        'tributary-subscription': 't/s',
+      });
+    }
+    await local.deliver(request({ type: 'http', url }));
+    expect(received['user-agent']).toBe('Tributary');
+  });
+
+  it('answers a header node:http will not send as an outcome, not a throw, and sends nothing', async () => {
+    const before = hits;
+    const local = new WebhookTarget({ rules: { allowLoopback: true } });
+    for (const value of ['price in €', 'bell\u0007']) {
+      const target = { type: 'http' as const, url, headers: { 'x-note': value } };
+      const outcome = await local.deliver({ ...request({ type: 'http', url }), target });
+      expect(outcome).toMatchObject({
+        kind: 'unavailable',
+        error: expect.stringContaining('Invalid character in header content'),
+      });
+    }
+    expect(hits).toBe(before);
   });
 
   it('refuses, without connecting, a name that now resolves to a private or metadata address', async () => {
@@ -160,6 +197,10 @@ describe('address rules and function names', () => {
     ['fe80::1', true, 'linkLocal'],
     ['fd12::1', true, 'uniqueLocal'],
     ['0.0.0.0', true, 'unspecified'],
+    ['2606:4700::1111', false, undefined],
+    // IPv4-compatible (deprecated), which ipaddr.js calls unicast: outside 2000::/3.
+    ['::7f00:1', true, 'not a global unicast'],
+    ['::a00:1', true, 'not a global unicast'],
   ])('%s: refused in AWS (%s)', (address, refusedLocally, range) => {
     const inAws = refusedAddress(address, { allowLoopback: false });
     if (range === undefined) expect(inAws).toBeUndefined();

@@ -20,6 +20,14 @@ const topic = z.strictObject({
   sequence: z.union([z.number(), z.record(z.string(), z.number())]).optional(),
 });
 
+const subscription = z.strictObject({
+  name: z.string(),
+  target: z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('lambda'), function: z.string() }),
+    z.strictObject({ type: z.literal('http'), url: z.string(), headers: z.unknown().optional() }),
+  ]),
+});
+
 /** The message and details a user gets for `input`. */
 function refusal(schema: z.ZodType, input: unknown, prefix = '') {
   const parsed = schema.safeParse(input);
@@ -89,6 +97,36 @@ describe('what a request that does not fit its schema is told', () => {
       'line 3.headers[0].value',
     ],
     [topic, [], '', 'The request body must be a JSON object; got an array.', undefined],
+    [
+      // A tagged union: the tags it takes, not "is not valid".
+      subscription,
+      { name: 's', target: { type: 'sqs' } },
+      '',
+      'target.type must be one of "lambda", "http"; got a string ("sqs").',
+      'target.type',
+    ],
+    [
+      subscription,
+      { name: 's', target: { function: 'f' } },
+      '',
+      'target.type is required: one of "lambda", "http".',
+      'target.type',
+    ],
+    [
+      // The fields of the branch the tag names, not "no fields are allowed here".
+      subscription,
+      { name: 's', target: { type: 'lambda', function: 'f', url: 'https://x' } },
+      '',
+      "target: unknown field 'url'; the fields here are type, function.",
+      'target.url',
+    ],
+    [
+      subscription,
+      { name: 's', target: { type: 'http', url: 'https://x', header: {} } },
+      '',
+      "target: unknown field 'header' (did you mean 'headers'?); the fields here are type, url, headers.",
+      'target.header',
+    ],
   ])('%#: says %3$s', (schema, input, prefix, message, field) => {
     const refused = refusal(schema, input, prefix);
     expect(refused.code).toBe('INVALID_REQUEST');
