@@ -10,9 +10,10 @@
  *
  * Answers, as the delivery port's outcomes: 2xx ok (a JSON body may carry
  * `batchItemFailures`, as a Lambda handler's answer does); 429 unavailable (throttled, not
- * counted); 5xx, a timeout or a connection that broke failed (retried, counted); any other
- * status rejected (the batch failed for good); a refused address, a connection never made or
- * a request node:http will not make (a header it refuses) unavailable.
+ * counted); 5xx, 401, 407, 408, 409, a timeout or a connection that broke failed (retried,
+ * counted); any other status rejected (the batch failed for good); a refused address, a
+ * connection never made or a request node:http will not make (a header it refuses)
+ * unavailable.
  */
 
 import { createHmac } from 'node:crypto';
@@ -152,9 +153,17 @@ function outcomeOf(url: URL, status: number, body: string): DeliveryOutcome {
   if (status >= 200 && status < 300) return { kind: 'ok', body };
   const error = `${url.host} answered ${status}${body ? `: ${body.slice(0, 200)}` : ''}`;
   if (status === 429) return { kind: 'unavailable', error, throttled: true };
-  if (status >= 500) return { kind: 'failed', error };
+  if (status >= 500 || retriedStatuses.has(status)) return { kind: 'failed', error };
   return { kind: 'rejected', error };
 }
+
+/**
+ * The 4xx answers that another attempt may get past, retried (and counted) as EventBridge's
+ * API destinations retry them: 401 and 407 (credentials being rotated: a receiver's new
+ * secret before the subscription's), 408 (the receiver gave up waiting), 409 (a conflict
+ * of the moment). Any other 4xx is a refusal retrying cannot fix.
+ */
+const retriedStatuses = new Set([401, 407, 408, 409]);
 
 const refusedOutcome = (url: URL, reason: string): DeliveryOutcome => ({
   kind: 'unavailable',

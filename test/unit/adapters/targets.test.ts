@@ -106,7 +106,15 @@ describe('the webhook adapter', () => {
     [200, 'ok'],
     [429, 'unavailable'],
     [503, 'failed'],
+    // Credentials mid-rotation, a receiver's timeout, a conflict: retried, as EventBridge's
+    // API destinations retry them.
+    [401, 'failed'],
+    [407, 'failed'],
+    [408, 'failed'],
+    [409, 'failed'],
     [400, 'rejected'],
+    [403, 'rejected'],
+    [404, 'rejected'],
     [301, 'rejected'],
   ])('answers %d as %s', async (code, kind) => {
     status = code;
