@@ -143,6 +143,57 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
     expect(good.body).toEqual({ committed: 1 });
   });
 
+  it('refuses an offset past the high watermark, which would stall the partition behind STALE_COMMIT', async () => {
+    await createTopic(server.url, 'ahead', 2);
+    await produce(
+      server.url,
+      'ahead',
+      [0, 1, 2].map((i) => ({ value: `v${i}`, partition: 0 })),
+    );
+    const m = await join(server.url, 'aheads', { topics: ['ahead'] });
+    const before = await snapshot(server);
+    const past = await commit('aheads', {
+      memberId: m.memberId,
+      generation: m.generation,
+      offsets: [
+        { topic: 'ahead', partition: 1, offset: 0 },
+        { topic: 'ahead', partition: 0, offset: 1000 },
+      ],
+    });
+    expect(past.status).toBe(416);
+    expect(past.body.error).toMatchObject({
+      code: 'OFFSET_OUT_OF_RANGE',
+      topic: 'ahead',
+      partition: 0,
+      offset: 1000,
+      highWatermark: 3,
+    });
+    expect(await snapshot(server)).toEqual(before);
+    // The high watermark itself is "read everything": accepted, and later commits go on from it.
+    const atEnd = await commit('aheads', {
+      memberId: m.memberId,
+      generation: m.generation,
+      offsets: [{ topic: 'ahead', partition: 0, offset: 3 }],
+    });
+    expect(atEnd.body).toEqual({ committed: 1 });
+    await produce(server.url, 'ahead', [{ value: 'v3', partition: 0 }]);
+    const next = await commit('aheads', {
+      memberId: m.memberId,
+      generation: m.generation,
+      offsets: [{ topic: 'ahead', partition: 0, offset: 4 }],
+    });
+    expect(next.body).toEqual({ committed: 1 });
+    // An admin commit to an empty group is held to the same bound.
+    expect(
+      (await call(server.url, 'DELETE', `/v1/groups/aheads/members/${m.memberId}`)).status,
+    ).toBe(204);
+    const admin = await commit('aheads', {
+      offsets: [{ topic: 'ahead', partition: 1, offset: 1 }],
+    });
+    expect(admin.status).toBe(416);
+    expect(admin.body.error).toMatchObject({ code: 'OFFSET_OUT_OF_RANGE', highWatermark: 0 });
+  });
+
   it('polls from committed offsets, continues from the cursor of the last answer; reports lag', async () => {
     await createTopic(server.url, 'polled', 2);
     await produce(
