@@ -1,6 +1,8 @@
+import { Agent } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, produce, snapshot } from '../support/api.ts';
 import { backends } from '../support/backends.ts';
+import { send } from '../support/fuzz.ts';
 import { join, type MemberView, owned } from '../support/groups.ts';
 import { call, type RunningServer, startServer } from '../support/server.ts';
 
@@ -488,6 +490,37 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
       members: 201,
     });
     expect(await snapshot(server)).toEqual(before);
+  });
+
+  it('refuses the group names . and .., which a URL path cannot carry to the server', async () => {
+    await createTopic(server.url, 'dots', 1);
+    const agent = new Agent();
+    const before = await snapshot(server);
+    // Sent as written (node:http does not resolve dot segments, as curl and fetch do).
+    for (const [path, name] of [
+      ['/v1/groups/./members', '.'],
+      ['/v1/groups/../members', '..'],
+      ['/v1/groups/%2e%2e/members', '..'],
+    ]) {
+      const joined = await send(server.url, agent, {
+        method: 'POST',
+        path: path ?? '',
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify({ topics: ['dots'] })),
+      });
+      expect(joined.status, joined.text).toBe(400);
+      expect(JSON.parse(joined.text).error).toMatchObject({ code: 'INVALID_GROUP', group: name });
+    }
+    const committed = await send(server.url, agent, {
+      method: 'POST',
+      path: '/v1/groups/../offsets',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify({ offsets: [{ topic: 'dots', partition: 0, offset: 0 }] })),
+    });
+    expect(JSON.parse(committed.text).error.code).toBe('INVALID_GROUP');
+    agent.destroy();
+    expect(await snapshot(server)).toEqual(before);
+    expect((await join(server.url, '.a..', { topics: ['dots'] })).generation).toBe(1);
   });
 
   it('lists, describes, resets and deletes groups — resets and deletes only when empty', async () => {
