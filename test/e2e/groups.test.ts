@@ -136,6 +136,15 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
       offsets: [{ topic: 'fence', partition: mine, offset: 1 }],
     });
     expect(admin.body.error.code).toBe('GROUP_NOT_EMPTY');
+    // ownedSince is a member's; without one it could not be checked, so it is refused.
+    const ownerless = await commit('fencing-admin', {
+      offsets: [{ topic: 'fence', partition: mine, offset: 0, ownedSince: 1 }],
+    });
+    expect(ownerless.status).toBe(400);
+    expect(ownerless.body.error).toMatchObject({
+      code: 'INVALID_REQUEST',
+      field: 'offsets[0].ownedSince',
+    });
     expect(await snapshot(server)).toEqual(before);
     const good = await commit('fencing', {
       memberId: a.memberId,

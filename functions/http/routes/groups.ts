@@ -49,16 +49,35 @@ export const offsetCommitFields = {
     )
     .min(1, 'commit at least one offset'),
 };
-/** A commit by a member names its generation; one without a member names neither. */
+/**
+ * A commit by a member names its generation; one without a member names neither, nor an
+ * `ownedSince`, which says since when the member owned a partition: there is no member
+ * whose ownership it could check, and a field taken but ignored would hide the mistake.
+ */
 export const withMemberGeneration = <
-  T extends z.ZodType<{ memberId?: string; generation?: number }>,
+  T extends z.ZodType<{
+    memberId?: string;
+    generation?: number;
+    offsets: readonly { ownedSince?: number }[];
+  }>,
 >(
   schema: T,
 ) =>
-  schema.refine((b) => (b.memberId === undefined) === (b.generation === undefined), {
-    message: 'memberId and generation go together',
-    path: ['generation'],
-  });
+  schema
+    .refine((b) => (b.memberId === undefined) === (b.generation === undefined), {
+      message: 'memberId and generation go together',
+      path: ['generation'],
+    })
+    .superRefine((b, ctx) => {
+      if (b.memberId !== undefined) return;
+      const i = b.offsets.findIndex((o) => o.ownedSince !== undefined);
+      if (i === -1) return;
+      ctx.addIssue({
+        code: 'custom',
+        message: 'ownedSince goes with memberId: a commit without a member owns no partition',
+        path: ['offsets', i, 'ownedSince'],
+      });
+    });
 const offsetCommitBody = withMemberGeneration(z.strictObject(offsetCommitFields));
 
 const resetBody = z.strictObject({ topic: z.string(), to: z.string() });
