@@ -443,6 +443,9 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
     await call(server.url, 'DELETE', `/v1/groups/waiters/members/${second.memberId}`);
     expect((await leaving).ms).toBeLessThan(10_000);
     expect((await poll('waiters', second.memberId)).body.error.code).toBe('UNKNOWN_MEMBER_ID');
+    // Nor does the ended wait leave the member's cursors behind, once its leaving removed them.
+    const items = await server.stores.metadata.query('group#waiters');
+    expect(items.map((i) => i.sk)).not.toContain(`position#${second.memberId}`);
   });
 
   it('rebalances when partitions are added or a subscribed topic is deleted', async () => {

@@ -74,6 +74,7 @@ export async function pollGroup(
   const deadline = ctx.now() + limits.waitMs;
   const records: PolledRecord[] = [];
   let pause = 25;
+  let left = false;
   for (;;) {
     let bytes = 0;
     // Start each poll at a different partition so a busy one cannot starve the rest.
@@ -100,14 +101,14 @@ export async function pollGroup(
     // next poll or heartbeat now, not once the wait has run out, as a Kafka consumer's poll
     // takes part in a rebalance as soon as one starts.
     const current = await settledGroup(ctx, name);
-    if (
-      current.generation !== group.generation ||
-      !current.members.some((m) => m.memberId === memberId)
-    ) {
-      break;
-    }
+    left = !current.members.some((m) => m.memberId === memberId);
+    if (left || current.generation !== group.generation) break;
   }
-  const next = await saveCursor(deps, name, member, saved, from, partitions);
+  // A member that left (or lapsed) during the wait had its cursors deleted with it: saving
+  // them again would leave an item nobody reads, and its next poll is UNKNOWN_MEMBER_ID.
+  const next = left
+    ? (from?.token ?? ctx.newId())
+    : await saveCursor(deps, name, member, saved, from, partitions);
   return {
     memberId,
     generation: group.generation,
