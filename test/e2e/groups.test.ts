@@ -448,6 +448,25 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
     expect(items.map((i) => i.sk)).not.toContain(`position#${second.memberId}`);
   });
 
+  it('makes a member that owns nothing wait too, until a rebalance gives it partitions', async () => {
+    const idle = await join(server.url, 'idlers', { topics: ['idle-later'] });
+    expect(idle.assignment).toEqual([]);
+    const started = Date.now();
+    const waiting = poll('idlers', idle.memberId, '?waitMs=20000').then((answer) => ({
+      answer,
+      ms: Date.now() - started,
+    }));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await createTopic(server.url, 'idle-later', 2);
+    const { answer, ms } = await waiting;
+    expect(answer.status).toBe(200);
+    expect(answer.body.records).toEqual([]);
+    // Not at once (a client would spin), and not the whole wait: the rebalance ended it.
+    expect(ms).toBeGreaterThanOrEqual(500);
+    expect(ms).toBeLessThan(10_000);
+    expect(owned((await beat('idlers', idle.memberId)).body, 'idle-later')).toEqual([0, 1]);
+  });
+
   it('rebalances when partitions are added or a subscribed topic is deleted', async () => {
     await createTopic(server.url, 'growing', 2);
     await createTopic(server.url, 'doomed-sub', 2);

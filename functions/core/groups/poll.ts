@@ -93,8 +93,11 @@ export async function pollGroup(
       }
       p.offset = result.nextOffset;
     }
+    // A member that owns nothing waits too, as a Kafka consumer's poll blocks without an
+    // assignment: answering at once would have an idle member poll in a tight loop, and
+    // the rebalance that gives it partitions ends the wait anyway (below).
     const remaining = deadline - ctx.now();
-    if (records.length > 0 || remaining <= 0 || partitions.length === 0) break;
+    if (records.length > 0 || remaining <= 0) break;
     await deps.sleep(Math.min(pause, remaining));
     pause = Math.min(pause * 2, 500);
     // A rebalance, or the member's leaving, ends the wait: the member learns of it from its
