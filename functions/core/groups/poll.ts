@@ -57,6 +57,7 @@ export async function pollGroup(
   memberId: string,
   limits: FetchLimits,
   cursor?: string,
+  mayRead: (topics: readonly string[]) => Promise<void> = async () => undefined,
 ): Promise<PollResult> {
   const { ctx } = deps;
   const group = await settledGroup(ctx, name);
@@ -68,6 +69,10 @@ export async function pollGroup(
       { group: name, memberId },
     );
   }
+  // Whoever polls may read the member's topics: a member id is no credential (describing
+  // the group shows it), so checking only the principal that joined would let anyone with
+  // READ on the group read what its members subscribe to.
+  await mayRead(member.topics);
   const saved = savedCursors(await ctx.metadata.get(positionKey(name, memberId)));
   const from = cursor === undefined ? undefined : saved.cursors.find((c) => c.token === cursor);
   const partitions = await startingPoints(deps, name, member, from?.positions, saved.origins);

@@ -162,7 +162,7 @@ export const groupRoutes: Route[] = [
   {
     method: 'GET',
     path: '/v1/groups/{group}/members/{member}/records',
-    // READ on each topic was checked when the member joined with it.
+    // And READ on each topic the member subscribes to, once the member is read (below).
     access: (req) => [['READ', 'GROUP', group(req)]],
     handle: async (req) => {
       const query = queryOf(req.event);
@@ -182,7 +182,9 @@ export const groupRoutes: Route[] = [
         }),
         waitMs: intParam(query, 'waitMs', { min: 0, max: pollCeilings.waitMs, default: 0 }),
       };
-      const result = await pollGroup(req.deps, group(req), member(req), limits, cursor);
+      const result = await pollGroup(req.deps, group(req), member(req), limits, cursor, (topics) =>
+        mayReadTopics(req, topics),
+      );
       return json(200, {
         ...result,
         records: result.records.map((r) => ({
@@ -236,6 +238,23 @@ export const groupRoutes: Route[] = [
     },
   },
 ];
+
+/** FORBIDDEN unless the principal may READ every one of the topics, as Kafka's Fetch asks. */
+async function mayReadTopics(req: RouteRequest, topics: readonly string[]): Promise<void> {
+  for (const topic of topics) {
+    if (await req.can('READ', 'TOPIC', topic)) continue;
+    throw new TributaryError(
+      'FORBIDDEN',
+      `Principal '${req.principal.name}' may not READ TOPIC '${topic}'.`,
+      {
+        principal: req.principal.name,
+        operation: 'READ',
+        resourceType: 'TOPIC',
+        resourceName: topic,
+      },
+    );
+  }
+}
 
 /** Cursors are ids the server issued; anything else is a client's mistake, not a miss. */
 function cursorParam(raw: string | undefined): string | undefined {
