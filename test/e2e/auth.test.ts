@@ -198,6 +198,60 @@ describe.each(backends)('API keys and ACLs ($name)', (backend) => {
     expect(allowed.status, JSON.stringify(allowed.body)).toBe(200);
   });
 
+  it("asks READ on a member's topics of whoever polls it, not only of the principal that joined", async () => {
+    await call(
+      server.url,
+      'POST',
+      '/v1/topics/payments/records',
+      { records: [{ value: 'secret' }] },
+      admin,
+    );
+    // Joined by a principal that may read payments; its id is no secret (describe shows it).
+    const theirs = await call(
+      server.url,
+      'POST',
+      '/v1/groups/g1/members',
+      { topics: ['payments'], autoOffsetReset: 'earliest' },
+      admin,
+    );
+    expect(theirs.status).toBe(200);
+    const described = await call(server.url, 'GET', '/v1/groups/g1', undefined, as('consumer'));
+    expect(JSON.stringify(described.body)).toContain(theirs.body.memberId);
+    const before = await snapshot(server, admin);
+    const stolen = await call(
+      server.url,
+      'GET',
+      `/v1/groups/g1/members/${theirs.body.memberId}/records`,
+      undefined,
+      as('consumer'),
+    );
+    expect(stolen.status, JSON.stringify(stolen.body)).toBe(403);
+    expect(stolen.body.error).toMatchObject({
+      code: 'FORBIDDEN',
+      principal: 'consumer',
+      operation: 'READ',
+      resourceType: 'TOPIC',
+      resourceName: 'payments',
+    });
+    expect(await snapshot(server, admin)).toEqual(before);
+    // The consumer polls its own member, of a topic it may read.
+    const mine = await call(
+      server.url,
+      'POST',
+      '/v1/groups/g1/members',
+      { topics: ['orders'] },
+      as('consumer'),
+    );
+    const polled = await call(
+      server.url,
+      'GET',
+      `/v1/groups/g1/members/${mine.body.memberId}/records`,
+      undefined,
+      as('consumer'),
+    );
+    expect(polled.status, JSON.stringify(polled.body)).toBe(200);
+  });
+
   it('answers 401 without a valid key, before anything else', async () => {
     const before = await snapshot(server, admin);
     const attempts: Record<string, string>[] = [

@@ -1,6 +1,8 @@
+import { Agent } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, produce, snapshot } from '../support/api.ts';
 import { backends } from '../support/backends.ts';
+import { send } from '../support/fuzz.ts';
 import { join, type MemberView, owned } from '../support/groups.ts';
 import { call, type RunningServer, startServer } from '../support/server.ts';
 
@@ -134,6 +136,15 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
       offsets: [{ topic: 'fence', partition: mine, offset: 1 }],
     });
     expect(admin.body.error.code).toBe('GROUP_NOT_EMPTY');
+    // ownedSince is a member's; without one it could not be checked, so it is refused.
+    const ownerless = await commit('fencing-admin', {
+      offsets: [{ topic: 'fence', partition: mine, offset: 0, ownedSince: 1 }],
+    });
+    expect(ownerless.status).toBe(400);
+    expect(ownerless.body.error).toMatchObject({
+      code: 'INVALID_REQUEST',
+      field: 'offsets[0].ownedSince',
+    });
     expect(await snapshot(server)).toEqual(before);
     const good = await commit('fencing', {
       memberId: a.memberId,
@@ -141,6 +152,57 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
       offsets: [{ topic: 'fence', partition: mine, offset: 0, metadata: 'm' }],
     });
     expect(good.body).toEqual({ committed: 1 });
+  });
+
+  it('refuses an offset past the high watermark, which would stall the partition behind STALE_COMMIT', async () => {
+    await createTopic(server.url, 'ahead', 2);
+    await produce(
+      server.url,
+      'ahead',
+      [0, 1, 2].map((i) => ({ value: `v${i}`, partition: 0 })),
+    );
+    const m = await join(server.url, 'aheads', { topics: ['ahead'] });
+    const before = await snapshot(server);
+    const past = await commit('aheads', {
+      memberId: m.memberId,
+      generation: m.generation,
+      offsets: [
+        { topic: 'ahead', partition: 1, offset: 0 },
+        { topic: 'ahead', partition: 0, offset: 1000 },
+      ],
+    });
+    expect(past.status).toBe(416);
+    expect(past.body.error).toMatchObject({
+      code: 'OFFSET_OUT_OF_RANGE',
+      topic: 'ahead',
+      partition: 0,
+      offset: 1000,
+      highWatermark: 3,
+    });
+    expect(await snapshot(server)).toEqual(before);
+    // The high watermark itself is "read everything": accepted, and later commits go on from it.
+    const atEnd = await commit('aheads', {
+      memberId: m.memberId,
+      generation: m.generation,
+      offsets: [{ topic: 'ahead', partition: 0, offset: 3 }],
+    });
+    expect(atEnd.body).toEqual({ committed: 1 });
+    await produce(server.url, 'ahead', [{ value: 'v3', partition: 0 }]);
+    const next = await commit('aheads', {
+      memberId: m.memberId,
+      generation: m.generation,
+      offsets: [{ topic: 'ahead', partition: 0, offset: 4 }],
+    });
+    expect(next.body).toEqual({ committed: 1 });
+    // An admin commit to an empty group is held to the same bound.
+    expect(
+      (await call(server.url, 'DELETE', `/v1/groups/aheads/members/${m.memberId}`)).status,
+    ).toBe(204);
+    const admin = await commit('aheads', {
+      offsets: [{ topic: 'ahead', partition: 1, offset: 1 }],
+    });
+    expect(admin.status).toBe(416);
+    expect(admin.body.error).toMatchObject({ code: 'OFFSET_OUT_OF_RANGE', highWatermark: 0 });
   });
 
   it('polls from committed offsets, continues from the cursor of the last answer; reports lag', async () => {
@@ -381,6 +443,28 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
     await call(server.url, 'DELETE', `/v1/groups/waiters/members/${second.memberId}`);
     expect((await leaving).ms).toBeLessThan(10_000);
     expect((await poll('waiters', second.memberId)).body.error.code).toBe('UNKNOWN_MEMBER_ID');
+    // Nor does the ended wait leave the member's cursors behind, once its leaving removed them.
+    const items = await server.stores.metadata.query('group#waiters');
+    expect(items.map((i) => i.sk)).not.toContain(`position#${second.memberId}`);
+  });
+
+  it('makes a member that owns nothing wait too, until a rebalance gives it partitions', async () => {
+    const idle = await join(server.url, 'idlers', { topics: ['idle-later'] });
+    expect(idle.assignment).toEqual([]);
+    const started = Date.now();
+    const waiting = poll('idlers', idle.memberId, '?waitMs=20000').then((answer) => ({
+      answer,
+      ms: Date.now() - started,
+    }));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await createTopic(server.url, 'idle-later', 2);
+    const { answer, ms } = await waiting;
+    expect(answer.status).toBe(200);
+    expect(answer.body.records).toEqual([]);
+    // Not at once (a client would spin), and not the whole wait: the rebalance ended it.
+    expect(ms).toBeGreaterThanOrEqual(500);
+    expect(ms).toBeLessThan(10_000);
+    expect(owned((await beat('idlers', idle.memberId)).body, 'idle-later')).toEqual([0, 1]);
   });
 
   it('rebalances when partitions are added or a subscribed topic is deleted', async () => {
@@ -437,6 +521,37 @@ describe.each(backends)('consumer groups ($name)', (backend) => {
       members: 201,
     });
     expect(await snapshot(server)).toEqual(before);
+  });
+
+  it('refuses the group names . and .., which a URL path cannot carry to the server', async () => {
+    await createTopic(server.url, 'dots', 1);
+    const agent = new Agent();
+    const before = await snapshot(server);
+    // Sent as written (node:http does not resolve dot segments, as curl and fetch do).
+    for (const [path, name] of [
+      ['/v1/groups/./members', '.'],
+      ['/v1/groups/../members', '..'],
+      ['/v1/groups/%2e%2e/members', '..'],
+    ]) {
+      const joined = await send(server.url, agent, {
+        method: 'POST',
+        path: path ?? '',
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify({ topics: ['dots'] })),
+      });
+      expect(joined.status, joined.text).toBe(400);
+      expect(JSON.parse(joined.text).error).toMatchObject({ code: 'INVALID_GROUP', group: name });
+    }
+    const committed = await send(server.url, agent, {
+      method: 'POST',
+      path: '/v1/groups/../offsets',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify({ offsets: [{ topic: 'dots', partition: 0, offset: 0 }] })),
+    });
+    expect(JSON.parse(committed.text).error.code).toBe('INVALID_GROUP');
+    agent.destroy();
+    expect(await snapshot(server)).toEqual(before);
+    expect((await join(server.url, '.a..', { topics: ['dots'] })).generation).toBe(1);
   });
 
   it('lists, describes, resets and deletes groups — resets and deletes only when empty', async () => {

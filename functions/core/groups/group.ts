@@ -61,11 +61,16 @@ export interface Group {
   readonly version: number | undefined;
 }
 
+/**
+ * Kafka's rule for names, and not "." or "..": a URL path cannot carry those as a segment
+ * (curl, fetch and the SDK resolve them, so `GET /v1/groups/..` reaches `/v1/`, even spelt
+ * `%2e%2e`), so such a group could be created by one client and never reached by another.
+ */
 export function assertValidGroupName(name: string): void {
-  if (!isLegalName(name)) {
+  if (!isLegalName(name) || name === '.' || name === '..') {
     throw new TributaryError(
       'INVALID_GROUP',
-      `Invalid group name '${name.slice(0, 300)}': use 1-249 characters of [a-zA-Z0-9._-].`,
+      `Invalid group name '${name.slice(0, 300)}': use 1-249 characters of [a-zA-Z0-9._-], not '.' or '..'.`,
       { group: name.slice(0, 300) },
     );
   }

@@ -1,9 +1,10 @@
 import type { PartitionLag } from '../../../sdk/src/groups.ts';
 import type { CoreContext } from '../context.ts';
 import { TributaryError } from '../errors.ts';
-import { topicKey } from '../keys.ts';
+import { headKey, topicKey } from '../keys.ts';
 import type { BatchReader } from '../log/batch-reader.ts';
 import { listOffset } from '../log/list-offsets.ts';
+import { headFromItem } from '../log/partition-items.ts';
 import { readPartitionStates } from '../log/partition-state.ts';
 import {
   expectAbsent,
@@ -295,6 +296,8 @@ export interface PlannedOffsetCommit {
   readonly group: string;
   readonly request: OffsetCommitRequest;
   readonly keys: readonly ItemKey[];
+  /** The heads of the partitions committed for, in the order of the offsets. */
+  readonly heads: readonly ItemKey[];
 }
 
 /** Checks a commit's form against its topics, before anything is read of the group. */
@@ -323,7 +326,8 @@ export async function planOffsetCommit(
     offsetKey(name, topics.get(o.topic)?.id ?? '', o.partition),
   );
   assertDistinct(keys, request.offsets);
-  return { group: name, request, keys };
+  const heads = request.offsets.map((o) => headKey(topics.get(o.topic)?.id ?? '', o.partition));
+  return { group: name, request, keys, heads };
 }
 
 /**
@@ -336,12 +340,17 @@ export async function offsetCommitOps(
   plan: PlannedOffsetCommit,
 ): Promise<WriteOp[]> {
   const { group: name, request, keys } = plan;
-  const [group, current] = await Promise.all([settledGroup(ctx, name), ctx.metadata.getMany(keys)]);
+  const [group, current, heads] = await Promise.all([
+    settledGroup(ctx, name),
+    ctx.metadata.getMany(keys),
+    ctx.metadata.getMany(plan.heads),
+  ]);
   if (request.memberId !== undefined) {
     checkMemberCommit(group, { ...request, memberId: request.memberId }, current);
   } else if (group.members.length > 0) {
     throw groupNotEmpty(name, group);
   }
+  assertWithinHighWatermarks(name, request.offsets, heads);
   const now = ctx.now();
   const ops: WriteOp[] = [groupUnchanged(name, group)];
   if (group.version === undefined) {
@@ -423,6 +432,35 @@ function checkMemberCommit(
         },
       );
     }
+  });
+}
+
+/**
+ * An offset past the high watermark names records that do not exist. Kafka's broker takes
+ * one, but here a member's commits only move forward, so the group would then refuse every
+ * real commit on the partition until the log caught up:
+ *
+ *   high watermark 5; a member commits 1000      accepted; lag shows 0
+ *   its polls start at 1000: out of range         autoOffsetReset puts them at 0 or 5
+ *   it reads on and commits 6                     STALE_COMMIT, until the log reaches 1000
+ *
+ * So an offset is at most the high watermark (the next offset to be written: "read
+ * everything"). The high watermark never goes down, so an offset within it when checked is
+ * within it when written.
+ */
+function assertWithinHighWatermarks(
+  group: string,
+  offsets: readonly OffsetCommit[],
+  heads: readonly (StoredItem | undefined)[],
+): void {
+  offsets.forEach((o, i) => {
+    const highWatermark = headFromItem(heads[i]).nextOffset;
+    if (o.offset <= highWatermark) return;
+    throw new TributaryError(
+      'OFFSET_OUT_OF_RANGE',
+      `Offset ${o.offset} is past the end of ${o.topic}-${o.partition}, whose high watermark is ${highWatermark}: a committed offset is the next one to read, at most the high watermark.`,
+      { group, topic: o.topic, partition: o.partition, offset: o.offset, highWatermark },
+    );
   });
 }
 

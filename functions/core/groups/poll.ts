@@ -57,6 +57,7 @@ export async function pollGroup(
   memberId: string,
   limits: FetchLimits,
   cursor?: string,
+  mayRead: (topics: readonly string[]) => Promise<void> = async () => undefined,
 ): Promise<PollResult> {
   const { ctx } = deps;
   const group = await settledGroup(ctx, name);
@@ -68,12 +69,17 @@ export async function pollGroup(
       { group: name, memberId },
     );
   }
+  // Whoever polls may read the member's topics: a member id is no credential (describing
+  // the group shows it), so checking only the principal that joined would let anyone with
+  // READ on the group read what its members subscribe to.
+  await mayRead(member.topics);
   const saved = savedCursors(await ctx.metadata.get(positionKey(name, memberId)));
   const from = cursor === undefined ? undefined : saved.cursors.find((c) => c.token === cursor);
   const partitions = await startingPoints(deps, name, member, from?.positions, saved.origins);
   const deadline = ctx.now() + limits.waitMs;
   const records: PolledRecord[] = [];
   let pause = 25;
+  let left = false;
   for (;;) {
     let bytes = 0;
     // Start each poll at a different partition so a busy one cannot starve the rest.
@@ -92,22 +98,25 @@ export async function pollGroup(
       }
       p.offset = result.nextOffset;
     }
+    // A member that owns nothing waits too, as a Kafka consumer's poll blocks without an
+    // assignment: answering at once would have an idle member poll in a tight loop, and
+    // the rebalance that gives it partitions ends the wait anyway (below).
     const remaining = deadline - ctx.now();
-    if (records.length > 0 || remaining <= 0 || partitions.length === 0) break;
+    if (records.length > 0 || remaining <= 0) break;
     await deps.sleep(Math.min(pause, remaining));
     pause = Math.min(pause * 2, 500);
     // A rebalance, or the member's leaving, ends the wait: the member learns of it from its
     // next poll or heartbeat now, not once the wait has run out, as a Kafka consumer's poll
     // takes part in a rebalance as soon as one starts.
     const current = await settledGroup(ctx, name);
-    if (
-      current.generation !== group.generation ||
-      !current.members.some((m) => m.memberId === memberId)
-    ) {
-      break;
-    }
+    left = !current.members.some((m) => m.memberId === memberId);
+    if (left || current.generation !== group.generation) break;
   }
-  const next = await saveCursor(deps, name, member, saved, from, partitions);
+  // A member that left (or lapsed) during the wait had its cursors deleted with it: saving
+  // them again would leave an item nobody reads, and its next poll is UNKNOWN_MEMBER_ID.
+  const next = left
+    ? (from?.token ?? ctx.newId())
+    : await saveCursor(deps, name, member, saved, from, partitions);
   return {
     memberId,
     generation: group.generation,

@@ -49,16 +49,35 @@ export const offsetCommitFields = {
     )
     .min(1, 'commit at least one offset'),
 };
-/** A commit by a member names its generation; one without a member names neither. */
+/**
+ * A commit by a member names its generation; one without a member names neither, nor an
+ * `ownedSince`, which says since when the member owned a partition: there is no member
+ * whose ownership it could check, and a field taken but ignored would hide the mistake.
+ */
 export const withMemberGeneration = <
-  T extends z.ZodType<{ memberId?: string; generation?: number }>,
+  T extends z.ZodType<{
+    memberId?: string;
+    generation?: number;
+    offsets: readonly { ownedSince?: number }[];
+  }>,
 >(
   schema: T,
 ) =>
-  schema.refine((b) => (b.memberId === undefined) === (b.generation === undefined), {
-    message: 'memberId and generation go together',
-    path: ['generation'],
-  });
+  schema
+    .refine((b) => (b.memberId === undefined) === (b.generation === undefined), {
+      message: 'memberId and generation go together',
+      path: ['generation'],
+    })
+    .superRefine((b, ctx) => {
+      if (b.memberId !== undefined) return;
+      const i = b.offsets.findIndex((o) => o.ownedSince !== undefined);
+      if (i === -1) return;
+      ctx.addIssue({
+        code: 'custom',
+        message: 'ownedSince goes with memberId: a commit without a member owns no partition',
+        path: ['offsets', i, 'ownedSince'],
+      });
+    });
 const offsetCommitBody = withMemberGeneration(z.strictObject(offsetCommitFields));
 
 const resetBody = z.strictObject({ topic: z.string(), to: z.string() });
@@ -143,7 +162,7 @@ export const groupRoutes: Route[] = [
   {
     method: 'GET',
     path: '/v1/groups/{group}/members/{member}/records',
-    // READ on each topic was checked when the member joined with it.
+    // And READ on each topic the member subscribes to, once the member is read (below).
     access: (req) => [['READ', 'GROUP', group(req)]],
     handle: async (req) => {
       const query = queryOf(req.event);
@@ -163,7 +182,9 @@ export const groupRoutes: Route[] = [
         }),
         waitMs: intParam(query, 'waitMs', { min: 0, max: pollCeilings.waitMs, default: 0 }),
       };
-      const result = await pollGroup(req.deps, group(req), member(req), limits, cursor);
+      const result = await pollGroup(req.deps, group(req), member(req), limits, cursor, (topics) =>
+        mayReadTopics(req, topics),
+      );
       return json(200, {
         ...result,
         records: result.records.map((r) => ({
@@ -217,6 +238,23 @@ export const groupRoutes: Route[] = [
     },
   },
 ];
+
+/** FORBIDDEN unless the principal may READ every one of the topics, as Kafka's Fetch asks. */
+async function mayReadTopics(req: RouteRequest, topics: readonly string[]): Promise<void> {
+  for (const topic of topics) {
+    if (await req.can('READ', 'TOPIC', topic)) continue;
+    throw new TributaryError(
+      'FORBIDDEN',
+      `Principal '${req.principal.name}' may not READ TOPIC '${topic}'.`,
+      {
+        principal: req.principal.name,
+        operation: 'READ',
+        resourceType: 'TOPIC',
+        resourceName: topic,
+      },
+    );
+  }
+}
 
 /** Cursors are ids the server issued; anything else is a client's mistake, not a miss. */
 function cursorParam(raw: string | undefined): string | undefined {
