@@ -17,7 +17,7 @@ export const exitCodes = {
 export type ExitCode = (typeof exitCodes)[keyof typeof exitCodes];
 
 /** Codes that mean "the thing you named does not exist" (not NOT_FOUND, a missing route). */
-const notFoundCodes = [
+export const notFoundCodes: readonly string[] = [
   'TOPIC_NOT_FOUND',
   'PARTITION_NOT_FOUND',
   'GROUP_NOT_FOUND',
