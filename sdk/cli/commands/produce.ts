@@ -7,7 +7,7 @@ import type { Command } from '../command.ts';
 import { exitCodes, InputError } from '../exit-codes.ts';
 import { partitionsOf } from '../partitions.ts';
 import { Progress, showProgress } from '../progress.ts';
-import { type LineOptions, recordFromLine, type WriteAs } from '../record-input.ts';
+import { type LineOptions, recordFromLine, utf8Lines, type WriteAs } from '../record-input.ts';
 
 /** `name=value` pairs from repeated `--header` flags. */
 function headers(pairs: readonly string[]): { name: string; value: string }[] {
@@ -143,7 +143,9 @@ export const produce: Command = {
         flags.boolean('no-progress'),
       ),
     );
-    const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+    const text = input.pipe(utf8Lines());
+    input.once('error', (error) => text.destroy(error));
+    const lines = createInterface({ input: text, crlfDelay: Number.POSITIVE_INFINITY });
     const stopReading = () => lines.close();
     signal.addEventListener('abort', stopReading, { once: true });
 
