@@ -72,6 +72,14 @@ describe.concurrent.each(backends)('tributary produce and consume ($name)', (bac
     expect(lines(all.stdout).at(-1)).toBe('\u00fcber');
   });
 
+  it('names the input line of a record the server refuses (RECORD_TOO_LARGE)', async () => {
+    await run(['topics', 'create', 'small', '--config', 'max.message.bytes=100']);
+    const input = `short\nalso short\n${'x'.repeat(200)}\nnever sent\n`;
+    const produced = await run(['produce', 'small', '--linger-ms', '0'], { input });
+    expect(produced.code).toBe(1);
+    expect(produced.stderr).toMatch(/^tributary: RECORD_TOO_LARGE: line 3: .+\n$/);
+  });
+
   it('splits keys from values at the first --key-separator, and --output json prints whole records', async () => {
     await run(['topics', 'create', 'keyed', '--partitions', '1']);
     const input = 'alice:buy\nbob:view:twice\nno separator here\n';

@@ -18,11 +18,25 @@ function headers(pairs: readonly string[]): { name: string; value: string }[] {
   });
 }
 
-/** The SDK's refusal of one record, reported against its input line. */
+/** A refusal of one record, by the SDK or the server, reported against its input line. */
 function onLine(error: unknown, line: number): unknown {
-  return TributaryError.is(error, 'INVALID_ARGUMENT')
-    ? new InputError(`line ${line}: ${error.message}`)
-    : error;
+  if (TributaryError.is(error, 'INVALID_ARGUMENT')) {
+    return new InputError(`line ${line}: ${error.message}`);
+  }
+  // The server names a refused record (RECORD_TOO_LARGE, INVALID_RECORD) by its index in
+  // the send, always 0 here, where a user of a long input needs the line.
+  if (TributaryError.is(error) && typeof error.details.index === 'number') {
+    return new TributaryError({
+      code: error.code,
+      message: `line ${line}: ${error.message}`,
+      retryable: error.retryable,
+      details: error.details,
+      cause: error,
+      ...(error.status !== undefined && { status: error.status }),
+      ...(error.requestId !== undefined && { requestId: error.requestId }),
+    });
+  }
+  return error;
 }
 
 async function inputStream(file: string | undefined): Promise<Readable> {
