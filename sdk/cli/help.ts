@@ -98,6 +98,6 @@ export function globalHelp(commands: readonly Command[]): string {
     ]
       .map((e) => `  ${e}\n`)
       .join('')}`,
-    "Run 'tributary <command> --help' for a command's options and examples.\n",
+    "Run 'tributary <command> --help' for a command's options and examples;\n'tributary --version' prints the version.\n",
   ].join('\n');
 }

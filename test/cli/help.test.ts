@@ -39,6 +39,13 @@ describe('tributary --help', () => {
     }
   });
 
+  it('prints the package version for --version', async () => {
+    const { version } = JSON.parse(
+      readFileSync(join(import.meta.dirname, '../../sdk/package.json'), 'utf8'),
+    ) as { version: string };
+    expect(await cli(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
   it('gives each command its usage, options and examples, with --help, -h or help <command>', async () => {
     for (const args of [
       ['topics', 'create', '--help'],
