@@ -12,6 +12,8 @@ export const exitCodes = {
   notFound: 3,
   /** Stopped by SIGINT (Ctrl-C), as shells report 128 + 2. */
   interrupted: 130,
+  /** Stopped by SIGTERM (`kill`, `timeout`, a service manager), as shells report 128 + 15. */
+  terminated: 143,
 } as const;
 
 export type ExitCode = (typeof exitCodes)[keyof typeof exitCodes];

@@ -52,6 +52,7 @@ const exitCodesText = columns([
   ['2', 'usage error: bad flags or arguments; nothing was done'],
   ['3', `not found: ${notFoundCodes.join(', ')}`],
   ['130', 'interrupted by Ctrl-C (SIGINT)'],
+  ['143', 'stopped by SIGTERM, which stops a command as Ctrl-C does'],
 ]);
 
 /** `tributary <command> --help`. */

@@ -215,6 +215,25 @@ describe.concurrent.each(backends)('tributary produce and consume ($name)', (bac
     expect(JSON.parse(group.stdout).members).toEqual([]);
   });
 
+  it('stops on SIGTERM as on Ctrl-C: leaves its group at once and exits 143', async () => {
+    await run(['topics', 'create', 'terminated', '--partitions', '2']);
+    const child = startCli(['consume', 'terminated', '--group', 'stopped'], {
+      env: { TRIBUTARY_URL: server.url },
+    });
+    let printed = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      printed += chunk.toString();
+    });
+    const result = finished(child);
+    await run(['produce', 'terminated'], { input: 'hello\n' });
+    while (!printed.includes('hello')) await once(child.stdout ?? child, 'data');
+    child.kill('SIGTERM');
+    expect(await result).toMatchObject({ code: 143, stdout: 'hello\n', stderr: '' });
+    // Its partitions are free now, not held for a session timeout.
+    const group = await run(['groups', 'describe', 'stopped', '--output', 'json']);
+    expect(JSON.parse(group.stdout).members).toEqual([]);
+  });
+
   /**
    * A proxy to the server that holds the CLI's check of `topic` until `release()`:
    * `checking` resolves once the check has arrived, so a SIGINT then comes mid-check.
