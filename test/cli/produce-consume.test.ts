@@ -72,6 +72,16 @@ describe.concurrent.each(backends)('tributary produce and consume ($name)', (bac
     expect(lines(all.stdout).at(-1)).toBe('\u00fcber');
   });
 
+  it('names the input line of a record the SDK refuses, in the words of the line, not of a request', async () => {
+    await run(['topics', 'create', 'refused', '--partitions', '1']);
+    const input = '{"value": 1}\n{"value": 2, "partition": -1}\n';
+    const produced = await run(['produce', 'refused', '--ndjson'], { input });
+    expect(produced.code).toBe(1);
+    expect(produced.stderr).toBe(
+      'tributary: INVALID_INPUT: line 2: partition must be an integer >= 0.\n',
+    );
+  });
+
   it('names the input line of a record the server refuses (RECORD_TOO_LARGE)', async () => {
     await run(['topics', 'create', 'small', '--config', 'max.message.bytes=100']);
     const input = `short\nalso short\n${'x'.repeat(200)}\nnever sent\n`;

@@ -21,7 +21,8 @@ function headers(pairs: readonly string[]): { name: string; value: string }[] {
 /** A refusal of one record, by the SDK or the server, reported against its input line. */
 function onLine(error: unknown, line: number): unknown {
   if (TributaryError.is(error, 'INVALID_ARGUMENT')) {
-    return new InputError(`line ${line}: ${error.message}`);
+    // Each line is a send of one record: the SDK's records[0] is the line itself.
+    return new InputError(`line ${line}: ${error.message.replace(/^records\[0\]\./, '')}`);
   }
   // The server names a refused record (RECORD_TOO_LARGE, INVALID_RECORD) by its index in
   // the send, always 0 here, where a user of a long input needs the line.
