@@ -39,6 +39,15 @@ describe.concurrent.each(backends)('tributary exit codes ($name)', (backend) => 
     expect(dashSeparator.code).toBe(2);
     expect(dashSeparator.stderr).toContain('write --key-separator=-e if it is the value');
 
+    const directory = await run(['produce', 'orders', '--file', import.meta.dirname]);
+    expect(directory.code).toBe(2);
+    expect(directory.stderr).toContain(
+      `tributary: Cannot read --file ${import.meta.dirname}: it is a directory.`,
+    );
+    const missing = await run(['produce', 'orders', '--file', '/no/such/file']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('tributary: Cannot read --file /no/such/file: ENOENT');
+
     const badValue = await run(['topics', 'create', 'orders', '--partitions', 'three']);
     expect(badValue.code).toBe(2);
     expect(badValue.stderr).toContain('--partitions must be an integer from 1 to 1000');

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { TributaryError } from '../../src/index.ts';
@@ -42,13 +42,19 @@ function onLine(error: unknown, line: number): unknown {
 
 async function inputStream(file: string | undefined): Promise<Readable> {
   if (file === undefined) return process.stdin;
+  const refused = (why: string) => new UsageError(`Cannot read --file ${file}: ${why}`);
+  let handle: FileHandle;
   try {
-    return (await open(file)).createReadStream();
+    handle = await open(file);
   } catch (error: unknown) {
-    throw new UsageError(
-      `Cannot read --file ${file}: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    throw refused(error instanceof Error ? error.message : String(error));
   }
+  // A directory opens, and fails only on the first read, after the topic check.
+  if ((await handle.stat()).isDirectory()) {
+    await handle.close();
+    throw refused('it is a directory.');
+  }
+  return handle.createReadStream();
 }
 
 export const produce: Command = {
