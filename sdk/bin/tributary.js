@@ -3,7 +3,9 @@
 // enough to say which Node.js the CLI needs (the minimum is package.json's `engines`).
 import { existsSync, readFileSync } from 'node:fs';
 
-const { engines } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const { engines, version } = JSON.parse(
+  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+);
 const minimum = Number(/\d+/.exec(engines.node)?.[0]);
 const major = Number(process.versions.node.split('.')[0]);
 const fail = (message) => {
@@ -14,6 +16,12 @@ if (major < minimum) {
   fail(
     `needs Node.js ${minimum} or newer; this is Node.js ${process.versions.node}. Install a newer Node.js, or in a Tributary checkout run 'npx tributary', which uses the Node.js that npm install brought.`,
   );
+}
+
+// `tributary --version`: the package's, which any Node.js can print.
+if (process.argv.length === 3 && process.argv[2] === '--version') {
+  process.stdout.write(`${version}\n`);
+  process.exit(0);
 }
 
 // A checkout runs the CLI's source (on a Node.js that strips types, as `npx tributary` there

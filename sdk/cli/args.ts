@@ -153,10 +153,33 @@ function checkOptions(
     if (spec.type === 'string' && token.value === undefined) {
       throw new UsageError(`Option --${name} needs a value: --${name} ${spec.value ?? '<value>'}.`);
     }
+    // `--from -5`, `--from --exit`: parseArgs takes the next argument as the value only when
+    // it does not look like a flag, so a value that starts with '-' is written `--from=-5`.
+    if (spec.type === 'string' && !token.inlineValue && isDashed(token.value)) {
+      const usage = `Option --${name} needs a value: --${name} ${spec.value ?? '<value>'}`;
+      throw new UsageError(
+        isFlag(token.value, options)
+          ? `${usage}.`
+          : `${usage}; '${token.value}' reads as a flag: write --${name}=${token.value} if it is the value.`,
+      );
+    }
     if (spec.type === 'boolean' && token.inlineValue) {
       throw new UsageError(`Option --${name} takes no value; write --${name} alone.`);
     }
   }
+}
+
+/** Whether an argument reads as a flag (`-5`, `--exit`) rather than a value (`-` is a value). */
+const isDashed = (arg: string | undefined): arg is string =>
+  arg?.startsWith('-') === true && arg !== '-';
+
+/** Whether `arg` is one of `options`' flags, long (`--exit`) or short (`-e`). */
+function isFlag(arg: string, options: OptionSpecs): boolean {
+  const [flag = ''] = arg.split('=', 1);
+  if (flag.startsWith('--')) return flag.slice(2) in options;
+  return Object.values(options).some(
+    (spec) => spec.short !== undefined && flag === `-${spec.short}`,
+  );
 }
 
 /**

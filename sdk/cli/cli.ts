@@ -10,7 +10,7 @@ import { produce } from './commands/produce.ts';
 import { subscriptionCommands } from './commands/subscriptions.ts';
 import { topicCommands } from './commands/topics.ts';
 import { resolveConnection } from './connection.ts';
-import { describeError, exitCodeFor, exitCodes } from './exit-codes.ts';
+import { describeError, type ExitCode, exitCodeFor, exitCodes } from './exit-codes.ts';
 import { commandHelp, globalHelp, groupHelp } from './help.ts';
 
 /** Every command, in the order `--help` lists them. */
@@ -90,12 +90,18 @@ export async function main(
   const { words, rest } = splitCommand(argv, isGroup);
   let command: Command | undefined;
   const interrupt = new AbortController();
-  const onSigint = () => {
-    // A second Ctrl-C, or one during a command that cannot stop cleanly, ends it at once.
-    if (interrupt.signal.aborted || !command?.interruptible) process.exit(exitCodes.interrupted);
+  // SIGTERM (kill, timeout, docker stop, systemd) stops a command as Ctrl-C does, so a group
+  // member leaves its group at once instead of holding its partitions for a session.
+  let stoppedWith: ExitCode = exitCodes.interrupted;
+  const stopOn = (code: ExitCode) => () => {
+    // A second signal, or one during a command that cannot stop cleanly, ends it at once.
+    if (interrupt.signal.aborted || !command?.interruptible) process.exit(code);
+    stoppedWith = code;
     interrupt.abort();
-    setTimeout(() => process.exit(exitCodes.interrupted), 5_000).unref();
+    setTimeout(() => process.exit(code), 5_000).unref();
   };
+  const onSigint = stopOn(exitCodes.interrupted);
+  const onSigterm = stopOn(exitCodes.terminated);
   process.on('SIGINT', onSigint);
   try {
     if (words[0] === 'help') {
@@ -131,16 +137,25 @@ export async function main(
     };
     // Connection settings are checked before the command does anything.
     if (command !== dev) context.client();
-    return await command.run(context);
+    // dev passes SIGTERM on to the server it runs, and exits as the server does.
+    if (command !== dev) process.on('SIGTERM', onSigterm);
+    const code = await command.run(context);
+    return code === exitCodes.interrupted ? stoppedWith : code;
   } catch (error: unknown) {
-    const code = exitCodeFor(error);
+    let code = exitCodeFor(error);
+    if (code === exitCodes.interrupted) code = stoppedWith;
     if (error instanceof UsageError) {
       process.stderr.write(`tributary: ${error.message}\n${helpHint(words)}\n`);
-    } else if (code !== exitCodes.ok && code !== exitCodes.interrupted) {
+    } else if (
+      code !== exitCodes.ok &&
+      code !== exitCodes.interrupted &&
+      code !== exitCodes.terminated
+    ) {
       process.stderr.write(`tributary: ${describeError(error)}\n`);
     }
     return code;
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
   }
 }

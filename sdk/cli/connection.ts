@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { closest } from '../src/closest.ts';
@@ -36,7 +36,13 @@ export function configPath(env: Env): string {
  */
 export function resolveConnection(flags: Flags, env: Env): Connection {
   const named = flags.string('profile') ?? nonEmpty(env.TRIBUTARY_PROFILE);
-  const profile = readProfile(configPath(env), named ?? 'default', named !== undefined);
+  const path = configPath(env);
+  // A file named by $TRIBUTARY_CONFIG must exist: a typo in its path would otherwise send
+  // the command, without its key, to the default URL.
+  if (nonEmpty(env.TRIBUTARY_CONFIG) !== undefined && !existsSync(path)) {
+    throw new UsageError(`There is no config file at ${path}, which $TRIBUTARY_CONFIG names.`);
+  }
+  const profile = readProfile(path, named ?? 'default', named !== undefined);
   return {
     url: flags.string('url') ?? nonEmpty(env.TRIBUTARY_URL) ?? profile.url ?? defaultUrl,
     apiKey: flags.string('api-key') ?? nonEmpty(env.TRIBUTARY_API_KEY) ?? profile.apiKey,

@@ -12,12 +12,14 @@ export const exitCodes = {
   notFound: 3,
   /** Stopped by SIGINT (Ctrl-C), as shells report 128 + 2. */
   interrupted: 130,
+  /** Stopped by SIGTERM (`kill`, `timeout`, a service manager), as shells report 128 + 15. */
+  terminated: 143,
 } as const;
 
 export type ExitCode = (typeof exitCodes)[keyof typeof exitCodes];
 
 /** Codes that mean "the thing you named does not exist" (not NOT_FOUND, a missing route). */
-const notFoundCodes = [
+export const notFoundCodes: readonly string[] = [
   'TOPIC_NOT_FOUND',
   'PARTITION_NOT_FOUND',
   'GROUP_NOT_FOUND',

@@ -1,6 +1,7 @@
 import { globalOptions, type OptionSpecs } from './args.ts';
 import type { Command } from './command.ts';
 import { defaultUrl } from './connection.ts';
+import { notFoundCodes } from './exit-codes.ts';
 
 const width = 88;
 
@@ -49,11 +50,9 @@ const exitCodesText = columns([
     'the operation failed: an error from the server (its code and message on stderr), the network, or bad input data',
   ],
   ['2', 'usage error: bad flags or arguments; nothing was done'],
-  [
-    '3',
-    'not found: TOPIC_NOT_FOUND, PARTITION_NOT_FOUND, GROUP_NOT_FOUND, KEY_NOT_FOUND, ACL_NOT_FOUND',
-  ],
+  ['3', `not found: ${notFoundCodes.join(', ')}`],
   ['130', 'interrupted by Ctrl-C (SIGINT)'],
+  ['143', 'stopped by SIGTERM, which stops a command as Ctrl-C does'],
 ]);
 
 /** `tributary <command> --help`. */
@@ -100,6 +99,6 @@ export function globalHelp(commands: readonly Command[]): string {
     ]
       .map((e) => `  ${e}\n`)
       .join('')}`,
-    "Run 'tributary <command> --help' for a command's options and examples.\n",
+    "Run 'tributary <command> --help' for a command's options and examples;\n'tributary --version' prints the version.\n",
   ].join('\n');
 }

@@ -1,3 +1,4 @@
+import { Transform } from 'node:stream';
 import { closest } from '../src/closest.ts';
 import type { ProducerRecord } from '../src/index.ts';
 import { InputError } from './exit-codes.ts';
@@ -152,4 +153,52 @@ function headerList(headers: unknown, at: string): { name: string; value: unknow
     return Object.entries(headers).map(([name, value]) => ({ name, value }));
   }
   throw new InputError(`${at}: headers must be a list of {"name", "value"} or an object.`);
+}
+
+/**
+ * Passes input through unchanged, line by line, failing with an InputError that names the
+ * first line whose bytes are not UTF-8. Lines are read as text in every format, and decoding
+ * would otherwise put U+FFFD where the bytes were: a record stored other than it was given.
+ * Bytes go as base64 (`--format base64`).
+ */
+export function utf8Lines(): Transform {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let pending: Buffer = Buffer.alloc(0);
+  let lineNumber = 0;
+  const check = (line: Buffer): void => {
+    lineNumber++;
+    try {
+      decoder.decode(line);
+    } catch {
+      throw new InputError(
+        `line ${lineNumber} is not UTF-8 text; to produce bytes, give them as base64 with --format base64.`,
+      );
+    }
+  };
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      const bytes = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      let start = 0;
+      try {
+        for (let end = bytes.indexOf(0x0a); end >= 0; end = bytes.indexOf(0x0a, start)) {
+          check(bytes.subarray(start, end));
+          start = end + 1;
+        }
+      } catch (error: unknown) {
+        callback(error as Error);
+        return;
+      }
+      pending = bytes.subarray(start);
+      callback(null, bytes.subarray(0, start));
+    },
+    flush(callback) {
+      try {
+        if (pending.length > 0) check(pending);
+      } catch (error: unknown) {
+        callback(error as Error);
+        return;
+      }
+      callback(null, pending);
+    },
+  });
 }

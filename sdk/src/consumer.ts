@@ -408,6 +408,9 @@ export class GroupConsumer<F extends ReadFormat> implements Consumer<F> {
   }
 
   async *#batches(): AsyncGenerator<ConsumerBatch<F>, void, undefined> {
+    // A loop on a consumer already closed (by an earlier loop left, by close()) would end at
+    // once and look like a run that found nothing; a close during the loop ends it quietly.
+    if (this.#closed) throw closed();
     if (this.#iterating) {
       throw invalidArgument(
         'This consumer is already being iterated: one loop (or run) at a time.',

@@ -262,8 +262,18 @@ function checkValue(value: unknown, field: string, valueFormat: ValueFormat): vo
       field,
     );
   }
-  if (valueFormat === 'json' && JSON.stringify(value) === undefined) {
+  if (valueFormat === 'json' && jsonText(value, field) === undefined) {
     throw invalidArgument(`${field} has no JSON form (a function, a symbol?).`, field);
+  }
+}
+
+/** `JSON.stringify(value)`, with what it throws on (a BigInt, a cycle) refused as input. */
+function jsonText(value: unknown, field: string): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch (error: unknown) {
+    const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw invalidArgument(`${field} has no JSON form: ${why}.`, field);
   }
 }
 

@@ -17,7 +17,7 @@ export interface CliResult {
 
 export interface CliOptions {
   /** Written to stdin, which is then closed (an empty stdin when absent). */
-  readonly input?: string;
+  readonly input?: string | Uint8Array;
   /** Added to the environment; undefined removes a variable. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Leaves stdin open and empty, as a terminal's is until someone types. */

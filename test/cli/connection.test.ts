@@ -80,6 +80,15 @@ describe('where tributary finds the URL and the API key', () => {
     expect(unknown.stderr).toContain('default, staging');
   });
 
+  it('refuses a $TRIBUTARY_CONFIG that names no file, rather than going to the default URL', async () => {
+    const path = join(dir, 'no-such-config.json');
+    const result = await list([], { TRIBUTARY_CONFIG: path });
+    expect(result).toMatchObject({ code: 2, stdout: '' });
+    expect(result.stderr).toContain(
+      `There is no config file at ${path}, which $TRIBUTARY_CONFIG names.`,
+    );
+  });
+
   it('refuses a profile with a misspelt field, naming the one meant, rather than sending no key', async () => {
     const path = await config('misspelt', { default: { url: server.url, apikey: adminKey } });
     const result = await list([], { TRIBUTARY_CONFIG: path });

@@ -25,6 +25,29 @@ describe.concurrent.each(backends)('tributary exit codes ($name)', (backend) => 
     const valueless = await run(['topics', 'create', 'orders', '--partitions']);
     expect(valueless.stderr).toContain('Option --partitions needs a value: --partitions <n>.');
 
+    // A value that reads as a flag is a usage error too, in the CLI's words, not Node's.
+    const negative = await run(['consume', 'orders', '--from', '-5', '--exit']);
+    expect(negative.code).toBe(2);
+    expect(negative.stderr).toContain(
+      "Option --from needs a value: --from <where>; '-5' reads as a flag: write --from=-5 if it is the value.",
+    );
+    expect(negative.stderr).toContain("Run 'tributary consume --help' for usage.");
+    const flagAsValue = await run(['consume', 'orders', '--from', '--exit']);
+    expect(flagAsValue).toMatchObject({ code: 2, stdout: '' });
+    expect(flagAsValue.stderr).toContain('Option --from needs a value: --from <where>.\n');
+    const dashSeparator = await run(['produce', 'orders', '-K', '-e']);
+    expect(dashSeparator.code).toBe(2);
+    expect(dashSeparator.stderr).toContain('write --key-separator=-e if it is the value');
+
+    const directory = await run(['produce', 'orders', '--file', import.meta.dirname]);
+    expect(directory.code).toBe(2);
+    expect(directory.stderr).toContain(
+      `tributary: Cannot read --file ${import.meta.dirname}: it is a directory.`,
+    );
+    const missing = await run(['produce', 'orders', '--file', '/no/such/file']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('tributary: Cannot read --file /no/such/file: ENOENT');
+
     const badValue = await run(['topics', 'create', 'orders', '--partitions', 'three']);
     expect(badValue.code).toBe(2);
     expect(badValue.stderr).toContain('--partitions must be an integer from 1 to 1000');

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { commands } from '../../sdk/cli/cli.ts';
 import { commandHelp } from '../../sdk/cli/help.ts';
@@ -16,6 +18,32 @@ describe('tributary --help', () => {
     for (const exit of ['0 ', '1 ', '2 ', '3 ', '130 ']) expect(stdout).toContain(`\n  ${exit}`);
     expect(stdout).toContain('tributary topics create orders --partitions 3');
     expect(stdout).toContain('tributary consume orders --from earliest --exit');
+  });
+
+  it('names, in --help and in docs/cli.md, every code that exits 3', async () => {
+    const { stdout } = await cli(['--help']);
+    const help = stdout.replace(/\s+/g, ' ');
+    const doc = readFileSync(join(import.meta.dirname, '../../docs/cli.md'), 'utf8');
+    const docRow = doc.split('\n').find((line) => line.startsWith('| `3` |')) ?? '';
+    for (const code of [
+      'TOPIC_NOT_FOUND',
+      'PARTITION_NOT_FOUND',
+      'GROUP_NOT_FOUND',
+      'KEY_NOT_FOUND',
+      'ACL_NOT_FOUND',
+      'MAINTENANCE_RUN_NOT_FOUND',
+      'SUBSCRIPTION_NOT_FOUND',
+    ]) {
+      expect(help).toContain(code);
+      expect(docRow).toContain(`\`${code}\``);
+    }
+  });
+
+  it('prints the package version for --version', async () => {
+    const { version } = JSON.parse(
+      readFileSync(join(import.meta.dirname, '../../sdk/package.json'), 'utf8'),
+    ) as { version: string };
+    expect(await cli(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
   });
 
   it('gives each command its usage, options and examples, with --help, -h or help <command>', async () => {

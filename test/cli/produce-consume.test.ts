@@ -40,6 +40,56 @@ describe.concurrent.each(backends)('tributary produce and consume ($name)', (bac
     expect(consumed.stdout).not.toMatch(progressText);
   });
 
+  it('refuses a line that is not UTF-8, naming it, rather than storing U+FFFD for its bytes', async () => {
+    await run(['topics', 'create', 'not-text', '--partitions', '1']);
+    // Split across writes, so a multi-byte character also straddles reads: it is text.
+    const input = Buffer.concat([
+      Buffer.from('caf\u00e9\n'),
+      Buffer.from([0x62, 0x69, 0x6e, 0xff, 0xfe, 0x0a]),
+      Buffer.from('after\n'),
+    ]);
+    const produced = await run(['produce', 'not-text', '--linger-ms', '0', '--batch-size', '1'], {
+      input,
+    });
+    expect(produced.code).toBe(1);
+    expect(produced.stderr).toBe(
+      'tributary: INVALID_INPUT: line 2 is not UTF-8 text; to produce bytes, give them as base64 with --format base64.\n',
+    );
+    const consumed = await run(['consume', 'not-text', '--exit', '--format', 'base64']);
+    // At most the line before it; never a record of replacement characters.
+    for (const value of lines(consumed.stdout)) {
+      expect(Buffer.from(value, 'base64').toString()).toBe('caf\u00e9');
+    }
+
+    // Valid UTF-8, even with a character split between two reads of stdin, goes as it is.
+    const split = Buffer.from('\u00fcber\n');
+    const child = startCli(['produce', 'not-text', '--url', server.url], { openStdin: true });
+    child.stdin?.write(split.subarray(0, 2));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    child.stdin?.end(split.subarray(2));
+    expect((await finished(child)).code).toBe(0);
+    const all = await run(['consume', 'not-text', '--exit']);
+    expect(lines(all.stdout).at(-1)).toBe('\u00fcber');
+  });
+
+  it('names the input line of a record the SDK refuses, in the words of the line, not of a request', async () => {
+    await run(['topics', 'create', 'refused', '--partitions', '1']);
+    const input = '{"value": 1}\n{"value": 2, "partition": -1}\n';
+    const produced = await run(['produce', 'refused', '--ndjson'], { input });
+    expect(produced.code).toBe(1);
+    expect(produced.stderr).toBe(
+      'tributary: INVALID_INPUT: line 2: partition must be an integer >= 0.\n',
+    );
+  });
+
+  it('names the input line of a record the server refuses (RECORD_TOO_LARGE)', async () => {
+    await run(['topics', 'create', 'small', '--config', 'max.message.bytes=100']);
+    const input = `short\nalso short\n${'x'.repeat(200)}\nnever sent\n`;
+    const produced = await run(['produce', 'small', '--linger-ms', '0'], { input });
+    expect(produced.code).toBe(1);
+    expect(produced.stderr).toMatch(/^tributary: RECORD_TOO_LARGE: line 3: .+\n$/);
+  });
+
   it('splits keys from values at the first --key-separator, and --output json prints whole records', async () => {
     await run(['topics', 'create', 'keyed', '--partitions', '1']);
     const input = 'alice:buy\nbob:view:twice\nno separator here\n';
@@ -172,6 +222,25 @@ describe.concurrent.each(backends)('tributary produce and consume ($name)', (bac
     expect(code).toBe(130);
     expect(stdout).toBe('hello\n');
     const group = await run(['groups', 'describe', 'watchers', '--output', 'json']);
+    expect(JSON.parse(group.stdout).members).toEqual([]);
+  });
+
+  it('stops on SIGTERM as on Ctrl-C: leaves its group at once and exits 143', async () => {
+    await run(['topics', 'create', 'terminated', '--partitions', '2']);
+    const child = startCli(['consume', 'terminated', '--group', 'stopped'], {
+      env: { TRIBUTARY_URL: server.url },
+    });
+    let printed = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      printed += chunk.toString();
+    });
+    const result = finished(child);
+    await run(['produce', 'terminated'], { input: 'hello\n' });
+    while (!printed.includes('hello')) await once(child.stdout ?? child, 'data');
+    child.kill('SIGTERM');
+    expect(await result).toMatchObject({ code: 143, stdout: 'hello\n', stderr: '' });
+    // Its partitions are free now, not held for a session timeout.
+    const group = await run(['groups', 'describe', 'stopped', '--output', 'json']);
     expect(JSON.parse(group.stdout).members).toEqual([]);
   });
 

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -24,10 +25,13 @@ it("runs the README's command line block as written, printing what its comment s
   const promised = [...block.matchAll(/^# (?:→| ) (.*)$/gm)].map(([, line]) => line);
   expect(promised.length).toBeGreaterThan(0);
 
-  // As written, in the repository: npx finds the bin npm install linked.
+  // As written, in the repository: npx finds the bin npm install linked. A config file of
+  // no profiles keeps the developer's own ~/.config/tributary out of it.
+  const config = join(await mkdtemp(join(tmpdir(), 'tributary-readme-')), 'config.json');
+  await writeFile(config, '{"profiles": {}}');
   const { stdout } = await run('bash', ['-c', `set -euo pipefail\n${block}`], {
     cwd: root,
-    env: { PATH: process.env.PATH, TRIBUTARY_URL: server.url, TRIBUTARY_CONFIG: '/nonexistent' },
+    env: { PATH: process.env.PATH, TRIBUTARY_URL: server.url, TRIBUTARY_CONFIG: config },
     timeout: 60_000,
   });
   // `topics create` says what it made; the rest is the consumer's output.

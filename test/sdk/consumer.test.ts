@@ -89,6 +89,9 @@ describe.each(backends)('the SDK consumer ($name)', (backend) => {
     ]);
     expect(await fullyCommitted(tributary, 'workers')).toBe(true);
     expect(await failure(consumer.commit())).toMatchObject({ code: 'CLOSED' });
+    // A closed consumer does not loop again: an empty run would look like one that found nothing.
+    const again = consumer.run({ eachBatch: () => undefined });
+    expect(await failure(again)).toMatchObject({ code: 'CLOSED' });
   });
 
   it('runs eachBatch with autoCommit; a throwing eachBatch stops it without committing that batch', async () => {

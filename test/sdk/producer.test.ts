@@ -397,6 +397,37 @@ describe.each(backends)('the SDK producer ($name)', (backend) => {
     await producer.close();
   });
 
+  it('refuses a value JSON cannot write (a BigInt, a cycle) as INVALID_ARGUMENT, failing only its send', async () => {
+    await tributary.topics.create({ name: 'unwritable', partitions: 1 });
+    const producer = tributary.producer();
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    const [before, big, looped, after] = await Promise.allSettled([
+      producer.send({ topic: 'unwritable', records: [{ value: 'before' }] }),
+      producer.send({ topic: 'unwritable', records: [{ value: { n: 1n } }] }),
+      producer.send({ topic: 'unwritable', records: [{ value: 'x', headers: { h: cycle } }] }),
+      producer.send({ topic: 'unwritable', records: [{ value: 'after' }] }),
+    ]);
+    expect(before.status).toBe('fulfilled');
+    expect(after.status).toBe('fulfilled');
+    expect(big.status === 'rejected' && big.reason).toMatchObject({
+      name: 'TributaryError',
+      code: 'INVALID_ARGUMENT',
+      message: 'records[0].value has no JSON form: Do not know how to serialize a BigInt.',
+      details: { field: 'records[0].value' },
+    });
+    expect(looped.status === 'rejected' && looped.reason).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      details: { field: 'records[0].headers[0].value' },
+    });
+    expect(
+      await failure(tributary.produce({ topic: 'unwritable', records: [{ value: 2n }] })),
+    ).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await producer.close();
+    const { records } = await tributary.fetch({ topic: 'unwritable', partition: 0, offset: 0 });
+    expect(records.map((r) => r.value)).toEqual(['before', 'after']);
+  });
+
   it('places records over partitions added since, once its metadata is read again', async () => {
     await tributary.topics.create({ name: 'growing', partitions: 1 });
     const producer = tributary.producer({ metadataMaxAgeMs: 0 });

@@ -208,7 +208,7 @@ async function consumeInGroup(
     }
   }
   try {
-    for await (const batch of consumer) {
+    for await (const batch of finished ? [] : consumer) {
       const printed = await printer.print(batch.records);
       try {
         if (printer.done) await consumer.commit(offsetsAfter(printed));

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { TributaryError } from '../../src/index.ts';
@@ -7,7 +7,7 @@ import type { Command } from '../command.ts';
 import { exitCodes, InputError } from '../exit-codes.ts';
 import { partitionsOf } from '../partitions.ts';
 import { Progress, showProgress } from '../progress.ts';
-import { type LineOptions, recordFromLine, type WriteAs } from '../record-input.ts';
+import { type LineOptions, recordFromLine, utf8Lines, type WriteAs } from '../record-input.ts';
 
 /** `name=value` pairs from repeated `--header` flags. */
 function headers(pairs: readonly string[]): { name: string; value: string }[] {
@@ -18,22 +18,43 @@ function headers(pairs: readonly string[]): { name: string; value: string }[] {
   });
 }
 
-/** The SDK's refusal of one record, reported against its input line. */
+/** A refusal of one record, by the SDK or the server, reported against its input line. */
 function onLine(error: unknown, line: number): unknown {
-  return TributaryError.is(error, 'INVALID_ARGUMENT')
-    ? new InputError(`line ${line}: ${error.message}`)
-    : error;
+  if (TributaryError.is(error, 'INVALID_ARGUMENT')) {
+    // Each line is a send of one record: the SDK's records[0] is the line itself.
+    return new InputError(`line ${line}: ${error.message.replace(/^records\[0\]\./, '')}`);
+  }
+  // The server names a refused record (RECORD_TOO_LARGE, INVALID_RECORD) by its index in
+  // the send, always 0 here, where a user of a long input needs the line.
+  if (TributaryError.is(error) && typeof error.details.index === 'number') {
+    return new TributaryError({
+      code: error.code,
+      message: `line ${line}: ${error.message}`,
+      retryable: error.retryable,
+      details: error.details,
+      cause: error,
+      ...(error.status !== undefined && { status: error.status }),
+      ...(error.requestId !== undefined && { requestId: error.requestId }),
+    });
+  }
+  return error;
 }
 
 async function inputStream(file: string | undefined): Promise<Readable> {
   if (file === undefined) return process.stdin;
+  const refused = (why: string) => new UsageError(`Cannot read --file ${file}: ${why}`);
+  let handle: FileHandle;
   try {
-    return (await open(file)).createReadStream();
+    handle = await open(file);
   } catch (error: unknown) {
-    throw new UsageError(
-      `Cannot read --file ${file}: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    throw refused(error instanceof Error ? error.message : String(error));
   }
+  // A directory opens, and fails only on the first read, after the topic check.
+  if ((await handle.stat()).isDirectory()) {
+    await handle.close();
+    throw refused('it is a directory.');
+  }
+  return handle.createReadStream();
 }
 
 export const produce: Command = {
@@ -143,7 +164,9 @@ export const produce: Command = {
         flags.boolean('no-progress'),
       ),
     );
-    const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+    const text = input.pipe(utf8Lines());
+    input.once('error', (error) => text.destroy(error));
+    const lines = createInterface({ input: text, crlfDelay: Number.POSITIVE_INFINITY });
     const stopReading = () => lines.close();
     signal.addEventListener('abort', stopReading, { once: true });
 
