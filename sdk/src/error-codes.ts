@@ -52,7 +52,7 @@ export const errorCodes = {
   INVALID_GROUP: {
     status: 400,
     retryable: false,
-    description: 'The group name is not valid (1-249 of [a-zA-Z0-9._-]).',
+    description: 'The group name is not valid (1-249 of [a-zA-Z0-9._-], not "." or "..").',
   },
   INVALID_SUBSCRIPTION: {
     status: 400,
@@ -199,7 +199,7 @@ export const errorCodes = {
     status: 416,
     retryable: false,
     description:
-      'The offset is below logStartOffset or above highWatermark; details carry both bounds.',
+      'The offset is outside the log: a fetch below logStartOffset or past highWatermark (details carry both bounds), or a commit past highWatermark.',
   },
   RECORD_NOT_DECODABLE: {
     status: 422,
