@@ -105,6 +105,19 @@ describe.each(backends)('topics admin API ($name)', (backend) => {
     },
   );
 
+  it('names the config a mistyped name most likely meant', async () => {
+    await createTopic(server.url, 'typo', 1);
+    const patched = await call(server.url, 'PATCH', '/v1/topics/typo/config', {
+      'retention.mss': '5',
+    });
+    expect(patched.status).toBe(400);
+    expect(patched.body.error).toMatchObject({
+      code: 'INVALID_CONFIG',
+      message: "Unknown topic config 'retention.mss' (did you mean 'retention.ms'?).",
+      config: 'retention.mss',
+    });
+  });
+
   it('refuses a config named __proto__ as the unknown config it is, on create and on patch', async () => {
     // As text: an object literal's __proto__ would set its prototype, not send a member.
     const created = await call(

@@ -1,3 +1,4 @@
+import { closest } from '../../../sdk/src/closest.ts';
 import { TributaryError } from '../errors.ts';
 import type { JsonObject, JsonValue } from '../ports/metadata-store.ts';
 
@@ -149,10 +150,12 @@ function assertConsistent(overrides: Readonly<Record<string, string>>): void {
 
 function parseConfigValue(name: string, value: unknown): string {
   if (!isConfigName(name)) {
-    throw new TributaryError('INVALID_CONFIG', `Unknown topic config '${name}'.`, {
-      config: name,
-      supported: configNames,
-    });
+    const meant = closest(name, configNames);
+    throw new TributaryError(
+      'INVALID_CONFIG',
+      `Unknown topic config '${name}'${meant ? ` (did you mean '${meant}'?)` : ''}.`,
+      { config: name, supported: configNames },
+    );
   }
   const spec = specs[name];
   const raw = typeof value === 'number' ? String(value) : value;
