@@ -126,7 +126,7 @@ function listenFailure(error: unknown, config: Config): Error {
   const at = `${config.host}:${config.port}`;
   if (code === 'EADDRINUSE') {
     return new Error(
-      `${at} is already in use (another npm start?). Stop that server, or choose another port: PORT=${config.port + 1} npm start (PORT=0 picks a free one).`,
+      `${at} is already in use (another Tributary?). Stop that server, or choose another port: PORT=${config.port + 1} npm start, or tributary dev --port ${config.port + 1} (0 picks a free one).`,
     );
   }
   if (code === 'EADDRNOTAVAIL' || code === 'EACCES') {

@@ -68,7 +68,7 @@ describe('npm start', () => {
       const { code, stderr } = await outcome(start({ PORT: String(port) }, dataDir));
       expect(code).toBe(1);
       expect(stderr).toBe(
-        `Tributary could not start: 127.0.0.1:${port} is already in use (another npm start?). Stop that server, or choose another port: PORT=${port + 1} npm start (PORT=0 picks a free one).\n`,
+        `Tributary could not start: 127.0.0.1:${port} is already in use (another Tributary?). Stop that server, or choose another port: PORT=${port + 1} npm start, or tributary dev --port ${port + 1} (0 picks a free one).\n`,
       );
     } finally {
       taken.close();
