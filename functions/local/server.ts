@@ -55,7 +55,8 @@ export function createLocalServer(handler: Handler, log: Logger): Server {
     );
     accessLog(log, req, res.statusCode, started, response.headers?.['x-request-id']);
     // Once the answer is with the socket (or the socket gone): nothing reads the body then.
-    if (body) {
+    // (Smaller bodies were not lent.)
+    if (body && body.byteLength >= bodies.minBytes) {
       const lent = body;
       finished(res, () => bodies.give(lent));
     }
@@ -129,9 +130,9 @@ function answerUnreadable(
  * The request's body, refused with PAYLOAD_TOO_LARGE once over {@link maxBodyBytes}. A body
  * of declared length is read into a buffer `pool` lends, which the caller gives back.
  */
-export async function readBody(req: IncomingMessage, pool: BufferPool): Promise<Buffer> {
+export function readBody(req: IncomingMessage, pool: BufferPool): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBodyBytes) throw payloadTooLarge(declared);
+  if (declared > maxBodyBytes) return Promise.reject(payloadTooLarge(declared));
   // With its length declared (node:http passes on no more than that), each chunk is copied
   // into one buffer of that length as it comes, and is let go, rather than all being held to
   // be joined at the end. A body longer than declared is joined from chunks all the same.
@@ -142,27 +143,62 @@ export async function readBody(req: IncomingMessage, pool: BufferPool): Promise<
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    const at = size;
-    size += buffer.byteLength;
-    if (size > maxBodyBytes) {
-      if (whole) pool.give(whole);
-      throw payloadTooLarge(size);
+  let settled = false;
+  // Listeners rather than an async iterator: a request of one small record is read in one
+  // chunk, and the iterator's machinery cost more than the reading.
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer | string) => {
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+      const at = size;
+      size += buffer.byteLength;
+      if (size > maxBodyBytes) {
+        if (whole) pool.give(whole);
+        whole = undefined;
+        fail(payloadTooLarge(size));
+        return;
+      }
+      if (whole && size <= whole.byteLength) {
+        whole.set(buffer, at);
+        return;
+      }
+      if (whole) {
+        // Copied out before the lent buffer goes back.
+        chunks.push(Buffer.from(whole.subarray(0, at)));
+        pool.give(whole);
+      }
+      whole = undefined;
+      chunks.push(buffer);
+    };
+    // Read when readable, as an async iterator does: what waits unread holds the socket back,
+    // and a large body arrives in fewer, larger chunks.
+    const onReadable = () => {
+      for (let chunk = req.read(); chunk !== null && !settled; chunk = req.read()) onData(chunk);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(whole ? whole.subarray(0, size) : Buffer.concat(chunks));
+    };
+    // Gone before its end: as an async iterator reports it.
+    const onClose = () =>
+      fail(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    const stop = () => {
+      settled = true;
+      req.off('readable', onReadable);
+      req.off('end', onEnd);
+      req.off('error', fail);
+      req.off('close', onClose);
+    };
+    function fail(error: unknown) {
+      stop();
+      // As an async iterator left early does: the rest is not read.
+      req.destroy();
+      reject(error);
     }
-    if (whole && size <= whole.byteLength) {
-      whole.set(buffer, at);
-      continue;
-    }
-    if (whole) {
-      // Copied out before the lent buffer goes back.
-      chunks.push(Buffer.from(whole.subarray(0, at)));
-      pool.give(whole);
-    }
-    whole = undefined;
-    chunks.push(buffer);
-  }
-  return whole ? whole.subarray(0, size) : Buffer.concat(chunks);
+    req.on('readable', onReadable);
+    req.on('end', onEnd);
+    req.on('error', fail);
+    req.on('close', onClose);
+  });
 }
 
 const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);

@@ -100,6 +100,15 @@ describe('readBody', () => {
     });
   });
 
+  it('fails, rather than waits for ever, when the request goes before its body ends', async () => {
+    const req = new IncomingMessage(new Socket());
+    req.headers = { 'content-length': '10' };
+    req.push(Buffer.from('abc'));
+    const read = readBody(req, pool);
+    setImmediate(() => req.destroy());
+    await expect(read).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  });
+
   it('reads a body longer or shorter than its length as it comes', async () => {
     const parts = [Buffer.from('abc'), Buffer.from('defg')];
     const read = (length: string) => readBody(incoming({ 'content-length': length }, parts), pool);
