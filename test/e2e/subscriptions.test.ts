@@ -329,12 +329,18 @@ describe.each(backends)('subscriptions API on $name', (backend) => {
     },
   );
 
+  const lineBreak = 'a header value may not hold a line break (CR or LF) or NUL';
+  const printable = 'a header value holds printable ASCII characters, spaces and tabs only';
   it.each([
-    ['a line feed', 'a\nInjected: 1'],
-    ['a carriage return', 'a\rb'],
-    ['CR LF', 'a\r\nInjected: 1'],
-    ['NUL', 'a\u0000b'],
-  ])('refuses a webhook header value holding %s, naming the header', async (_what, value) => {
+    ['a line feed', 'a\nInjected: 1', lineBreak],
+    ['a carriage return', 'a\rb', lineBreak],
+    ['CR LF', 'a\r\nInjected: 1', lineBreak],
+    ['NUL', 'a\u0000b', lineBreak],
+    ['a control character', 'bell\u0007', printable],
+    ['DEL', 'a\u007fb', printable],
+    ['a character past Latin-1', 'price in €', printable],
+    ['a Latin-1 letter (it would go as one byte)', 'café', printable],
+  ])('refuses a webhook header value holding %s, naming the header', async (_what, value, why) => {
     const before = await stored();
     const response = await request(
       'POST',
@@ -345,36 +351,10 @@ describe.each(backends)('subscriptions API on $name', (backend) => {
     expect(response.body.error).toMatchObject({
       code: 'INVALID_SUBSCRIPTION',
       field: 'target.headers.x-api-key',
-      message:
-        'target.headers.x-api-key: a header value may not hold a line break (CR or LF) or NUL.',
+      message: `target.headers.x-api-key: ${why}.`,
     });
     expect(await stored()).toEqual(before);
   });
-
-  it.each([
-    ['a control character', 'bell\u0007'],
-    ['DEL', 'a\u007fb'],
-    ['a character past Latin-1', 'price in €'],
-    ['a Latin-1 letter (it would go as one byte)', 'café'],
-  ])(
-    'refuses a webhook header value holding %s, saying what a value may hold',
-    async (_what, value) => {
-      const before = await stored();
-      const response = await request(
-        'POST',
-        '/v1/topics/orders/subscriptions',
-        webhook({ 'x-api-key': value }),
-      );
-      expect(response.status, JSON.stringify(response.body)).toBe(400);
-      expect(response.body.error).toMatchObject({
-        code: 'INVALID_SUBSCRIPTION',
-        field: 'target.headers.x-api-key',
-        message:
-          'target.headers.x-api-key: a header value holds printable ASCII characters, spaces and tabs only.',
-      });
-      expect(await stored()).toEqual(before);
-    },
-  );
 
   it('keeps a webhook header and a filter field named __proto__ like any other name', async () => {
     // As text: an object literal's __proto__ would set its prototype, not send a member.
