@@ -25,9 +25,17 @@ import {
   zeroCounts,
 } from './counting-stores.ts';
 
-export interface CountedStores {
+export interface Stores {
   readonly metadata: MetadataStore;
   readonly segments: SegmentStore;
+}
+
+export interface CountedStores extends Stores {
+  /**
+   * The same stores without the counting in front: what `npm start` serves, for cells
+   * that need no counts (counting estimates each item's size, on the server's event loop).
+   */
+  readonly uncounted: Stores;
   /** Starts a fresh set of counts and returns the previous one. */
   takeCounts(): StorageCounts;
   close(): Promise<void>;
@@ -48,6 +56,7 @@ function counted(
   return {
     metadata: countingMetadata,
     segments: countingSegments,
+    uncounted: { metadata, segments },
     takeCounts: () => {
       const taken = countingMetadata.counts;
       const fresh = zeroCounts();

@@ -9,10 +9,10 @@
 
 import { randomBytes } from 'node:crypto';
 import { open, rm } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { errorCode, parseAnswer, pollAnswer } from './group-responses.ts';
+import { type HttpAnswer, HttpConnection } from './http-connection.ts';
 import type {
   AppendJob,
   CallsJob,
@@ -29,10 +29,7 @@ import type {
   WorkerJob,
 } from './load.ts';
 
-interface Response {
-  readonly status: number;
-  readonly text: string;
-}
+type Response = HttpAnswer;
 
 const jobKinds: readonly unknown[] = [
   'produce',
@@ -116,7 +113,7 @@ function ackedOffsets(response: Response, what: string, batch: number): number[]
 }
 
 async function produce(job: ProduceJob): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: job.partitions.length });
+  const pool = new Connections(job.url);
   const path = `/v1/topics/${encodeURIComponent(job.topic)}/records`;
   const latencies: number[] = [];
   const ends = job.partitions.map((partition) => ({ partition, end: 0 }));
@@ -144,7 +141,7 @@ async function produce(job: ProduceJob): Promise<LoadResult> {
           // An idempotent request's body carries its first sequence, so it changes each time.
           const body = producer ? produceBody(records, producer) : plainBody;
           const sent = process.hrtime.bigint();
-          const response = await send(agent, job.url, 'POST', path, body);
+          const response = await pool.get(connection).request('POST', path, body);
           latencies.push(elapsedMs(sent));
           requests++;
           made[connection] = (made[connection] ?? 0) + 1;
@@ -162,7 +159,7 @@ async function produce(job: ProduceJob): Promise<LoadResult> {
       }),
     );
   } finally {
-    agent.destroy();
+    pool.close();
   }
   const elapsed = elapsedMs(start);
   const records = requests * job.batch;
@@ -226,7 +223,7 @@ async function append(job: AppendJob): Promise<LoadResult> {
 }
 
 async function replay(job: ReplayJob): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const pool = new Connections(job.url);
   const path = `/v1/topics/${encodeURIComponent(job.topic)}/records`;
   // The server knows a replay by producer, epoch, first sequence and record count.
   const body = produceBody(recordsJson(job.partition, job.valueBytes, job.batch), job.producer);
@@ -235,7 +232,7 @@ async function replay(job: ReplayJob): Promise<LoadResult> {
   try {
     for (let i = 0; i < job.requests; i++) {
       const sent = process.hrtime.bigint();
-      const response = await send(agent, job.url, 'POST', path, body);
+      const response = await pool.get(0).request('POST', path, body);
       latencies.push(elapsedMs(sent));
       const offsets = ackedOffsets(response, 'replay', job.batch);
       if (offsets.some((offset, j) => offset !== job.baseOffset + j)) {
@@ -245,7 +242,7 @@ async function replay(job: ReplayJob): Promise<LoadResult> {
       }
     }
   } finally {
-    agent.destroy();
+    pool.close();
   }
   const records = job.requests * job.batch;
   return {
@@ -259,7 +256,7 @@ async function replay(job: ReplayJob): Promise<LoadResult> {
 }
 
 async function fetchAll(job: FetchJob): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: job.partitions.length });
+  const pool = new Connections(job.url);
   const latencies: number[] = [];
   const ends = job.partitions.map(({ partition, from }) => ({ partition, end: from }));
   let records = 0;
@@ -271,12 +268,9 @@ async function fetchAll(job: FetchJob): Promise<LoadResult> {
         let offset = from;
         while (offset < end && elapsedMs(start) < job.maxDurationMs) {
           const sent = process.hrtime.bigint();
-          const response = await send(
-            agent,
-            job.url,
-            'GET',
-            `${base}?offset=${offset}&maxRecords=${job.batch}`,
-          );
+          const response = await pool
+            .get(connection)
+            .request('GET', `${base}?offset=${offset}&maxRecords=${job.batch}`);
           latencies.push(elapsedMs(sent));
           const body = expectOk(response, 'fetch');
           const count = Array.isArray(body.records) ? body.records.length : 0;
@@ -291,7 +285,7 @@ async function fetchAll(job: FetchJob): Promise<LoadResult> {
       }),
     );
   } finally {
-    agent.destroy();
+    pool.close();
   }
   return {
     requests: latencies.length,
@@ -304,18 +298,18 @@ async function fetchAll(job: FetchJob): Promise<LoadResult> {
 }
 
 async function calls(job: CallsJob): Promise<CallsResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const pool = new Connections(job.url);
   const latenciesMs: number[] = [];
   const responses: Response[] = [];
   try {
     for (const call of job.requests) {
       const body = call.body === undefined ? undefined : Buffer.from(call.body);
       const sent = process.hrtime.bigint();
-      responses.push(await send(agent, job.url, call.method, call.path, body));
+      responses.push(await pool.get(0).request(call.method, call.path, body));
       latenciesMs.push(elapsedMs(sent));
     }
   } finally {
-    agent.destroy();
+    pool.close();
   }
   return { latenciesMs, responses };
 }
@@ -326,7 +320,7 @@ async function calls(job: CallsJob): Promise<CallsResult> {
  * Checks that every partition's records come in order with no gap and none twice.
  */
 async function consume(job: ConsumeJob): Promise<ConsumeResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: job.members.length });
+  const pool = new Connections(job.url);
   const base = `/v1/groups/${encodeURIComponent(job.group)}`;
   const pollLatenciesMs: number[] = [];
   const commitLatenciesMs: number[] = [];
@@ -335,16 +329,23 @@ async function consume(job: ConsumeJob): Promise<ConsumeResult> {
   let emptyPolls = 0;
   let records = 0;
   const start = process.hrtime.bigint();
-  const timed = async (latencies: number[], method: string, path: string, body?: string) => {
+  const timed = async (
+    connection: HttpConnection,
+    latencies: number[],
+    method: string,
+    path: string,
+    body?: string,
+  ) => {
     const sent = process.hrtime.bigint();
     const buffer = body === undefined ? undefined : Buffer.from(body);
-    const response = await send(agent, job.url, method, path, buffer);
+    const response = await connection.request(method, path, buffer);
     latencies.push(elapsedMs(sent));
     return response;
   };
   try {
     await Promise.all(
-      job.members.map(async ({ memberId, generation, records: owned }) => {
+      job.members.map(async ({ memberId, generation, records: owned }, index) => {
+        const connection = pool.get(index);
         const member = `${base}/members/${encodeURIComponent(memberId)}`;
         /** The next offset expected, per topic and partition. */
         const next = new Map<string, number>();
@@ -354,9 +355,13 @@ async function consume(job: ConsumeJob): Promise<ConsumeResult> {
         while (read < owned && elapsedMs(start) < job.maxDurationMs) {
           if (elapsedMs(lastHeartbeat) >= job.heartbeatIntervalMs) {
             lastHeartbeat = process.hrtime.bigint();
-            expectOk(await timed(heartbeatLatenciesMs, 'POST', `${member}/heartbeat`), 'heartbeat');
+            expectOk(
+              await timed(connection, heartbeatLatenciesMs, 'POST', `${member}/heartbeat`),
+              'heartbeat',
+            );
           }
           const response = await timed(
+            connection,
             pollLatenciesMs,
             'GET',
             `${member}/records?maxRecords=${job.maxRecords}${cursor && `&cursor=${cursor}`}`,
@@ -388,6 +393,7 @@ async function consume(job: ConsumeJob): Promise<ConsumeResult> {
           read += polled.records.length;
           records += polled.records.length;
           const commit = await timed(
+            connection,
             commitLatenciesMs,
             'POST',
             `${base}/offsets`,
@@ -401,7 +407,7 @@ async function consume(job: ConsumeJob): Promise<ConsumeResult> {
       }),
     );
   } finally {
-    agent.destroy();
+    pool.close();
   }
   return {
     records,
@@ -435,36 +441,25 @@ function expectOk(response: Response, what: string): ResponseBody {
   return body;
 }
 
-function send(
-  agent: Agent,
-  url: string,
-  method: string,
-  path: string,
-  body?: Buffer,
-): Promise<Response> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        agent,
-        host: hostname,
-        port,
-        method,
-        path,
-        headers: body
-          ? { 'content-type': 'application/json', 'content-length': body.byteLength }
-          : {},
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+/** One keep-alive connection per index, opened when first asked for. */
+class Connections {
+  readonly #url: string;
+  readonly #open = new Map<number, HttpConnection>();
+
+  constructor(url: string) {
+    this.#url = url;
+  }
+
+  get(index: number): HttpConnection {
+    let connection = this.#open.get(index);
+    if (!connection) {
+      connection = new HttpConnection(this.#url);
+      this.#open.set(index, connection);
+    }
+    return connection;
+  }
+
+  close(): void {
+    for (const connection of this.#open.values()) connection.close();
+  }
 }

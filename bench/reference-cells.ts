@@ -27,7 +27,7 @@ import { figure, percentile, table } from './report.ts';
 const connections = 4;
 const valueBytes = 1024;
 const batches = [1, 1000] as const;
-const rounds = 3;
+const rounds = 5;
 /** Each cell of a round runs this long (and makes at least `minRequests` requests). */
 const cellMs = 3_000;
 const minRequests = 20;

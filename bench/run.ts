@@ -36,12 +36,7 @@ import {
   type CostRow,
   costPerMillion,
 } from './aws-cost.ts';
-import {
-  type BenchBackend,
-  type CountedStores,
-  embeddedBackend,
-  emulatedAwsBackend,
-} from './backends.ts';
+import { type BenchBackend, embeddedBackend, emulatedAwsBackend, type Stores } from './backends.ts';
 import { BenchClock } from './clock.ts';
 import {
   type CompactionFigures,
@@ -466,30 +461,42 @@ async function benchBackend(
   const cells: CellFigures[] = [];
   const measured: BackendFigures = { cells };
   if (sections.has('reference')) {
+    // On a server of its own without the storage counts, as `npm start` serves the API.
+    const plainServer = await startServer(stores.uncounted, 'one app');
+    const closePlainServer = onExit(() => stopServer(plainServer.server));
+    const url = plainServer.url;
     measured.reference = await referenceCells({
       load,
       progress,
       tributary: async (cell) => {
-        await createTopic(server.url, cell.name, cell.partitions);
-        const partitions = Array.from({ length: cell.partitions }, (_, partition) => ({
-          partition,
-          from: 0,
-        }));
-        const bounds = { durationMs: cell.durationMs, minRequests: cell.minRequests };
-        if (!cell.fetch) {
-          const produced = await produce(
-            cell.name,
-            cell.valueBytes,
-            cell.batch,
-            partitions.map((p) => p.partition),
-            bounds,
-          );
-          return { produced: produced.result, fetched: undefined };
-        }
-        const both = await run(cell.name, cell.valueBytes, cell.batch, partitions, bounds);
-        return { produced: both.produced, fetched: both.fetched };
+        await createTopic(url, cell.name, cell.partitions);
+        const partitions = Array.from({ length: cell.partitions }, (_, partition) => partition);
+        const produced = await load.run({
+          kind: 'produce',
+          url,
+          topic: cell.name,
+          partitions,
+          batch: cell.batch,
+          valueBytes: cell.valueBytes,
+          durationMs: cell.durationMs,
+          minRequests: cell.minRequests,
+          maxDurationMs: maxCellMs,
+        });
+        if (!cell.fetch) return { produced, fetched: undefined };
+        const fetched = await load.run({
+          kind: 'fetch',
+          url,
+          topic: cell.name,
+          partitions: produced.ends.map(({ partition, end }) => ({ partition, from: 0, end })),
+          batch: cell.batch,
+          valueBytes: cell.valueBytes,
+          maxDurationMs: maxCellMs,
+        });
+        warnIfShort(produced, fetched);
+        return { produced, fetched };
       },
     });
+    await closePlainServer();
   }
   if (sections.has('matrix')) cells.push(...(await matrixCells()));
   if (sections.has('cost')) {
@@ -685,7 +692,7 @@ function warnIfShort(produced: LoadResult, fetched: LoadResult): void {
  * clock and maintenance settings (the wall clock and the defaults otherwise).
  */
 async function startServer(
-  stores: CountedStores,
+  stores: Stores,
   apps: 'one app' | 'an app per request',
   options: Pick<AppOptions, 'now' | 'maintenanceSettings'> = {},
 ): Promise<{ url: string; server: Server }> {
