@@ -6,8 +6,8 @@
  * much CPU per small request as the server's own HTTP handling.
  *
  * Answers must carry a Content-Length (every answer of Tributary's local server and of the
- * plain reference server does); a chunked answer, a closed connection or a malformed status
- * line fails the request.
+ * plain reference server does), or be a 204 or 304, which have no body; a chunked answer, a
+ * closed connection or a malformed status line fails the request. HEAD is not sent.
  */
 
 import { connect, type Socket } from 'node:net';
@@ -128,8 +128,11 @@ function parseHead(head: string): { status: number; length: number } | Error {
     if (name === 'content-length') length = Number(value);
     if (name === 'transfer-encoding') return new Error(`a ${value} answer: not read here`);
   }
+  const code = Number(status[1]);
+  // No body, whatever the headers say (RFC 9112 section 6.3).
+  if (code === 204 || code === 304) return { status: code, length: 0 };
   if (length === undefined || !Number.isInteger(length) || length < 0) {
     return new Error('an answer without a Content-Length');
   }
-  return { status: Number(status[1]), length };
+  return { status: code, length };
 }

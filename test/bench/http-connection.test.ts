@@ -32,6 +32,11 @@ describe('the load generator’s HTTP connection', () => {
           }, 5);
           return;
         }
+        if (req.url === '/empty') {
+          res.statusCode = 204;
+          res.end();
+          return;
+        }
         res.statusCode = req.url === '/missing' ? 404 : 200;
         res.setHeader('content-type', 'application/json');
         res.end(
@@ -63,6 +68,9 @@ describe('the load generator’s HTTP connection', () => {
       const missing = await connection.request('GET', '/missing');
       expect(missing.status).toBe(404);
       expect(JSON.parse(missing.text)).toMatchObject({ method: 'GET', length: 0 });
+      // No Content-Length: a 204 has no body.
+      expect(await connection.request('DELETE', '/empty')).toEqual({ status: 204, text: '' });
+      expect((await connection.request('GET', '/missing')).status).toBe(404);
     } finally {
       connection.close();
     }
