@@ -561,7 +561,7 @@ export class IdempotentProducer implements Producer {
    * longer than that for its answer, give or take the attempt in progress.
    */
   #deadline(plan: Plan): RetryDeadline {
-    const oldest = Math.min(...plan.sends.map((s) => s.enqueuedAt));
+    const oldest = plan.sends.reduce((at, s) => Math.min(at, s.enqueuedAt), Date.now());
     const deliveryTimeoutMs = this.#deliveryTimeoutMs;
     return {
       at: oldest + deliveryTimeoutMs,
