@@ -2,7 +2,7 @@ import { Acls, ApiKeys } from './access.ts';
 import { bodyOf } from './answers.ts';
 import { type Consumer, type ConsumerOptions, GroupConsumer } from './consumer.ts';
 import { Groups, type OffsetCommit } from './groups.ts';
-import { HttpClient, segment } from './http.ts';
+import { HttpClient, type RetryDeadline, segment } from './http.ts';
 import { type Admin, Maintenance } from './maintenance.ts';
 import { resolveOptions, type TributaryOptions } from './options.ts';
 import { IdempotentProducer, type Producer, type ProducerOptions } from './producer.ts';
@@ -238,7 +238,11 @@ export class Tributary {
    * await producer.close();
    */
   producer(options: ProducerOptions = {}): Producer {
-    return new IdempotentProducer(this, options);
+    // The producer's requests retry until its delivery timeout, which the public
+    // `produce` cannot ask for: it gets the HTTP client's deadline behind this function.
+    return new IdempotentProducer(this, options, (request, retryUntil) =>
+      produceOver(this.#http, request, retryUntil),
+    );
   }
 
   /**
@@ -326,25 +330,7 @@ export class Tributary {
   produce(request: ProduceRequest & { readonly acks: 0 }): Promise<{ accepted: number }>;
   produce(request: ProduceRequest): Promise<RecordMetadata[]>;
   async produce(request: ProduceRequest): Promise<RecordMetadata[] | { accepted: number }> {
-    const { format, records } = encodeRecords(request.records, request.format ?? 'json');
-    const body: Record<string, unknown> = { records };
-    if (request.producer) body.producer = request.producer;
-    if (request.leaderEpoch !== undefined) body.leaderEpoch = request.leaderEpoch;
-    const answer = await this.#http.request({
-      method: 'POST',
-      path: `/v1/topics/${segment(request.topic)}/records`,
-      query: {
-        format: format === 'json' ? undefined : format,
-        acks: request.acks === 0 ? '0' : undefined,
-        expectedOffset: request.expectedOffset,
-      },
-      body,
-      idempotent: request.producer !== undefined,
-      signal: request.signal,
-    });
-    if (request.acks === 0) return bodyOf<{ accepted: number }>(answer);
-    const { offsets } = bodyOf<{ offsets: Omit<RecordMetadata, 'topic'>[] }>(answer);
-    return offsets.map((o) => ({ topic: request.topic, ...o }));
+    return produceOver(this.#http, request);
   }
 
   /**
@@ -379,4 +365,45 @@ export class Tributary {
       logStartOffset: body.logStartOffset,
     };
   }
+}
+
+/**
+ * One produce request over `http`; with `retryUntil`, retryable failures are retried until
+ * that deadline instead of the retry policy's `maxAttempts` times.
+ */
+export function produceOver(
+  http: HttpClient,
+  request: ProduceRequest & { readonly acks?: 'all' },
+  retryUntil?: RetryDeadline,
+): Promise<RecordMetadata[]>;
+export function produceOver(
+  http: HttpClient,
+  request: ProduceRequest,
+  retryUntil?: RetryDeadline,
+): Promise<RecordMetadata[] | { accepted: number }>;
+export async function produceOver(
+  http: HttpClient,
+  request: ProduceRequest,
+  retryUntil?: RetryDeadline,
+): Promise<RecordMetadata[] | { accepted: number }> {
+  const { format, records } = encodeRecords(request.records, request.format ?? 'json');
+  const body: Record<string, unknown> = { records };
+  if (request.producer) body.producer = request.producer;
+  if (request.leaderEpoch !== undefined) body.leaderEpoch = request.leaderEpoch;
+  const answer = await http.request({
+    method: 'POST',
+    path: `/v1/topics/${segment(request.topic)}/records`,
+    query: {
+      format: format === 'json' ? undefined : format,
+      acks: request.acks === 0 ? '0' : undefined,
+      expectedOffset: request.expectedOffset,
+    },
+    body,
+    idempotent: request.producer !== undefined,
+    signal: request.signal,
+    retryUntil,
+  });
+  if (request.acks === 0) return bodyOf<{ accepted: number }>(answer);
+  const { offsets } = bodyOf<{ offsets: Omit<RecordMetadata, 'topic'>[] }>(answer);
+  return offsets.map((o) => ({ topic: request.topic, ...o }));
 }

@@ -29,6 +29,11 @@ export const clientErrorCodes = {
     description:
       'A 5xx or 429 answer without a Tributary error body, e.g. from API Gateway or a proxy.',
   },
+  DELIVERY_TIMEOUT: {
+    retryable: true,
+    description:
+      'A producer kept meeting retryable failures until its deliveryTimeoutMs passed; the last one is the cause. The records may or may not have been written.',
+  },
   UNEXPECTED_RESPONSE: {
     retryable: false,
     description:

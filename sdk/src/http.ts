@@ -33,9 +33,24 @@ export interface HttpRequest {
   readonly idempotent: boolean;
   /** `false` makes one attempt only, for a caller that recovers in its own way. */
   readonly retry?: boolean;
+  /**
+   * Retry until a time rather than `maxAttempts` times (a producer's delivery timeout):
+   * retries go on until `at` (the last one at `at`, its backoff cut short); a retryable
+   * failure after it goes to `expired`, which says what to throw. The backoff is the policy's; a policy of
+   * one attempt (`retry: false`) still never retries.
+   */
+  readonly retryUntil?: RetryDeadline | undefined;
   readonly signal?: AbortSignal | undefined;
   /** How long the server may hold the request (a long poll); added to the timeout. */
   readonly waitMs?: number;
+}
+
+/** See {@link HttpRequest.retryUntil}. */
+export interface RetryDeadline {
+  /** Epoch milliseconds. */
+  readonly at: number;
+  /** The error to throw when the deadline stops the retries: `last` is the last failure. */
+  readonly expired: (last: TributaryError, attempts: number) => TributaryError;
 }
 
 export interface HttpAnswer {
@@ -89,10 +104,21 @@ export class HttpClient {
       const mayRetry =
         error.retryable &&
         request.retry !== false &&
-        attempt < retry.maxAttempts &&
+        retry.maxAttempts > 1 &&
         (request.idempotent || outcome.resendable);
       if (!mayRetry) throw error;
-      await sleep(backoffDelay(retry, attempt, outcome.retryAfterMs), request.signal);
+      let delay = backoffDelay(retry, attempt, outcome.retryAfterMs);
+      const { retryUntil } = request;
+      if (retryUntil === undefined) {
+        if (attempt >= retry.maxAttempts) throw error;
+      } else {
+        // The last retry starts at the deadline rather than being skipped, so a deadline is
+        // never given up early by up to a whole backoff.
+        const left = retryUntil.at - Date.now();
+        if (left <= 0) throw retryUntil.expired(error, attempt);
+        delay = Math.min(delay, left);
+      }
+      await sleep(delay, request.signal);
     }
   }
 

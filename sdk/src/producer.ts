@@ -1,5 +1,6 @@
-import type { ProducerIdentity, RecordMetadata, Tributary } from './client.ts';
+import type { ProduceRequest, ProducerIdentity, RecordMetadata, Tributary } from './client.ts';
 import { invalidArgument, TributaryError } from './errors.ts';
+import type { RetryDeadline } from './http.ts';
 import { positiveInteger, refuseUnknown } from './options.ts';
 import { partitionForKey } from './partitioner.ts';
 import {
@@ -46,6 +47,21 @@ export interface ProducerOptions {
   readonly batchSize?: number;
   /** How long a topic's partition count is trusted before it is read again. Default 300,000 ms. */
   readonly metadataMaxAgeMs?: number;
+  /**
+   * How long a send may take, from the call to its answer (Kafka's `delivery.timeout.ms`,
+   * whose default is also 120,000 ms). Until then a produce request that fails with a
+   * retryable error (throttling, a 5xx, a lost answer, a refused connection) is sent again,
+   * the same request each time, with the client's backoff (`retry.initialDelayMs` doubling
+   * up to `retry.maxDelayMs`, jittered), however many attempts that takes: the client's
+   * `retry.maxAttempts` does not bound it, though `retry: false` still means one attempt.
+   * When no retry can start before the deadline, the send fails with `DELIVERY_TIMEOUT`,
+   * its `cause` the last failure. A non-retryable error fails the send at once.
+   *
+   * The trade-off: a longer timeout rides out a longer outage, and `flush()` and `close()`
+   * wait as long for the sends in it. From 0 (one attempt, and the client's retries up to
+   * the deadline are off) to 86,400,000 (a day).
+   */
+  readonly deliveryTimeoutMs?: number;
 }
 
 /**
@@ -86,15 +102,18 @@ export interface Producer {
    * resolves with its own records' offsets, and fails only with an error of its own: a
    * refusal of one record (`RECORD_TOO_LARGE`, `INVALID_RECORD`) fails the send that holds
    * it, and the others are sent again without it. Retryable failures are retried by
-   * resending exactly the same request. `OUT_OF_ORDER_SEQUENCE` and `PRODUCER_FENCED` are
-   * fatal: this send and every later one fail with that error.
+   * resending exactly the same request until `deliveryTimeoutMs` has passed since the send,
+   * then the send fails with `DELIVERY_TIMEOUT`. `OUT_OF_ORDER_SEQUENCE` and
+   * `PRODUCER_FENCED` are fatal: this send and every later one fail with that error.
    *
    * @example
    * const [ack] = await producer.send({ topic: 'orders', records: [{ key: 'alice', value: 42 }] });
    */
   send(request: SendRequest): Promise<RecordMetadata[]>;
   /**
-   * Sends everything waiting and resolves when every send made before the call has settled.
+   * Sends everything waiting and resolves when every send made before the call has settled:
+   * a send still being retried settles by its `deliveryTimeoutMs` (the attempt in progress
+   * then finishes, within the client's `timeoutMs`), so that is the longest a flush waits.
    *
    * @example
    * void producer.send({ topic: 'orders', records: [{ value: 1 }] });
@@ -102,7 +121,9 @@ export interface Producer {
    */
   flush(): Promise<void>;
   /**
-   * Flushes, then refuses further sends (`CLOSED`).
+   * Flushes, then refuses further sends (`CLOSED`). Like `flush()`, it waits for sends still
+   * being retried — up to `deliveryTimeoutMs`, two minutes by default; a producer that must
+   * close sooner takes a shorter `deliveryTimeoutMs`.
    *
    * @example
    * await producer.close();
@@ -149,7 +170,15 @@ const knownOptions = [
   'lingerMs',
   'batchSize',
   'metadataMaxAgeMs',
+  'deliveryTimeoutMs',
 ];
+/** Kafka's `delivery.timeout.ms` default. */
+const defaultDeliveryTimeoutMs = 120_000;
+/** How a producer sends one produce request, retrying until `retryUntil`. */
+export type ProduceUntil = (
+  request: ProduceRequest & { readonly acks?: 'all' },
+  retryUntil: RetryDeadline,
+) => Promise<RecordMetadata[]>;
 /** Kafka's `linger.ms` default since Kafka 4.0. */
 const defaultLingerMs = 5;
 /** Failures the producer cannot recover from: its sequence numbering broke, or it was fenced. */
@@ -175,6 +204,8 @@ export class IdempotentProducer implements Producer {
   readonly #lingerMs: number;
   readonly #batchSize: number;
   readonly #metadataMaxAgeMs: number;
+  readonly #deliveryTimeoutMs: number;
+  readonly #produce: ProduceUntil;
 
   /** Sends waiting, per topic, in the order they were made. */
   readonly #queues = new Map<string, PendingSend[]>();
@@ -195,7 +226,7 @@ export class IdempotentProducer implements Producer {
   #transactions: { identity: ProducerIdentity; next: number } | undefined;
   #inTransaction = false;
 
-  constructor(tributary: Tributary, options: ProducerOptions) {
+  constructor(tributary: Tributary, options: ProducerOptions, produce: ProduceUntil) {
     if (typeof options !== 'object' || options === null) {
       throw invalidArgument('Producer options must be an object.');
     }
@@ -232,6 +263,11 @@ export class IdempotentProducer implements Producer {
       options.metadataMaxAgeMs === undefined
         ? 300_000
         : positiveInteger(options.metadataMaxAgeMs, 'metadataMaxAgeMs', 0, 86_400_000);
+    this.#deliveryTimeoutMs =
+      options.deliveryTimeoutMs === undefined
+        ? defaultDeliveryTimeoutMs
+        : positiveInteger(options.deliveryTimeoutMs, 'deliveryTimeoutMs', 0, 86_400_000);
+    this.#produce = produce;
   }
 
   get identity(): ProducerIdentity | undefined {
@@ -489,8 +525,9 @@ export class IdempotentProducer implements Producer {
     const records = plan.sends.flatMap((s) => s.records);
     // Every record carries its partition, so the server places it where its sequence says.
     const placed = records.map((r, i) => ({ ...r, partition: plan.partitions[i] ?? 0 }));
+    const retryUntil = this.#deadline(plan);
     if (!this.#idempotent) {
-      return this.#tributary.produce({ topic, records: placed, format: this.#format });
+      return this.#produce({ topic, records: placed, format: this.#format }, retryUntil);
     }
     const identity = await this.#currentIdentity();
     const counts = new Map<number, number>();
@@ -499,20 +536,49 @@ export class IdempotentProducer implements Producer {
       [...counts.keys()].map((p) => [p, this.#sequences.get(`${topic}/${p}`) ?? 0]),
     );
     const [only] = first.values();
-    const acks = await this.#tributary.produce({
-      topic,
-      records: placed,
-      format: this.#format,
-      producer: {
-        id: identity.producerId,
-        epoch: identity.producerEpoch,
-        sequence: first.size === 1 && only !== undefined ? only : Object.fromEntries(first),
+    const acks = await this.#produce(
+      {
+        topic,
+        records: placed,
+        format: this.#format,
+        producer: {
+          id: identity.producerId,
+          epoch: identity.producerEpoch,
+          sequence: first.size === 1 && only !== undefined ? only : Object.fromEntries(first),
+        },
       },
-    });
+      retryUntil,
+    );
     if (this.#identity === identity) {
       for (const [p, n] of counts) this.#sequences.set(`${topic}/${p}`, (first.get(p) ?? 0) + n);
     }
     return acks;
+  }
+
+  /**
+   * A request carries sends made at different times; it is retried until the oldest of them
+   * has waited `deliveryTimeoutMs` (Kafka times a batch from its creation), so no send waits
+   * longer than that for its answer, give or take the attempt in progress.
+   */
+  #deadline(plan: Plan): RetryDeadline {
+    const oldest = plan.sends.reduce((at, s) => Math.min(at, s.enqueuedAt), Date.now());
+    const deliveryTimeoutMs = this.#deliveryTimeoutMs;
+    return {
+      at: oldest + deliveryTimeoutMs,
+      expired: (last, attempts) =>
+        new TributaryError({
+          code: 'DELIVERY_TIMEOUT',
+          message: `The send was not acknowledged within deliveryTimeoutMs (${deliveryTimeoutMs} ms), after ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'}; the last failed with ${last.code}: ${last.message}`,
+          details: {
+            deliveryTimeoutMs,
+            attempts,
+            lastCode: last.code,
+            ...(last.status !== undefined && { lastStatus: last.status }),
+          },
+          cause: last,
+          ...(last.requestId !== undefined && { requestId: last.requestId }),
+        }),
+    };
   }
 
   async transaction(): Promise<Transaction> {

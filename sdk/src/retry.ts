@@ -54,7 +54,10 @@ export function backoffDelay(
   retryAfterMs = 0,
   random: () => number = Math.random,
 ): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.max(0, retry - 1));
+  // The exponent stops growing long after any ceiling is reached: a producer retrying until
+  // its delivery timeout may count thousands of retries, and 0 · 2^1024 is NaN.
+  const growth = 2 ** Math.min(52, Math.max(0, retry - 1));
+  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * growth);
   const jittered = Math.floor(random() * (ceiling + 1));
   return Math.min(policy.maxDelayMs, Math.max(jittered, retryAfterMs));
 }

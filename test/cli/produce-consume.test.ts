@@ -1,10 +1,11 @@
 import { once } from 'node:events';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends } from '../support/backends.ts';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { backends, embedded } from '../support/backends.ts';
+import { type FlakyProxy, startFlakyProxy } from '../support/flaky-proxy.ts';
 import { type RunningServer, startServer } from '../support/server.ts';
-import { cliAt, finished, lines, startCli } from './cli-process.ts';
+import { cli, cliAt, finished, lines, startCli } from './cli-process.ts';
 
 /** Everything a terminal-only progress meter could leave in piped output. */
 const progressText = /records\/s|\r|\[2K/;
@@ -347,5 +348,63 @@ describe.concurrent.each(backends)('tributary produce and consume ($name)', (bac
     } finally {
       held.close();
     }
+  });
+});
+
+/**
+ * How long `produce` keeps retrying is the SDK producer's delivery timeout, the same
+ * whatever stores the server, so this runs on one backend, through a real HTTP endpoint
+ * in front of the server that fails produce requests for a while.
+ */
+describe('tributary produce while the API fails', () => {
+  let server: RunningServer;
+  let proxy: FlakyProxy;
+  const run = cliAt(() => proxy.url);
+
+  beforeAll(async () => {
+    server = await startServer(embedded);
+    proxy = await startFlakyProxy(server.url);
+  });
+  afterEach(() => proxy.failProduces(0, []));
+  afterAll(async () => {
+    await proxy.close();
+    await server.close();
+  });
+
+  it('rides out a throttling spike longer than the client’s retries, writing each line once', async () => {
+    await run(['topics', 'create', 'spiky', '--partitions', '1']);
+    // Longer than the client's own retries (at most 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s). Every
+    // other failure is a gateway timeout after the write landed: its retry is a replay.
+    proxy.failProduces(3_500, ['throttled', 'gateway-timeout']);
+    const produced = await run(['produce', 'spiky'], { input: 'one\ntwo\nthree\n' });
+    expect(produced).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(proxy.produceAttempts()).toBeGreaterThan(6);
+    const consumed = await run(['consume', 'spiky', '--exit']);
+    expect(lines(consumed.stdout)).toEqual(['one', 'two', 'three']);
+  });
+
+  it('fails within seconds when the server is not running, and after --delivery-timeout-ms when it keeps failing', async () => {
+    await run(['topics', 'create', 'down', '--partitions', '1']);
+    proxy.failProduces(Number.POSITIVE_INFINITY, ['unavailable']);
+    let started = Date.now();
+    const failing = await run(['produce', 'down', '--delivery-timeout-ms', '700'], {
+      input: 'lost\n',
+    });
+    expect(failing.code).toBe(1);
+    expect(failing.stderr).toMatch(
+      /^tributary: DELIVERY_TIMEOUT: .*deliveryTimeoutMs \(700 ms\).*STORAGE_UNAVAILABLE/,
+    );
+    expect(Date.now() - started).toBeLessThan(6_000);
+    expect((await run(['consume', 'down', '--exit'])).stdout).toBe('');
+
+    // Nothing listens where the server was: the topic check fails with the usual few retries.
+    const gone = await startServer(embedded);
+    const url = gone.url;
+    await gone.close();
+    started = Date.now();
+    const refused = await cli(['produce', 'down'], { env: { TRIBUTARY_URL: url }, input: 'x\n' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^tributary: NETWORK_ERROR: /);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });

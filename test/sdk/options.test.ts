@@ -117,7 +117,7 @@ describe('producer, consumer and reader options', () => {
     );
     // The option's name before it carried its unit.
     expect(code(() => tributary.producer({ linger: 5 } as never))).toBe(
-      "Unknown producer option 'linger'; known: idempotent, transactionalId, format, lingerMs, batchSize, metadataMaxAgeMs.",
+      "Unknown producer option 'linger'; known: idempotent, transactionalId, format, lingerMs, batchSize, metadataMaxAgeMs, deliveryTimeoutMs.",
     );
     expect(code(() => tributary.producer({ idempotent: false, transactionalId: 't' }))).toBe(
       'A transactionalId needs an idempotent producer.',
@@ -129,6 +129,16 @@ describe('producer, consumer and reader options', () => {
     expect(code(() => tributary.producer({ batchSize: 50_001 }))).toBe(
       "Option 'batchSize' must be an integer from 1 to 50000, got 50001.",
     );
+  });
+
+  it('refuses a delivery timeout that is negative or not a whole number of milliseconds', () => {
+    for (const bad of [-1, '120000', Number.NaN, 1.5, 86_400_001, null]) {
+      expect(code(() => tributary.producer({ deliveryTimeoutMs: bad as never }))).toBe(
+        `Option 'deliveryTimeoutMs' must be an integer from 0 to 86400000, got ${JSON.stringify(bad)}.`,
+      );
+    }
+    expect(code(() => tributary.producer({ deliveryTimeoutMs: 0 }))).toBe('accepted');
+    expect(code(() => tributary.producer({ deliveryTimeoutMs: 30_000 }))).toBe('accepted');
   });
 
   it('refuses bad consumer options', () => {

@@ -470,15 +470,21 @@ describe.each(backends)('the SDK producer ($name)', (backend) => {
     const impatient = new Tributary({
       url: server.url,
       fetch: lossy.fetch,
-      retry: { maxAttempts: 2, initialDelayMs: 1 },
+      retry: { initialDelayMs: 1 },
     });
-    const producer = impatient.producer();
+    const producer = impatient.producer({ deliveryTimeoutMs: 100 });
     await producer.send({ topic: 'unknown-outcome', records: [{ value: 'first' }] });
     const before = producer.identity;
-    lossy.loseNextAnswers(2);
+    lossy.loseNextAnswers(Number.POSITIVE_INFINITY);
     expect(
       await failure(producer.send({ topic: 'unknown-outcome', records: [{ value: 'lost' }] })),
-    ).toMatchObject({ code: 'NETWORK_ERROR', retryable: true });
+    ).toMatchObject({
+      code: 'DELIVERY_TIMEOUT',
+      retryable: true,
+      cause: { code: 'NETWORK_ERROR' },
+      details: { lastCode: 'NETWORK_ERROR' },
+    });
+    lossy.loseNextAnswers(0);
     await producer.send({ topic: 'unknown-outcome', records: [{ value: 'next' }] });
     expect(producer.identity?.producerId).not.toBe(before?.producerId);
     // The lost send landed once (its retry was a replay); nothing was written twice.

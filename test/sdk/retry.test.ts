@@ -15,6 +15,9 @@ describe('backoffDelay: exponential backoff with full jitter', () => {
   it('never waits longer than maxDelayMs, however many retries', () => {
     expect(backoffDelay(policy, 5, 0, () => 0.999_999)).toBe(1_000);
     expect(backoffDelay(policy, 60, 0, () => 0.999_999)).toBe(1_000);
+    // A producer retrying until its delivery timeout may count thousands of retries.
+    expect(backoffDelay(policy, 5_000, 0, () => 0.999_999)).toBe(1_000);
+    expect(backoffDelay({ ...policy, initialDelayMs: 0 }, 5_000, 0, () => 0.5)).toBe(0);
   });
 
   it("waits at least what a server's Retry-After asks, still capped", () => {

@@ -57,6 +57,13 @@ async function inputStream(file: string | undefined): Promise<Readable> {
   return handle.createReadStream();
 }
 
+/**
+ * Shorter than the SDK's two minutes (Kafka's default): long enough to ride out a burst of
+ * throttling or a cold start, short enough that a command whose server went away mid-input
+ * does not look hung.
+ */
+const defaultDeliveryTimeoutMs = 30_000;
+
 export const produce: Command = {
   words: ['produce'],
   args: ['<topic>'],
@@ -64,7 +71,8 @@ export const produce: Command = {
   description: [
     'Produces one record per input line; blank lines are skipped. By default the value is the line itself, stored as text (UTF-8). With --key-separator the line is split at the first separator: key before, value after (a line without it has no key), as kcat -P -K does. With --ndjson each line is a record object {"key", "value", "headers", "partition", "timestamp"}, its values read as --format says (json by default).',
     "Records go through the SDK's idempotent producer: keys pick partitions as Kafka's default partitioner does, lines are sent in order in requests of up to --batch-size records, and a retried request never writes twice. Nothing is printed on stdout; on a terminal, stderr shows the count and rate.",
-    'On Ctrl-C it stops reading, sends what it has read, and exits 130. The first failure stops it: exit 1 with the error (exit 3 when the topic does not exist); records read before it may have been written.',
+    'A request that fails with a retryable error (throttling, a 5xx, a lost answer, the server gone) is sent again until --delivery-timeout-ms (default 30000) has passed since its lines were read; then it fails with DELIVERY_TIMEOUT. The topic is checked before any line is read, with the usual few retries, so a server that is not running fails the command within seconds.',
+    'On Ctrl-C it stops reading, sends what it has read, and exits 130; it waits at most 5 s for that (a request still being retried then is given up), and a second Ctrl-C exits at once. The first failure stops it: exit 1 with the error (exit 3 when the topic does not exist); records read before it may have been written.',
   ].join('\n\n'),
   options: {
     file: { type: 'string', value: '<path>', help: 'read lines from this file instead of stdin' },
@@ -102,6 +110,11 @@ export const produce: Command = {
       value: '<ms>',
       help: 'wait up to this long for more lines before sending (default 10)',
     },
+    'delivery-timeout-ms': {
+      type: 'string',
+      value: '<ms>',
+      help: 'retry a failing request until this long after its lines were read (default 30000)',
+    },
     'transactional-id': {
       type: 'string',
       value: '<id>',
@@ -137,6 +150,8 @@ export const produce: Command = {
     };
     const batchSize = flags.integer('batch-size', 1, 10_000) ?? 500;
     const linger = flags.integer('linger-ms', 0, 60_000) ?? 10;
+    const deliveryTimeoutMs =
+      flags.integer('delivery-timeout-ms', 0, 86_400_000) ?? defaultDeliveryTimeoutMs;
     const idempotent = !flags.boolean('no-idempotence');
     const transactionalId = flags.string('transactional-id');
     if (!idempotent && transactionalId !== undefined) {
@@ -152,6 +167,7 @@ export const produce: Command = {
       format: as === 'text' ? 'text' : 'json',
       batchSize,
       lingerMs: linger,
+      deliveryTimeoutMs,
       idempotent,
       ...(transactionalId !== undefined && { transactionalId }),
     });
