@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groupPk } from '../../functions/core/groups/group.ts';
-import type { MetadataStore } from '../../functions/core/ports/metadata-store.ts';
+import { groupPk, groupRegistryKey, groupStateKey } from '../../functions/core/groups/group.ts';
+import { expectAny, type MetadataStore } from '../../functions/core/ports/metadata-store.ts';
 import { createTopic, produce } from '../support/api.ts';
 import { backends } from '../support/backends.ts';
 import { join } from '../support/groups.ts';
@@ -206,5 +206,21 @@ describe.each(backends)('group deletion ($name)', (backend) => {
       described.body.offsets.map((o: { committedOffset: number | null }) => o.committedOffset),
     ).toEqual([1, null]);
     expect(await listed()).toContain('late');
+  });
+
+  it('clears offsets left by a delete that died before deletions rolled forward', async () => {
+    await groupAtThree('del-legacy', 'legacy');
+    // Such a delete removed the state and registry items first, then died.
+    await server.stores.metadata.transact([
+      { type: 'delete', key: groupStateKey('legacy'), expect: expectAny },
+      { type: 'delete', key: groupRegistryKey('legacy'), expect: expectAny },
+    ]);
+    expect(await leftovers('legacy')).not.toEqual([]);
+
+    expect(await readByNewMember('legacy', 'del-legacy')).toEqual([0, 1, 2, 3, 4]);
+    const fresh = (await call(server.url, 'GET', '/v1/groups/legacy')).body;
+    expect(fresh.offsets.map((o: { committedOffset: number | null }) => o.committedOffset)).toEqual(
+      [null, null],
+    );
   });
 });

@@ -83,6 +83,7 @@ async function updateGroup(
       await finishDeletion(ctx, name, item.version);
       continue;
     }
+    if (!item && (await leftBehind(ctx, name))) continue;
     const read = groupFromItem(name, item);
     const now = ctx.now();
     const settled = await settle(ctx, read, now);
@@ -121,6 +122,32 @@ async function updateGroup(
     }
     return { ...next, version: (read.version ?? read.tombstone ?? 0) + 1, tombstone: undefined };
   }
+}
+
+/**
+ * Items under a group's key without a state item were left by a deletion that died before
+ * deletions rolled forward (it removed the state first). They are dead: mark the group
+ * deleted, so that whoever reads it next finishes the deletion, and answer whether there
+ * were any. Only names whose group never existed, or whose deletion predates the tombstone,
+ * pay this one query.
+ */
+async function leftBehind(ctx: CoreContext, name: string): Promise<boolean> {
+  const [left] = await ctx.metadata.query(groupPk(name), { limit: 1 });
+  if (!left) return false;
+  try {
+    await ctx.metadata.transact([
+      {
+        type: 'put',
+        key: groupStateKey(name),
+        data: { deletion: 'started', deletedAt: ctx.now() },
+        expect: expectAbsent,
+      },
+    ]);
+  } catch (error: unknown) {
+    // Someone else marked it, or created the group meanwhile: read it again.
+    if (!(await lostRace(error))) throw error;
+  }
+  return true;
 }
 
 /** A condition that the group's state item is as read: absent, a tombstone, or that version. */
