@@ -219,7 +219,10 @@ export class Groups {
   }
 
   /**
-   * Deletes an empty group and its committed offsets (`GROUP_NOT_EMPTY` otherwise).
+   * Deletes an empty group and its committed offsets (`GROUP_NOT_EMPTY` otherwise). Once
+   * begun, a delete is finished by whatever next touches the group, so a group created
+   * again under the name never sees the old offsets; a retry after a failed attempt
+   * finishes it and succeeds.
    *
    * @example
    * await tributary.groups.delete('reporting');

@@ -82,3 +82,40 @@ export const failingWhen = (
 /** The writes of a topic delete that mark its partition heads deleted. */
 export const marksHeadDeleted = (ops: readonly WriteOp[]) =>
   ops.some((op) => op.type === 'put' && op.key.sk === 'head' && op.data.deleted === true);
+
+/** The store as it is, but the process dies after its first `writes` writes: later ones reject. */
+export function dyingAfterWrites(store: MetadataStore, writes: number): MetadataStore {
+  let done = 0;
+  const write = <T>(run: () => Promise<T>): Promise<T> =>
+    done++ < writes ? run() : Promise.reject(new Error('process died'));
+  return {
+    get: (key) => store.get(key),
+    getMany: (keys) => store.getMany(keys),
+    query: (pk, options) => store.query(pk, options),
+    deleteMany: (keys) => write(() => store.deleteMany(keys)),
+    transact: (ops) => write(() => store.transact(ops)),
+  };
+}
+
+/**
+ * The store as it is, but `meanwhile` runs to its end just before the store's `nth` write
+ * (1-based, transactions and deletes alike) is sent: a race lost at exactly that point.
+ */
+export function racingBeforeWrite(
+  store: MetadataStore,
+  nth: number,
+  meanwhile: () => Promise<void>,
+): MetadataStore {
+  let writes = 0;
+  const write = async <T>(run: () => Promise<T>): Promise<T> => {
+    if (++writes === nth) await meanwhile();
+    return run();
+  };
+  return {
+    get: (key) => store.get(key),
+    getMany: (keys) => store.getMany(keys),
+    query: (pk, options) => store.query(pk, options),
+    deleteMany: (keys) => write(() => store.deleteMany(keys)),
+    transact: (ops) => write(() => store.transact(ops)),
+  };
+}

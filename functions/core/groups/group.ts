@@ -13,6 +13,11 @@ import { type Assignment, assignPartitions } from './assignor.ts';
  *
  * Committed offsets are keyed by topic id, so a topic deleted and created again under its
  * name does not inherit them.
+ *
+ * The state item also says how far a deletion of the group has got (`deletion` in its
+ * data): "started" while its other items are being deleted, "done" once they are. A group
+ * whose state says "done" does not exist; creating it again replaces that item, so the
+ * item's version only grows over the name's life (see deleteGroup in groups.ts).
  */
 export const groupsPk = 'groups';
 export const groupRegistryKey = (group: string): ItemKey => ({ pk: groupsPk, sk: group });
@@ -57,8 +62,21 @@ export interface Group {
   readonly generation: number;
   readonly members: readonly Member[];
   readonly topics: TopicSnapshot;
-  /** Item version, undefined when the group has no state item yet. */
+  /** Item version, undefined when the group does not exist. */
   readonly version: number | undefined;
+  /**
+   * Version of the item a finished deletion left, when the group does not exist and there is
+   * one: creating the group replaces it.
+   */
+  readonly tombstone?: number;
+}
+
+/** How far a deletion of the group has got, as its state item says. */
+export type Deletion = 'started' | 'done';
+
+export function deletionOf(item: StoredItem | undefined): Deletion | undefined {
+  const deletion = item?.data.deletion;
+  return deletion === 'started' || deletion === 'done' ? deletion : undefined;
 }
 
 /**
@@ -98,6 +116,10 @@ export const emptyGroup = (name: string): Group => ({
  */
 export function groupFromItem(name: string, item: StoredItem | undefined): Group {
   if (!item) return emptyGroup(name);
+  const deletion = deletionOf(item);
+  if (deletion === 'done') return { ...emptyGroup(name), tombstone: item.version };
+  // Whoever reads the state finishes a deletion under way first (groups.ts).
+  if (deletion === 'started') throw new Error(`group ${name} is being deleted`);
   const data = item.data;
   const names = Array.isArray(data.names) ? data.names.map(String) : [];
   const topicName = (ref: unknown) => (typeof ref === 'number' ? (names[ref] ?? '') : String(ref));

@@ -7,6 +7,7 @@ import { listOffset } from '../log/list-offsets.ts';
 import { headFromItem } from '../log/partition-items.ts';
 import { readPartitionStates } from '../log/partition-state.ts';
 import {
+  type Expectation,
   expectAbsent,
   expectAny,
   expectVersion,
@@ -29,6 +30,7 @@ import {
   assertValidGroupName,
   assertWithinLimits,
   assignmentView,
+  deletionOf,
   type Group,
   groupData,
   groupFromItem,
@@ -75,6 +77,13 @@ async function updateGroup(
   assertValidGroupName(name);
   for (;;) {
     const item = await ctx.metadata.get(groupStateKey(name));
+    if (item && deletionOf(item) === 'started') {
+      // A deletion was begun (and died, or is under way): finish it, then go on as for a
+      // group that does not exist.
+      await finishDeletion(ctx, name, item.version);
+      continue;
+    }
+    if (!item && (await leftBehind(ctx, name))) continue;
     const read = groupFromItem(name, item);
     const now = ctx.now();
     const settled = await settle(ctx, read, now);
@@ -87,7 +96,7 @@ async function updateGroup(
         type: 'put',
         key: groupStateKey(name),
         data: groupData(next),
-        expect: read.version === undefined ? expectAbsent : expectVersion(read.version),
+        expect: stateAsRead(read),
       },
     ];
     if (read.version === undefined) {
@@ -111,8 +120,40 @@ async function updateGroup(
         .deleteMany(gone.map((m) => positionKey(name, m.memberId)))
         .catch(() => undefined);
     }
-    return { ...next, version: (read.version ?? 0) + 1 };
+    return { ...next, version: (read.version ?? read.tombstone ?? 0) + 1, tombstone: undefined };
   }
+}
+
+/**
+ * Items under a group's key without a state item were left by a deletion that died before
+ * deletions rolled forward (it removed the state first). They are dead: mark the group
+ * deleted, so that whoever reads it next finishes the deletion, and answer whether there
+ * were any. Only names whose group never existed, or whose deletion predates the tombstone,
+ * pay this one query.
+ */
+async function leftBehind(ctx: CoreContext, name: string): Promise<boolean> {
+  const [left] = await ctx.metadata.query(groupPk(name), { limit: 1 });
+  if (!left) return false;
+  try {
+    await ctx.metadata.transact([
+      {
+        type: 'put',
+        key: groupStateKey(name),
+        data: { deletion: 'started', deletedAt: ctx.now() },
+        expect: expectAbsent,
+      },
+    ]);
+  } catch (error: unknown) {
+    // Someone else marked it, or created the group meanwhile: read it again.
+    if (!(await lostRace(error))) throw error;
+  }
+  return true;
+}
+
+/** A condition that the group's state item is as read: absent, a tombstone, or that version. */
+function stateAsRead(group: Group): Expectation {
+  if (group.version !== undefined) return expectVersion(group.version);
+  return group.tombstone === undefined ? expectAbsent : expectVersion(group.tombstone);
 }
 
 async function settle(ctx: CoreContext, group: Group, now: number): Promise<Group> {
@@ -480,10 +521,15 @@ function assertDistinct(keys: readonly ItemKey[], offsets: readonly OffsetCommit
   });
 }
 
-/** A condition that the group state is as read (creating an empty group when it had none). */
+/**
+ * A condition that the group state is as read (creating an empty group when it had none).
+ * It also fences the commit off from a deletion: once the deletion has replaced the state
+ * with its marker, this fails, and the commit, judged again, finishes the deletion and lands
+ * in a new group.
+ */
 function groupUnchanged(name: string, group: Group): WriteOp {
   return group.version === undefined
-    ? { type: 'put', key: groupStateKey(name), data: groupData(group), expect: expectAbsent }
+    ? { type: 'put', key: groupStateKey(name), data: groupData(group), expect: stateAsRead(group) }
     : { type: 'check', key: groupStateKey(name), expect: expectVersion(group.version) };
 }
 
@@ -589,36 +635,112 @@ export async function listGroups(ctx: CoreContext) {
   const names = (await ctx.metadata.query(groupsPk)).map((item) => item.sk);
   const states = await ctx.metadata.getMany(names.map(groupStateKey));
   const now = ctx.now();
-  return names.map((name, i) => {
-    const group = groupFromItem(name, states[i]);
+  return names.flatMap((name, i) => {
+    const state = states[i];
+    // Being deleted is deleted already, for whoever reads (the next write finishes it); and
+    // a name without state never answers a describe.
+    if (!state || deletionOf(state) !== undefined) return [];
+    const group = groupFromItem(name, state);
     const live = group.members.filter((m) => !isLapsed(m, now)).length;
-    return {
-      group: name,
-      state: live > 0 ? 'Stable' : 'Empty',
-      members: live,
-      generation: group.generation,
-    };
+    return [
+      {
+        group: name,
+        state: live > 0 ? 'Stable' : 'Empty',
+        members: live,
+        generation: group.generation,
+      },
+    ];
   });
 }
 
-/** Deletes an empty group with its committed offsets. */
+/**
+ * Deletes an empty group with its committed offsets and its members' poll positions. The
+ * deletion rolls forward in three steps, each a conditional write:
+ *
+ *   1. the state item becomes a "started" marker, conditioned on the version read, which had
+ *      no live members. From here the group is gone for everyone: whoever reads its state
+ *      and finds the marker — a join, a commit, a describe, another delete — finishes the
+ *      deletion first (finishDeletion), then goes on as for a group that does not exist.
+ *   2. the group's other items are deleted, a transaction at a time.
+ *   3. the marker becomes a "done" tombstone and the registry item goes, in one transaction.
+ *
+ * So a delete that dies after step 1 leaves nothing anyone sees: its offsets are gone before
+ * a group of the name exists again. Sent again, the delete finishes and answers as if it
+ * had not died.
+ */
 export async function deleteGroup(ctx: CoreContext, name: string): Promise<void> {
+  assertValidGroupName(name);
   for (;;) {
+    const item = await ctx.metadata.get(groupStateKey(name));
+    if (item && deletionOf(item) === 'started') {
+      await finishDeletion(ctx, name, item.version);
+      return;
+    }
     const group = await existingGroup(ctx, name);
     if (group.members.length > 0) throw groupNotEmpty(name, group);
+    const read = group.version ?? 0;
     try {
       await ctx.metadata.transact([
-        { type: 'delete', key: groupStateKey(name), expect: expectVersion(group.version ?? 0) },
-        { type: 'delete', key: groupRegistryKey(name), expect: expectAny },
+        {
+          type: 'put',
+          key: groupStateKey(name),
+          data: { deletion: 'started', deletedAt: ctx.now() },
+          expect: expectVersion(read),
+        },
       ]);
     } catch (error: unknown) {
+      // A join or a commit got in first: judge the group again.
       if (await lostRace(error)) continue;
       throw error;
     }
-    for (;;) {
-      const page = await ctx.metadata.query(groupPk(name), { limit: 500 });
-      if (page.length === 0) return;
-      await ctx.metadata.deleteMany(page);
+    await finishDeletion(ctx, name, read + 1);
+    return;
+  }
+}
+
+/**
+ * Steps 2 and 3 of a deletion whose marker is at version `marker`. Any number may run at
+ * once, or after one that died. Every write is conditioned on the marker, so none touches
+ * what a group created again under the name wrote:
+ *
+ *   delete A: reads a page [offset#t#0]           the marker at v
+ *   delete B: deletes the rest; tombstone (v+1)
+ *   a commit creates the group again (v+2), writes offset#t#0
+ *   delete A: deletes its page                    refused: the state is not at v any more
+ *
+ * A tombstone rather than no item keeps the state's version growing over the name's life,
+ * so the marker of a later deletion never has the version a stale one expects.
+ */
+async function finishDeletion(ctx: CoreContext, name: string, marker: number): Promise<void> {
+  const state = groupStateKey(name);
+  const markerUnchanged: WriteOp = { type: 'check', key: state, expect: expectVersion(marker) };
+  for (;;) {
+    const page = (await ctx.metadata.query(groupPk(name), { limit: maxTransactionOps }))
+      .filter((item) => item.sk !== state.sk)
+      .slice(0, maxTransactionOps - 1);
+    const last = page.length === 0;
+    const ops: WriteOp[] = last
+      ? [
+          { type: 'put', key: state, data: { deletion: 'done' }, expect: expectVersion(marker) },
+          { type: 'delete', key: groupRegistryKey(name), expect: expectAny },
+        ]
+      : [
+          markerUnchanged,
+          ...page.map(
+            (item): WriteOp => ({
+              type: 'delete',
+              key: { pk: item.pk, sk: item.sk },
+              expect: expectAny,
+            }),
+          ),
+        ];
+    try {
+      await ctx.metadata.transact(ops);
+      if (last) return;
+    } catch (error: unknown) {
+      if (!(await lostRace(error))) throw error;
+      // Another run finished the deletion, or got in the way of this page: look again.
+      if ((await ctx.metadata.get(state))?.version !== marker) return;
     }
   }
 }
