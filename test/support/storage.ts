@@ -83,11 +83,12 @@ export const failingWhen = (
 export const marksHeadDeleted = (ops: readonly WriteOp[]) =>
   ops.some((op) => op.type === 'put' && op.key.sk === 'head' && op.data.deleted === true);
 
-/** The store as it is, but the process dies after its first `writes` writes: later ones reject. */
-export function dyingAfterWrites(store: MetadataStore, writes: number): MetadataStore {
-  let done = 0;
-  const write = <T>(run: () => Promise<T>): Promise<T> =>
-    done++ < writes ? run() : Promise.reject(new Error('process died'));
+/** The store as it is, with `before` run ahead of each write (transactions and deletes alike). */
+function beforeEachWrite(store: MetadataStore, before: () => Promise<void>): MetadataStore {
+  const write = async <T>(run: () => Promise<T>): Promise<T> => {
+    await before();
+    return run();
+  };
   return {
     get: (key) => store.get(key),
     getMany: (keys) => store.getMany(keys),
@@ -95,6 +96,14 @@ export function dyingAfterWrites(store: MetadataStore, writes: number): Metadata
     deleteMany: (keys) => write(() => store.deleteMany(keys)),
     transact: (ops) => write(() => store.transact(ops)),
   };
+}
+
+/** The store as it is, but the process dies after its first `writes` writes: later ones reject. */
+export function dyingAfterWrites(store: MetadataStore, writes: number): MetadataStore {
+  let done = 0;
+  return beforeEachWrite(store, async () => {
+    if (done++ >= writes) throw new Error('process died');
+  });
 }
 
 /**
@@ -107,15 +116,7 @@ export function racingBeforeWrite(
   meanwhile: () => Promise<void>,
 ): MetadataStore {
   let writes = 0;
-  const write = async <T>(run: () => Promise<T>): Promise<T> => {
+  return beforeEachWrite(store, async () => {
     if (++writes === nth) await meanwhile();
-    return run();
-  };
-  return {
-    get: (key) => store.get(key),
-    getMany: (keys) => store.getMany(keys),
-    query: (pk, options) => store.query(pk, options),
-    deleteMany: (keys) => write(() => store.deleteMany(keys)),
-    transact: (ops) => write(() => store.transact(ops)),
-  };
+  });
 }
